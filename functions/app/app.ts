@@ -1,0 +1,74 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import { AppError } from '../lib/errors.js'
+import type { AppDeps, AppEnv } from './env.js'
+import { errorResponse, handleError, validationError } from './errors.js'
+import { requestContext } from './middleware/request-log.js'
+import { adminKeyRoutes } from './routes/admin-keys.js'
+import { auditRoutes } from './routes/audit-events.js'
+import { operatorRoutes } from './routes/operator.js'
+import { organizationRoutes } from './routes/organization.js'
+import { systemRoutes } from './routes/system.js'
+import { workspaceRoutes } from './routes/workspaces.js'
+
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/**
+ * The one Hono app, served by the Lambda handler and by the local server alike.
+ * Order: request id → dependencies and log → body limit → routes (each declares the
+ * credentials it admits) → one error handler.
+ */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error, result.target)
+    },
+  })
+
+  app.use('*', requestId())
+  app.use('*', requestContext(deps))
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        errorResponse(
+          c,
+          new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
+        ),
+    })
+  )
+
+  const routers = [
+    systemRoutes,
+    operatorRoutes,
+    organizationRoutes,
+    workspaceRoutes,
+    adminKeyRoutes,
+    auditRoutes,
+  ]
+  for (const router of routers) app.route('/', router)
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'op_ operator key, svc_ service key, adm_ admin key or scim_ SCIM token',
+  })
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Admin engine API',
+      version: '1.0.0',
+      description: 'Organizations, workspaces, members, keys, policies and usage. See docs/.',
+    },
+  })
+
+  app.notFound((c) =>
+    errorResponse(c, new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`))
+  )
+  app.onError(handleError)
+  return app
+}
+
+export type App = ReturnType<typeof createApp>

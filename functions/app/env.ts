@@ -1,0 +1,22 @@
+import type { Logger } from '@aws-lambda-powertools/logger'
+import type { Principal } from '../domain/context.js'
+import type { Clock } from '../lib/clock.js'
+import type { Db } from '../store/db.js'
+
+/** What the app is built from; the entry points (Lambda, local server, tests) provide it. */
+export interface AppDeps {
+  db: Db
+  clock: Clock
+  /** The operator secret (`op_…`). */
+  operatorKey: string
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string
+    deps: AppDeps
+    log: Logger
+    /** Set by the authenticate middleware on /v1 routes. */
+    principal: Principal
+  }
+}

@@ -1,0 +1,69 @@
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ZodError } from 'zod'
+import { AppError, type ErrorType } from '../lib/errors.js'
+import { logger } from '../lib/logger.js'
+import type { AppEnv } from './env.js'
+
+const STATUS_OF: Record<ErrorType, ContentfulStatusCode> = {
+  invalid_request: 400,
+  authentication: 401,
+  permission: 403,
+  not_found: 404,
+  conflict: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  rate_limit: 429,
+  internal: 500,
+  unavailable: 503,
+}
+
+const TYPE_OF_STATUS: Record<number, ErrorType> = Object.fromEntries(
+  Object.entries(STATUS_OF).map(([type, status]) => [status, type as ErrorType])
+)
+
+/** The contract's error body: `{error:{type,message,param,request_id}}`. */
+export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
+  const status = (error.status ?? STATUS_OF[error.type]) as ContentfulStatusCode
+  if (error.type === 'unavailable') c.header('Retry-After', '5')
+  if (error.type === 'authentication') c.header('WWW-Authenticate', 'Bearer')
+  return c.json(
+    {
+      error: {
+        type: error.type,
+        message: error.message,
+        param: error.param,
+        request_id: c.get('requestId') ?? null,
+      },
+    },
+    status
+  )
+}
+
+/** The single error handler: every failure leaves through here in the contract's shape. */
+export function handleError(error: Error, c: Context<AppEnv>): Response {
+  if (error instanceof AppError) return errorResponse(c, error)
+  if (error instanceof HTTPException) {
+    // Raised by Hono itself, e.g. the JSON validator on a body that is not JSON.
+    const type = TYPE_OF_STATUS[error.status] ?? 'invalid_request'
+    const message =
+      error.status === 400 && /json/i.test(error.message)
+        ? 'The request body is not valid JSON.'
+        : error.message || 'The request could not be processed.'
+    return errorResponse(c, new AppError(type, message, null, error.status))
+  }
+  ;(c.get('log') ?? logger).error('unhandled error', { error })
+  return errorResponse(c, new AppError('internal', 'An internal error occurred.'))
+}
+
+/** Turns a zod validation failure into a 400 naming the first offending field. */
+export function validationError(error: ZodError, target: string): AppError {
+  const issue = error.issues[0]
+  const path = issue?.path.map(String).join('.') ?? ''
+  const param = path || (target === 'json' ? null : target)
+  const message = issue
+    ? `${path ? `Invalid '${path}': ` : ''}${issue.message}`
+    : 'The request is not valid.'
+  return new AppError('invalid_request', message, param)
+}

@@ -1,0 +1,98 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { createAdminKey, listAdminKeys, revokeAdminKey } from '../../domain/keys.js'
+import type { AppEnv } from '../env.js'
+import { guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+  Timestamp,
+} from '../openapi.js'
+import { AdminKeySchema, AdminKeyWithSecretSchema, NameSchema, OrgRoleSchema } from '../schemas.js'
+
+export const adminKeyRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Admin keys']
+const adminOnly = [allow('admin')]
+
+adminKeyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/admin-keys',
+    tags,
+    summary: 'List admin keys',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { query: PageQuery },
+    responses: {
+      200: json(listOf(AdminKeySchema), 'Admin keys'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_admin_keys')
+    const page = await listAdminKeys(serviceContext(c), organizationId, c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+adminKeyRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/admin-keys',
+    tags,
+    summary: 'Create an admin key holding organization roles',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: {
+      headers: IdempotencyHeader,
+      body: jsonBody(
+        z
+          .object({
+            name: NameSchema,
+            org_roles: z.array(OrgRoleSchema).min(1),
+            expires_at: Timestamp.nullable().optional(),
+          })
+          .strict()
+      ),
+    },
+    responses: {
+      201: json(AdminKeyWithSecretSchema, 'Created; the secret is shown only here'),
+      ...errorResponses(...AUTH_ERRORS, 409),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_admin_keys')
+    const key = await createAdminKey(serviceContext(c), organizationId, c.req.valid('json'))
+    return c.json(key, 201)
+  }
+)
+
+adminKeyRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/admin-keys/{id}',
+    tags,
+    summary: 'Revoke an admin key (its secret stops working at once)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(AdminKeySchema, 'The revoked key'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_admin_keys')
+    const key = await revokeAdminKey(serviceContext(c), organizationId, c.req.valid('param').id)
+    return c.json(key, 200)
+  }
+)

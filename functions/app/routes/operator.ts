@@ -1,0 +1,171 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { createServiceKey, listServiceKeys, revokeServiceKey } from '../../domain/keys.js'
+import {
+  createOrganization,
+  getOrganization,
+  listOrganizations,
+} from '../../domain/organizations.js'
+import type { AppEnv } from '../env.js'
+import { serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+import {
+  AdminKeyWithSecretSchema,
+  NameSchema,
+  OrganizationSchema,
+  ServiceKeySchema,
+  ServiceKeyWithSecretSchema,
+  WorkspaceSchema,
+} from '../schemas.js'
+
+/** Deployment-level routes for the operator key: organizations and service keys. */
+export const operatorRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Operator']
+const operatorOnly = [allow('operator')]
+
+const CreateOrganization = z.object({
+  name: NameSchema,
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'an ISO 4217 code such as USD or EUR')
+    .optional(),
+})
+
+operatorRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/organizations',
+    tags,
+    summary: 'Create an organization with its default workspace and first admin key',
+    security: BEARER,
+    middleware: [...operatorOnly, idempotent()],
+    request: { headers: IdempotencyHeader, body: jsonBody(CreateOrganization) },
+    responses: {
+      201: json(
+        z.object({
+          organization: OrganizationSchema,
+          default_workspace: WorkspaceSchema,
+          admin_key: AdminKeyWithSecretSchema,
+        }),
+        'Created; the admin key secret is shown only here'
+      ),
+      ...errorResponses(...AUTH_ERRORS, 409),
+    },
+  }),
+  async (c) => {
+    const created = await createOrganization(serviceContext(c), c.req.valid('json'))
+    return c.json(created, 201)
+  }
+)
+
+operatorRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/organizations',
+    tags,
+    summary: 'List organizations',
+    security: BEARER,
+    middleware: operatorOnly,
+    request: { query: PageQuery },
+    responses: {
+      200: json(listOf(OrganizationSchema), 'Organizations'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const page = await listOrganizations(serviceContext(c), c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+operatorRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/organizations/{id}',
+    tags,
+    summary: 'Get an organization',
+    security: BEARER,
+    middleware: operatorOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(OrganizationSchema, 'The organization'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const organization = await getOrganization(serviceContext(c), c.req.valid('param').id)
+    return c.json(organization, 200)
+  }
+)
+
+operatorRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/service-keys',
+    tags,
+    summary: 'Create a service key for a first-party product',
+    security: BEARER,
+    middleware: [...operatorOnly, idempotent()],
+    request: { headers: IdempotencyHeader, body: jsonBody(z.object({ name: NameSchema })) },
+    responses: {
+      201: json(ServiceKeyWithSecretSchema, 'Created; the secret is shown only here'),
+      ...errorResponses(...AUTH_ERRORS, 409),
+    },
+  }),
+  async (c) => {
+    const key = await createServiceKey(serviceContext(c), c.req.valid('json').name)
+    return c.json(key, 201)
+  }
+)
+
+operatorRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/service-keys',
+    tags,
+    summary: 'List service keys',
+    security: BEARER,
+    middleware: operatorOnly,
+    request: { query: PageQuery },
+    responses: {
+      200: json(listOf(ServiceKeySchema), 'Service keys'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const page = await listServiceKeys(serviceContext(c), c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+operatorRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/service-keys/{id}',
+    tags,
+    summary: 'Revoke a service key',
+    security: BEARER,
+    middleware: operatorOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(ServiceKeySchema, 'The revoked key'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const key = await revokeServiceKey(serviceContext(c), c.req.valid('param').id)
+    return c.json(key, 200)
+  }
+)

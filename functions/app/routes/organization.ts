@@ -1,0 +1,106 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { getOrganization, updateOrganization } from '../../domain/organizations.js'
+import { listRoles } from '../../domain/roles.js'
+import type { AppEnv } from '../env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+} from '../openapi.js'
+import { NameSchema, OrganizationSchema, RoleSchema } from '../schemas.js'
+
+/** The calling admin key's own organization, and the role catalogue. */
+export const organizationRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Organization']
+const adminOnly = [allow('admin')]
+
+organizationRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/organization',
+    tags,
+    summary: "Get the admin key's organization",
+    security: BEARER,
+    middleware: adminOnly,
+    responses: {
+      200: json(OrganizationSchema, 'The organization'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_organization')
+    const organization = await getOrganization(serviceContext(c), organizationId)
+    c.header('ETag', etag(organization.version))
+    return c.json(organization, 200)
+  }
+)
+
+const OrganizationPatch = z
+  .object({
+    name: NameSchema.optional(),
+    settings: z
+      .object({
+        api_key_max_validity_days: z
+          .number()
+          .int()
+          .min(1)
+          .max(3650)
+          .nullable()
+          .optional()
+          .openapi({ description: 'Longest validity of a workspace API key; null = unlimited' }),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+
+organizationRoutes.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/v1/organization',
+    tags,
+    summary: 'Update the organization (name, settings)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { headers: IfMatchHeader, body: jsonBody(OrganizationPatch) },
+    responses: {
+      200: json(OrganizationSchema, 'The updated organization'),
+      ...errorResponses(...AUTH_ERRORS, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'update_organization')
+    const organization = await updateOrganization(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('json'),
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(organization.version))
+    return c.json(organization, 200)
+  }
+)
+
+organizationRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/roles',
+    tags,
+    summary: 'Every role with the actions it allows',
+    security: BEARER,
+    middleware: adminOnly,
+    responses: { 200: json(listOf(RoleSchema), 'Roles'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  (c) => {
+    guard(c, 'read_roles')
+    const data = listRoles()
+    return c.json({ object: 'list' as const, data, has_more: false, next_cursor: null }, 200)
+  }
+)

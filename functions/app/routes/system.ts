@@ -1,0 +1,27 @@
+import { swaggerUI } from '@hono/swagger-ui'
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import type { AppEnv } from '../env.js'
+import { json } from '../openapi.js'
+
+/** Unauthenticated routes: health and the API description. */
+export const systemRoutes = new OpenAPIHono<AppEnv>()
+
+systemRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/health',
+    tags: ['System'],
+    summary: 'Liveness: the process answers and reaches its table',
+    responses: {
+      200: json(z.object({ status: z.literal('ok'), time: z.string() }), 'Healthy'),
+    },
+  }),
+  async (c) => {
+    const { db, clock } = c.get('deps')
+    // One cheap read proves the store is reachable (a missing item is fine).
+    await db.get({ PK: 'HEALTH', SK: 'HEALTH' }, false)
+    return c.json({ status: 'ok' as const, time: clock.now().toISOString() }, 200)
+  }
+)
+
+systemRoutes.get('/docs', swaggerUI({ url: '/openapi.json' }))

@@ -1,0 +1,179 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import {
+  archiveWorkspace,
+  createWorkspace,
+  getWorkspace,
+  listWorkspaces,
+  unarchiveWorkspace,
+  updateWorkspace,
+} from '../../domain/workspaces.js'
+import type { AppEnv } from '../env.js'
+import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+import { NameSchema, WorkspaceSchema } from '../schemas.js'
+
+export const workspaceRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Workspaces']
+const adminOnly = [allow('admin')]
+const Description = z.string().trim().max(2000).nullable()
+
+workspaceRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/workspaces',
+    tags,
+    summary: 'List workspaces',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { query: PageQuery.extend({ status: z.enum(['active', 'archived']).optional() }) },
+    responses: {
+      200: json(listOf(WorkspaceSchema), 'Workspaces'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_workspace')
+    const { status, ...page } = c.req.valid('query')
+    const result = await listWorkspaces(serviceContext(c), organizationId, page, status)
+    return c.json({ object: 'list' as const, ...result }, 200)
+  }
+)
+
+workspaceRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/workspaces',
+    tags,
+    summary: 'Create a workspace',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: {
+      headers: IdempotencyHeader,
+      body: jsonBody(z.object({ name: NameSchema, description: Description.optional() }).strict()),
+    },
+    responses: { 201: json(WorkspaceSchema, 'Created'), ...errorResponses(...AUTH_ERRORS, 409) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'create_workspace')
+    const workspace = await createWorkspace(serviceContext(c), organizationId, c.req.valid('json'))
+    c.header('ETag', etag(workspace.version))
+    return c.json(workspace, 201)
+  }
+)
+
+workspaceRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/workspaces/{id}',
+    tags,
+    summary: 'Get a workspace',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(WorkspaceSchema, 'The workspace'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const ctx = serviceContext(c)
+    const workspace = await getWorkspace(
+      ctx,
+      adminPrincipal(c).organizationId,
+      c.req.valid('param').id
+    )
+    guard(c, 'read_workspace', { type: 'Workspace', workspace })
+    c.header('ETag', etag(workspace.version))
+    return c.json(workspace, 200)
+  }
+)
+
+workspaceRoutes.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/v1/workspaces/{id}',
+    tags,
+    summary: 'Update a workspace',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      params: IdParam,
+      headers: IfMatchHeader,
+      body: jsonBody(
+        z.object({ name: NameSchema.optional(), description: Description.optional() }).strict()
+      ),
+    },
+    responses: {
+      200: json(WorkspaceSchema, 'The updated workspace'),
+      ...errorResponses(...AUTH_ERRORS, 404, 412),
+    },
+  }),
+  async (c) => {
+    const ctx = serviceContext(c)
+    const { organizationId } = adminPrincipal(c)
+    const id = c.req.valid('param').id
+    guard(c, 'update_workspace', {
+      type: 'Workspace',
+      workspace: await getWorkspace(ctx, organizationId, id),
+    })
+    const workspace = await updateWorkspace(
+      ctx,
+      organizationId,
+      id,
+      c.req.valid('json'),
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(workspace.version))
+    return c.json(workspace, 200)
+  }
+)
+
+for (const [verb, change] of [
+  ['archive', archiveWorkspace],
+  ['unarchive', unarchiveWorkspace],
+] as const) {
+  workspaceRoutes.openapi(
+    createRoute({
+      method: 'post',
+      path: `/v1/workspaces/{id}/${verb}`,
+      tags,
+      summary:
+        verb === 'archive'
+          ? 'Archive a workspace (nothing is allowed in it until unarchived); not the default one'
+          : 'Unarchive a workspace',
+      security: BEARER,
+      middleware: adminOnly,
+      request: { params: IdParam },
+      responses: {
+        200: json(WorkspaceSchema, 'The workspace'),
+        ...errorResponses(...AUTH_ERRORS, 404, 409),
+      },
+    }),
+    async (c) => {
+      const ctx = serviceContext(c)
+      const { organizationId } = adminPrincipal(c)
+      const id = c.req.valid('param').id
+      guard(c, 'archive_workspace', {
+        type: 'Workspace',
+        workspace: await getWorkspace(ctx, organizationId, id),
+      })
+      const workspace = await change(ctx, organizationId, id)
+      c.header('ETag', etag(workspace.version))
+      return c.json(workspace, 200)
+    }
+  )
+}

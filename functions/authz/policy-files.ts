@@ -1,0 +1,29 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * Where the Cedar schema and policies live: POLICY_DIR when set (the Lambda bundle copies
+ * `policies/` next to the code and sets it), else the repository's `policies/`.
+ */
+export function policyDirectory(): string {
+  if (process.env.POLICY_DIR) return process.env.POLICY_DIR
+  return fileURLToPath(new URL('../../policies/', import.meta.url))
+}
+
+export interface PolicyFiles {
+  schema: string
+  /** Each `.cedar` file's text, by file name. */
+  policyFiles: Record<string, string>
+}
+
+export function readPolicyFiles(dir = policyDirectory()): PolicyFiles {
+  if (!existsSync(join(dir, 'schema.cedarschema'))) {
+    throw new Error(`Cedar schema not found in ${dir} (set POLICY_DIR)`)
+  }
+  const policyFiles: Record<string, string> = {}
+  for (const name of readdirSync(dir).sort()) {
+    if (name.endsWith('.cedar')) policyFiles[name] = readFileSync(join(dir, name), 'utf8')
+  }
+  return { schema: readFileSync(join(dir, 'schema.cedarschema'), 'utf8'), policyFiles }
+}

@@ -1,0 +1,24 @@
+import { DEFAULT_TABLE_NAME } from './store/table-definition.js'
+
+/** Settings read from the environment (contract: "Running it"). */
+export function readConfig(env: NodeJS.ProcessEnv = process.env) {
+  const port = Number(env.PORT ?? 3000)
+  const interval = Number(env.AGGREGATION_INTERVAL_SECONDS ?? 60)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT is not a port: ${env.PORT}`)
+  if (!Number.isFinite(interval) || interval < 0) {
+    throw new Error(
+      `AGGREGATION_INTERVAL_SECONDS must be a number of seconds ≥ 0: ${env.AGGREGATION_INTERVAL_SECONDS}`
+    )
+  }
+  return {
+    port,
+    dataDir: env.DATA_DIR ?? '.data',
+    dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
+    tableName: env.TABLE_NAME ?? DEFAULT_TABLE_NAME,
+    operatorKey: env.OPERATOR_KEY,
+    aggregationIntervalSeconds: interval,
+  }
+}
+
+export const OPERATOR_KEY_PATTERN = /^op_[A-Za-z0-9_-]{16,}$/

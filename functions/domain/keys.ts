@@ -1,0 +1,208 @@
+import { invalid, notFound } from '../lib/errors.js'
+import { newId } from '../lib/ids.js'
+import {
+  constantTimeEqual,
+  generateSecret,
+  hashSecret,
+  redactSecret,
+  type SecretKind,
+  secretKindOf,
+} from '../lib/secrets.js'
+import type { AdminKey, Credential, OrgRole, ServiceKey } from '../model/index.js'
+import { adminKeys, credentials, serviceKeys } from '../store/credentials.js'
+import type { Db } from '../store/db.js'
+import type { PageRequest } from '../store/pagination.js'
+import { recordAudit } from './audit.js'
+import type { Principal, ServiceContext } from './context.js'
+
+/** A key as returned once, at creation: the record and its secret. */
+export type WithSecret<T> = T & { secret: string }
+
+/**
+ * Stores the credential for a new secret after its key record was written; if that fails,
+ * the key record is removed again so no half-created key stays behind.
+ */
+async function storeCredential(
+  db: Db,
+  secret: string,
+  credential: Credential,
+  undo: () => Promise<void>
+): Promise<void> {
+  try {
+    await credentials.put(db, hashSecret(secret), credential)
+  } catch (error) {
+    await undo().catch(() => undefined)
+    throw error
+  }
+}
+
+function futureExpiry(expiresAt: string | null | undefined, now: Date): string | null {
+  if (!expiresAt) return null
+  if (Date.parse(expiresAt) <= now.getTime()) {
+    throw invalid('expires_at must be in the future.', 'expires_at')
+  }
+  return new Date(expiresAt).toISOString()
+}
+
+// ----- Admin keys ------------------------------------------------------------------------
+
+export interface NewAdminKey {
+  name: string
+  org_roles: OrgRole[]
+  expires_at?: string | null | undefined
+}
+
+export async function createAdminKey(
+  ctx: ServiceContext,
+  organizationId: string,
+  input: NewAdminKey
+): Promise<WithSecret<AdminKey>> {
+  const now = ctx.clock.now()
+  const secret = generateSecret('admin')
+  const key: AdminKey = {
+    id: newId('adminKey', now),
+    object: 'admin_key',
+    organization_id: organizationId,
+    name: input.name,
+    org_roles: [...new Set(input.org_roles)],
+    redacted_value: redactSecret(secret),
+    status: 'active',
+    created_by: ctx.actor,
+    created_at: now.toISOString(),
+    expires_at: futureExpiry(input.expires_at, now),
+    revoked_at: null,
+  }
+  await adminKeys.create(ctx.db, organizationId, key, { secret_hash: hashSecret(secret) })
+  await storeCredential(
+    ctx.db,
+    secret,
+    {
+      kind: 'admin',
+      key_id: key.id,
+      organization_id: organizationId,
+      org_roles: key.org_roles,
+      expires_at: key.expires_at,
+    },
+    () => adminKeys.remove(ctx.db, organizationId, key.id)
+  )
+  await recordAudit(ctx, organizationId, {
+    event_type: 'admin_key.created',
+    target: { type: 'admin_key', id: key.id },
+    after: key,
+  })
+  return { ...key, secret }
+}
+
+export function listAdminKeys(ctx: ServiceContext, organizationId: string, page: PageRequest) {
+  return adminKeys.list(ctx.db, organizationId, page)
+}
+
+/** Revokes the key (its secret stops working at once); revoking twice changes nothing. */
+export async function revokeAdminKey(
+  ctx: ServiceContext,
+  organizationId: string,
+  keyId: string
+): Promise<AdminKey> {
+  const found = await adminKeys.getWithInternal(ctx.db, organizationId, keyId)
+  if (!found) throw notFound('admin key', keyId, 'id')
+  const { record: key, internal } = found
+  // The credential goes first: a retry after a failure below converges on the same state.
+  await credentials.remove(ctx.db, internal.secret_hash)
+  if (key.status === 'revoked') return key
+  const revoked: AdminKey = { ...key, status: 'revoked', revoked_at: ctx.clock.now().toISOString() }
+  await adminKeys.replace(ctx.db, organizationId, revoked, { secret_hash: internal.secret_hash })
+  await recordAudit(ctx, organizationId, {
+    event_type: 'admin_key.revoked',
+    target: { type: 'admin_key', id: keyId },
+    before: key,
+    after: revoked,
+  })
+  return revoked
+}
+
+// ----- Service keys ----------------------------------------------------------------------
+
+export async function createServiceKey(
+  ctx: ServiceContext,
+  name: string
+): Promise<WithSecret<ServiceKey>> {
+  const now = ctx.clock.now()
+  const secret = generateSecret('service')
+  const key: ServiceKey = {
+    id: newId('serviceKey', now),
+    object: 'service_key',
+    name,
+    redacted_value: redactSecret(secret),
+    status: 'active',
+    created_at: now.toISOString(),
+    revoked_at: null,
+  }
+  await serviceKeys.create(ctx.db, '', key, { secret_hash: hashSecret(secret) })
+  await storeCredential(ctx.db, secret, { kind: 'service', key_id: key.id }, () =>
+    serviceKeys.remove(ctx.db, '', key.id)
+  )
+  return { ...key, secret }
+}
+
+export function listServiceKeys(ctx: ServiceContext, page: PageRequest) {
+  return serviceKeys.list(ctx.db, '', page)
+}
+
+export async function revokeServiceKey(ctx: ServiceContext, keyId: string): Promise<ServiceKey> {
+  const found = await serviceKeys.getWithInternal(ctx.db, '', keyId)
+  if (!found) throw notFound('service key', keyId, 'id')
+  const { record: key, internal } = found
+  await credentials.remove(ctx.db, internal.secret_hash)
+  if (key.status === 'revoked') return key
+  const revoked: ServiceKey = {
+    ...key,
+    status: 'revoked',
+    revoked_at: ctx.clock.now().toISOString(),
+  }
+  await serviceKeys.replace(ctx.db, '', revoked, { secret_hash: internal.secret_hash })
+  return revoked
+}
+
+// ----- Authentication --------------------------------------------------------------------
+
+const CREDENTIAL_KIND_OF_PREFIX: Partial<Record<SecretKind, Credential['kind']>> = {
+  service: 'service',
+  admin: 'admin',
+  scim: 'scim',
+  apiKey: 'api_key',
+}
+
+/**
+ * Resolves a bearer secret to a principal, or undefined for a missing, unknown, revoked or
+ * expired secret. One GetItem by the secret's hash; the operator key is compared in constant time.
+ */
+export async function authenticate(
+  db: Db,
+  now: Date,
+  operatorKey: string,
+  secret: string
+): Promise<Principal | undefined> {
+  const prefixKind = secretKindOf(secret)
+  if (prefixKind === 'operator') {
+    return constantTimeEqual(secret, operatorKey) ? { kind: 'operator', id: 'operator' } : undefined
+  }
+  const expectedKind = prefixKind && CREDENTIAL_KIND_OF_PREFIX[prefixKind]
+  if (!expectedKind) return undefined
+  const credential = await credentials.find(db, hashSecret(secret), now)
+  if (!credential || credential.kind !== expectedKind) return undefined
+  switch (credential.kind) {
+    case 'service':
+      return { kind: 'service', id: credential.key_id }
+    case 'admin':
+      return {
+        kind: 'admin',
+        id: credential.key_id,
+        organizationId: credential.organization_id!,
+        orgRoles: credential.org_roles ?? [],
+      }
+    case 'scim':
+      return { kind: 'scim', id: credential.key_id, organizationId: credential.organization_id! }
+    case 'api_key':
+      return { kind: 'api_key', id: credential.key_id, organizationId: credential.organization_id! }
+  }
+}

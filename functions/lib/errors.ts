@@ -1,0 +1,39 @@
+/** The error types of the contract; the HTTP layer maps each to its status code. */
+export type ErrorType =
+  | 'invalid_request'
+  | 'authentication'
+  | 'permission'
+  | 'not_found'
+  | 'conflict'
+  | 'precondition_failed'
+  | 'payload_too_large'
+  | 'rate_limit'
+  | 'internal'
+  | 'unavailable'
+
+/**
+ * An expected failure with a message meant for the API caller. Thrown by any layer; the one
+ * error handler turns it into the contract's error body. Anything else becomes a 500.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly param: string | null = null,
+    /** Overrides the default status of `type` (e.g. 422 instead of 400). */
+    readonly status?: number
+  ) {
+    super(message)
+  }
+}
+
+export const invalid = (message: string, param: string | null = null) =>
+  new AppError('invalid_request', message, param)
+export const notFound = (what: string, id: string, param: string | null = null) =>
+  new AppError('not_found', `No ${what} with id '${id}'.`, param)
+export const conflict = (message: string, param: string | null = null) =>
+  new AppError('conflict', message, param)
+export const preconditionFailed = (message: string) =>
+  new AppError('precondition_failed', message, 'If-Match')
+export const forbidden = (message: string) => new AppError('permission', message)
+export const unauthenticated = (message: string) => new AppError('authentication', message)

@@ -1,0 +1,33 @@
+import { monotonicFactory } from 'ulid'
+
+/** Prefixes of every id the API hands out (see the contract's "IDs" section). */
+export const ID_PREFIXES = {
+  organization: 'org',
+  workspace: 'ws',
+  member: 'mem',
+  group: 'grp',
+  invite: 'inv',
+  apiKey: 'key',
+  adminKey: 'adk',
+  serviceKey: 'svk',
+  scimToken: 'sct',
+  auditEvent: 'evt',
+  run: 'run',
+} as const
+
+export type IdKind = keyof typeof ID_PREFIXES
+
+// Monotonic so that ids minted in the same millisecond still sort in creation order.
+const nextUlid = monotonicFactory()
+
+export function newId(kind: IdKind, now: Date = new Date()): string {
+  return `${ID_PREFIXES[kind]}_${nextUlid(now.getTime())}`
+}
+
+const ULID_BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/
+
+/** True when `id` has the prefix of `kind` followed by a well-formed ULID. */
+export function isIdOf(kind: IdKind, id: string): boolean {
+  const prefix = `${ID_PREFIXES[kind]}_`
+  return id.startsWith(prefix) && ULID_BODY.test(id.slice(prefix.length))
+}

@@ -1,0 +1,73 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb'
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { TABLE_DEFINITION } from './table-definition.js'
+
+export interface StoreConnection {
+  /** e.g. http://127.0.0.1:4567 for dynalite; omitted for AWS. */
+  endpoint?: string
+  region?: string
+}
+
+export function createDocumentClient(connection: StoreConnection = {}): DynamoDBDocumentClient {
+  const local = connection.endpoint !== undefined && !process.env.AWS_ACCESS_KEY_ID
+  const client = new DynamoDBClient({
+    region: connection.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
+    // A local DynamoDB-compatible server accepts any credentials.
+    ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    maxAttempts: 5,
+  })
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  })
+}
+
+/** Creates the table from TABLE_DEFINITION unless it exists (local and test bootstrap only). */
+export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string): Promise<void> {
+  try {
+    await doc.send(new DescribeTableCommand({ TableName: tableName }))
+    return
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error
+  }
+  const { partitionKey, sortKey, globalSecondaryIndexes } = TABLE_DEFINITION
+  const attributes = new Set<string>([partitionKey, sortKey])
+  for (const index of globalSecondaryIndexes) {
+    attributes.add(index.partitionKey)
+    attributes.add(index.sortKey)
+  }
+  await doc.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [...attributes].map((name) => ({
+        AttributeName: name,
+        AttributeType: 'S',
+      })),
+      KeySchema: [
+        { AttributeName: partitionKey, KeyType: 'HASH' },
+        { AttributeName: sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: globalSecondaryIndexes.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    })
+  )
+  // dynalite and DynamoDB both create asynchronously; wait until ACTIVE.
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const described = await doc.send(new DescribeTableCommand({ TableName: tableName }))
+    if (described.Table?.TableStatus === 'ACTIVE') return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE`)
+}

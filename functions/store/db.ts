@@ -1,0 +1,245 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb'
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb'
+import type { IndexName } from './table-definition.js'
+
+export type Item = Record<string, unknown>
+export interface Key {
+  PK: string
+  SK: string
+}
+
+/** A condition or filter expression with its placeholders. */
+export interface Expression {
+  expression: string
+  names?: Record<string, string>
+  values?: Record<string, unknown>
+}
+
+export interface QueryInput {
+  index?: IndexName
+  /** The partition key value (of the index when `index` is set). */
+  partition: string
+  /** Sort-key condition; `prefix` uses begins_with, `between` is inclusive. */
+  sort?: { prefix: string } | { between: [string, string] } | { equals: string }
+  forward?: boolean
+  limit?: number
+  startKey?: Item
+  filter?: Expression
+  consistent?: boolean
+}
+
+export interface QueryPage {
+  items: Item[]
+  lastKey?: Item
+}
+
+export class ConditionFailedError extends Error {
+  constructor() {
+    super('condition failed')
+  }
+}
+
+/**
+ * Thin adapter over the DynamoDB document client for the single table. It knows operations,
+ * not entities: the key builders and item shapes live in the repository modules next to it.
+ * Only operations dynalite also supports are used (no transactions, no PartiQL).
+ */
+export class Db {
+  constructor(
+    readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string
+  ) {}
+
+  async get(key: Key, consistent = true): Promise<Item | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent })
+    )
+    return out.Item
+  }
+
+  /** Writes an item; with `condition`, throws ConditionFailedError when it does not hold. */
+  async put(item: Item, condition?: Expression): Promise<void> {
+    await this.guard(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ...conditionParams(condition),
+        })
+      )
+    )
+  }
+
+  /** Puts only if no item with this key exists. */
+  async create(item: Item): Promise<void> {
+    await this.put(item, { expression: 'attribute_not_exists(PK)' })
+  }
+
+  async update(
+    key: Key,
+    update: Expression,
+    condition?: Expression,
+    returnNew = false
+  ): Promise<Item | undefined> {
+    const merged = mergeExpressions(update, condition)
+    const out = await this.guard(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: update.expression,
+          ...(condition ? { ConditionExpression: condition.expression } : {}),
+          ...(merged.names ? { ExpressionAttributeNames: merged.names } : {}),
+          ...(merged.values ? { ExpressionAttributeValues: merged.values } : {}),
+          ...(returnNew ? { ReturnValues: 'ALL_NEW' as const } : {}),
+        })
+      )
+    )
+    return out.Attributes
+  }
+
+  async delete(key: Key, condition?: Expression): Promise<void> {
+    await this.guard(() =>
+      this.doc.send(
+        new DeleteCommand({ TableName: this.tableName, Key: key, ...conditionParams(condition) })
+      )
+    )
+  }
+
+  async query(input: QueryInput): Promise<QueryPage> {
+    const index = input.index
+    const pkName = index ? `${index}PK` : 'PK'
+    const skName = index ? `${index}SK` : 'SK'
+    const names: Record<string, string> = { '#pk': pkName, ...input.filter?.names }
+    const values: Record<string, unknown> = { ':pk': input.partition, ...input.filter?.values }
+    let keyCondition = '#pk = :pk'
+    if (input.sort) {
+      names['#sk'] = skName
+      if ('prefix' in input.sort) {
+        keyCondition += ' AND begins_with(#sk, :skp)'
+        values[':skp'] = input.sort.prefix
+      } else if ('between' in input.sort) {
+        keyCondition += ' AND #sk BETWEEN :sk1 AND :sk2'
+        values[':sk1'] = input.sort.between[0]
+        values[':sk2'] = input.sort.between[1]
+      } else {
+        keyCondition += ' AND #sk = :ske'
+        values[':ske'] = input.sort.equals
+      }
+    }
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        ...(index ? { IndexName: index } : { ConsistentRead: input.consistent ?? true }),
+        KeyConditionExpression: keyCondition,
+        ...(input.filter ? { FilterExpression: input.filter.expression } : {}),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: input.forward ?? true,
+        ...(input.limit ? { Limit: input.limit } : {}),
+        ...(input.startKey ? { ExclusiveStartKey: input.startKey } : {}),
+      })
+    )
+    return {
+      items: out.Items ?? [],
+      ...(out.LastEvaluatedKey ? { lastKey: out.LastEvaluatedKey } : {}),
+    }
+  }
+
+  /** Every item of a query, following pages. Only for bounded collections. */
+  async queryAll(input: Omit<QueryInput, 'startKey' | 'limit'>): Promise<Item[]> {
+    const items: Item[] = []
+    let startKey: Item | undefined
+    do {
+      const page = await this.query({ ...input, ...(startKey ? { startKey } : {}) })
+      items.push(...page.items)
+      startKey = page.lastKey
+    } while (startKey)
+    return items
+  }
+
+  /** Writes up to any number of puts/deletes in chunks of 25, retrying unprocessed items. */
+  async batchWrite(puts: Item[], deletes: Key[] = []): Promise<void> {
+    const requests = [
+      ...puts.map((Item) => ({ PutRequest: { Item } })),
+      ...deletes.map((Key) => ({ DeleteRequest: { Key } })),
+    ]
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending = requests.slice(i, i + 25)
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error('BatchWriteItem left items unprocessed after retries')
+        if (attempt > 0) await sleep(2 ** attempt * 10)
+        const out = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } })
+        )
+        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending
+      }
+    }
+  }
+
+  /** Reads items by key (any number, chunks of 100), strongly consistent; order not kept. */
+  async batchGet(keys: Key[]): Promise<Item[]> {
+    const found: Item[] = []
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Key[] = keys.slice(i, i + 100)
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error('BatchGetItem left keys unprocessed after retries')
+        if (attempt > 0) await sleep(2 ** attempt * 10)
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          })
+        )
+        found.push(...(out.Responses?.[this.tableName] ?? []))
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[]
+      }
+    }
+    return found
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConditionFailedError()
+      throw error
+    }
+  }
+}
+
+function conditionParams(condition?: Expression) {
+  if (!condition) return {}
+  return {
+    ConditionExpression: condition.expression,
+    ...(condition.names ? { ExpressionAttributeNames: condition.names } : {}),
+    ...(condition.values ? { ExpressionAttributeValues: condition.values } : {}),
+  }
+}
+
+function mergeExpressions(a: Expression, b?: Expression): Pick<Expression, 'names' | 'values'> {
+  const names = { ...a.names, ...b?.names }
+  const values = { ...a.values, ...b?.values }
+  return {
+    ...(Object.keys(names).length ? { names } : {}),
+    ...(Object.keys(values).length ? { values } : {}),
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Removes the table's key and index attributes, leaving the record's own fields. */
+export function stripKeys<T>(item: Item): T {
+  const { PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, expires_at_epoch, ...rest } = item
+  return rest as T
+}
