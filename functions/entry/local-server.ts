@@ -30,7 +30,7 @@ function operatorKey(): { key: string; source: string } {
   const key = generateSecret('operator')
   writeFileSync(file, `${key}\n`, { mode: 0o600 })
   chmodSync(file, 0o600)
-  return { key, source: `${file} (generated)` }
+  return { key, source: `${file}, generated now` }
 }
 
 async function main() {
@@ -48,7 +48,7 @@ async function main() {
   const operator = operatorKey()
   const app = createApp({ db, clock: systemClock, operatorKey: operator.key })
 
-  const lines = [`Operator key (${operator.source}): ${operator.key}`]
+  const lines = [`Operator key: ${operator.key}  (from ${operator.source})`]
   const existing = await organizations.list(db, { limit: 1 })
   if (existing.data.length === 0) {
     const demo = await createOrganization(
