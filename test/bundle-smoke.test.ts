@@ -1,9 +1,10 @@
 /**
- * The artifacts that `cdk deploy` would upload actually work: the stack is synthesized with real
- * esbuild bundling, each Lambda asset is copied out of the cloud assembly into a directory with
- * no node_modules, loaded in a bare Node process with the environment from the template, and
- * invoked with API Gateway HTTP API (payload 2.0) events against the embedded store. The
- * operator secret comes from a local Secrets Manager endpoint through the function's own SDK.
+ * The artifacts that `cdk deploy` would upload actually work: `npm run synth` (the CDK CLI, real
+ * esbuild bundling) writes the cloud assembly once; each Lambda asset is copied out of it into a
+ * directory with no node_modules, loaded in a bare Node process with the environment from the
+ * template, and invoked with API Gateway HTTP API (payload 2.0) events against the embedded
+ * store. The operator secret comes from a local Secrets Manager endpoint through the function's
+ * own SDK.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync } from 'node:fs'

@@ -1,12 +1,9 @@
-import { type ChildProcess, fork } from 'node:child_process'
+import { type ChildProcess, fork, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { App } from 'aws-cdk-lib'
 import { LAMBDA_TASK_ROOT } from '../bundling.js'
-import { readStackConfig, stackName } from '../config.js'
-import { AdminEngineStack } from '../stack.js'
 
 /** One Lambda function of a synthesized template and its built asset in the cloud assembly. */
 export interface LambdaAsset {
@@ -43,35 +40,38 @@ export interface Template {
 }
 
 type RunnerMessage =
-  | { type: 'ready'; initMs: number }
+  | { type: 'ready'; initMs: number; initCpuMs: number }
   | { type: 'init-error'; error: string }
-  | { type: 'result'; id: string; result: unknown; ms: number }
+  | { type: 'result'; id: string; result: unknown; ms: number; cpuMs: number }
   | { type: 'error'; id: string; error: string; ms: number }
 
+const REPO = fileURLToPath(new URL('../../', import.meta.url))
+
 /**
- * Synthesizes the stack with real bundling (esbuild, as `npm run synth` does) into `outdir` and
- * lists its Lambda functions with their built assets.
+ * Synthesizes the stack into `outdir` exactly as a user does — `npm run synth` (the CDK CLI
+ * running infra/app.ts, real esbuild bundling) with `-c` context — and lists its Lambda
+ * functions with their built assets.
  */
 export function synthesizeWithBundling(
   outdir: string,
   context: Record<string, string> = {}
 ): SynthesizedStack {
-  const app = new App({
-    outdir,
-    analyticsReporting: false,
-    context: {
-      stage: 'local',
-      ...context,
-      'aws:cdk:enable-asset-metadata': true,
-      'aws:cdk:enable-path-metadata': true,
-    },
-  })
-  const config = readStackConfig(app.node)
-  const name = stackName(config.stage)
-  new AdminEngineStack(app, name, config)
-  app.synth()
+  const args = ['run', '--silent', 'synth', '--', '--output', outdir]
+  for (const [key, value] of Object.entries(context)) args.push('--context', `${key}=${value}`)
+  const run = spawnSync('npm', args, { cwd: REPO, encoding: 'utf8' })
+  if (run.status !== 0) {
+    throw new Error(`npm run synth failed (${run.status}):\n${run.stdout}\n${run.stderr}`)
+  }
+  const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as {
+    artifacts: Record<string, { type: string; properties?: { templateFile?: string } }>
+  }
+  const stacks = Object.entries(manifest.artifacts).filter(
+    ([, artifact]) => artifact.type === 'aws:cloudformation:stack'
+  )
+  if (stacks.length !== 1) throw new Error(`expected one stack in ${outdir}, got ${stacks.length}`)
+  const [name, artifact] = stacks[0]!
   const template = JSON.parse(
-    readFileSync(join(outdir, `${name}.template.json`), 'utf8')
+    readFileSync(join(outdir, artifact.properties!.templateFile!), 'utf8')
   ) as Template
   const functions = Object.entries(template.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')
@@ -142,12 +142,15 @@ export function copyToCleanDirectory(asset: LambdaAsset): string {
 
 export interface Invocation<T = unknown> {
   result: T
+  /** Wall-clock and CPU (all threads of the process) milliseconds of the handler call. */
   ms: number
+  cpuMs: number
 }
 
 export interface LocalLambda {
   /** How long importing the handler module took (Lambda's init phase). */
   initMs: number
+  initCpuMs: number
   invoke<T = unknown>(event: unknown): Promise<Invocation<T>>
   /** What the function wrote to stdout and stderr so far. */
   output(): string
@@ -200,18 +203,19 @@ export async function startLocalLambda(
     { resolve: (value: Invocation) => void; reject: (error: Error) => void }
   >()
   let sequence = 0
-  const initMs = await new Promise<number>((resolve, reject) => {
+  const init = await new Promise<{ initMs: number; initCpuMs: number }>((resolve, reject) => {
     child.once('exit', (code) =>
       reject(new Error(`${functionName} exited (${code}) during init:\n${output}`))
     )
     child.on('message', (message: RunnerMessage) => {
-      if (message.type === 'ready') resolve(message.initMs)
+      if (message.type === 'ready') resolve(message)
       else if (message.type === 'init-error') {
         reject(new Error(`${functionName} init failed: ${message.error}\n${output}`))
       } else {
         const waiter = pending.get(message.id)
         pending.delete(message.id)
-        if (message.type === 'result') waiter?.resolve({ result: message.result, ms: message.ms })
+        if (message.type === 'result')
+          waiter?.resolve({ result: message.result, ms: message.ms, cpuMs: message.cpuMs })
         else waiter?.reject(new Error(`${functionName} handler threw: ${message.error}`))
       }
     })
@@ -225,7 +229,8 @@ export async function startLocalLambda(
   })
 
   return {
-    initMs,
+    initMs: init.initMs,
+    initCpuMs: init.initCpuMs,
     invoke: <T>(event: unknown) =>
       new Promise<Invocation<T>>((resolve, reject) => {
         const id = `invoke-${++sequence}`
