@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { Duration, RemovalPolicy } from 'aws-cdk-lib'
 import { HttpApi, type HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2'
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
@@ -10,7 +11,7 @@ import { Construct } from 'constructs'
 import { createNodeFunction } from './bundling.js'
 import { grantTableData } from './permissions.js'
 
-export const API_ENTRY = new URL('../functions/entry/api-lambda.ts', import.meta.url).pathname
+export const API_ENTRY = fileURLToPath(new URL('../functions/entry/api-lambda.ts', import.meta.url))
 
 export interface AdminApiProps {
   table: TableV2
