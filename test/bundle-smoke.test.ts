@@ -94,7 +94,10 @@ function filesIn(dir: string, prefix = ''): string[] {
 it('exercises every function the stack deploys', () => {
   const deployed = stack.functions.map((fn) => fn.path.slice(stack.stackName.length + 1))
   // A new function (e.g. the scheduled aggregation job) needs its own fixtures here.
-  expect(deployed.filter((path) => !EXERCISED.includes(path))).toEqual([])
+  expect(
+    deployed.filter((path) => !EXERCISED.includes(path)),
+    'functions deployed without a smoke test here'
+  ).toEqual([])
   expect(deployed).toEqual(expect.arrayContaining(EXERCISED))
 })
 

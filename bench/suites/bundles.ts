@@ -179,6 +179,13 @@ export default {
       }
 
       const apiAsset = stack.functions.find((fn) => fn.path.endsWith('/Api/Function/Resource'))!
+      // Each function's first request is its own kind of event; only the API's is known so far.
+      const unmeasured = stack.functions.filter((fn) => fn !== apiAsset)
+      if (unmeasured.length > 0) {
+        throw new Error(
+          `no first event for ${unmeasured.map((fn) => fn.path).join(', ')}: add one to bench/suites/bundles.ts`
+        )
+      }
       const deployed: Subject[] = stack.functions.map((asset) => ({
         name: asset.path.split('/').slice(1, -2).join('/'),
         dir: asset.assetDir,
