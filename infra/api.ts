@@ -1,0 +1,65 @@
+import { fileURLToPath } from 'node:url'
+import { Duration, RemovalPolicy } from 'aws-cdk-lib'
+import { HttpApi, type HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2'
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb'
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs'
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager'
+import { Construct } from 'constructs'
+import { createNodeFunction } from './bundling.js'
+import { grantTableData } from './permissions.js'
+
+export const API_ENTRY = fileURLToPath(new URL('../functions/entry/api-lambda.ts', import.meta.url))
+
+export interface AdminApiProps {
+  table: TableV2
+  operatorSecret: ISecret
+  /** Steady-state and burst request limits of the stage. */
+  throttle?: { rateLimit: number; burstLimit: number }
+}
+
+/** The HTTP API (API Gateway v2, payload 2.0) with every route going to the one API function. */
+export class AdminApi extends Construct {
+  readonly function: NodejsFunction
+  readonly httpApi: HttpApi
+  readonly stage: HttpStage
+
+  constructor(scope: Construct, id: string, props: AdminApiProps) {
+    super(scope, id)
+    this.function = createNodeFunction(this, 'Function', {
+      entry: API_ENTRY,
+      description: 'Admin engine HTTP API (Hono)',
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        // The ARN only: the function reads the value from Secrets Manager at cold start.
+        OPERATOR_SECRET_ARN: props.operatorSecret.secretArn,
+      },
+      timeout: Duration.seconds(29),
+    })
+    grantTableData(props.table, this.function)
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [props.operatorSecret.secretArn],
+      })
+    )
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'Admin engine API',
+      createDefaultStage: false,
+      defaultIntegration: new HttpLambdaIntegration('Lambda', this.function),
+    })
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    })
+    this.stage = this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 500, burstLimit: 1000 },
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
+    })
+  }
+}
