@@ -140,16 +140,18 @@ async function settle(
   product: Product,
   memberId: string,
   stale: SeatMarker
-): Promise<void> {
+): Promise<Outcome> {
   const now = ctx.clock.now()
   if (!leaseExpired(stale.at, now)) {
     throw conflict(`A ${product} seat change for ${memberId} is in progress; retry shortly.`)
   }
   const mine: SeatMarker = { step: stale.step, token: randomUUID(), at: now.getTime() }
-  if (await seats.takeOver(ctx.db, organizationId, product, memberId, stale, mine)) {
-    const outcome = await drive(ctx, organizationId, product, memberId, mine)
-    await auditOutcome(ctx, organizationId, product, memberId, outcome)
+  if (!(await seats.takeOver(ctx.db, organizationId, product, memberId, stale, mine))) {
+    return 'lost'
   }
+  const outcome = await drive(ctx, organizationId, product, memberId, mine)
+  await auditOutcome(ctx, organizationId, product, memberId, outcome)
+  return outcome
 }
 
 /** Runs a new change of `kind` for the member, settling any change already in flight. */
@@ -167,7 +169,9 @@ async function change(
     }
     const inFlight = markers[memberId]
     if (inFlight) {
-      await settle(ctx, organizationId, product, memberId, inFlight)
+      // A crashed change of the same kind finished now is this request's result (a retry).
+      const finished = await settle(ctx, organizationId, product, memberId, inFlight)
+      if (finished === (kind === 'assign' ? 'assigned' : 'released')) return finished
       continue
     }
     const assigned = await seats.assignment(ctx.db, organizationId, product, memberId)

@@ -3,11 +3,15 @@ import { Db, type Expression, type Item, type Key } from '../../functions/store/
 
 export type Operation = 'get' | 'put' | 'update' | 'delete' | 'query' | 'batchWrite' | 'batchGet'
 
-/** A failure to inject: the first `times` operations of `op` whose key matches fail. */
+/**
+ * A failure to inject: of the operations `op` whose sort key matches, the first `skip` pass
+ * and the next `times` (default 1) fail.
+ */
 export interface Fault {
   op: Operation
   /** Matches the item's sort key (e.g. /^GRANT#/). */
   sk: RegExp
+  skip?: number
   times?: number
 }
 
@@ -22,10 +26,10 @@ export class InjectedFault extends Error {
  * Tests arm a fault, make a request (which fails with 500), then retry and check the end state.
  */
 export class FaultyDb extends Db {
-  private faults: (Fault & { remaining: number })[] = []
+  private faults: (Fault & { remaining: number; toSkip: number })[] = []
 
   arm(fault: Fault): void {
-    this.faults.push({ ...fault, remaining: fault.times ?? 1 })
+    this.faults.push({ ...fault, remaining: fault.times ?? 1, toSkip: fault.skip ?? 0 })
   }
 
   disarm(): void {
@@ -40,6 +44,10 @@ export class FaultyDb extends Db {
   private check(op: Operation, sk: string): void {
     const fault = this.faults.find((f) => f.op === op && f.remaining > 0 && f.sk.test(sk))
     if (!fault) return
+    if (fault.toSkip > 0) {
+      fault.toSkip--
+      return
+    }
     fault.remaining--
     throw new InjectedFault(op, sk)
   }
