@@ -5,6 +5,7 @@ export function as(h: Harness, key: string) {
   const send = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
     h.call(method, path, { key, body, ...(headers ? { headers } : {}) } satisfies CallOptions)
   return {
+    send,
     get: (path: string, headers?: Record<string, string>) => send('GET', path, undefined, headers),
     post: (path: string, body?: unknown, headers?: Record<string, string>) =>
       send('POST', path, body, headers),
