@@ -1,6 +1,6 @@
 import { conflict, notFound } from '../lib/errors.js'
 import { newId } from '../lib/ids.js'
-import type { Group, Member, OrgRole } from '../model/index.js'
+import type { Group, GroupMembership, Member, OrgRole } from '../model/index.js'
 import { uniqueClaims } from '../store/claims.js'
 import {
   groups,
@@ -292,15 +292,7 @@ export async function addGroupMember(
   organizationId: string,
   groupId: string,
   memberId: string
-): Promise<{
-  membership: {
-    object: 'group_membership'
-    group_id: string
-    member_id: string
-    created_at: string
-  }
-  created: boolean
-}> {
+): Promise<{ membership: GroupMembership; created: boolean }> {
   await requireGroup(ctx, organizationId, groupId)
   const stored = await members.find(ctx.db, organizationId, memberId)
   if (stored?.state !== 'ready') throw notFound('member', memberId, 'member_id')

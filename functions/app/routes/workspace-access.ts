@@ -50,16 +50,15 @@ workspaceAccessRoutes.openapi(
   }
 )
 
-for (const type of ['member', 'group'] as const) {
-  const param = type === 'member' ? 'member_id' : 'group_id'
-  const Params = z.object({ id: Id, [param]: Id }) as z.ZodObject<{
-    id: typeof Id
-    member_id: typeof Id
-    group_id: typeof Id
-  }>
-  const principalOf = (params: Record<string, string>): PrincipalRef => ({
+/** PUT and DELETE of one principal type's grants: `/access/members/{member_id}` or `/access/groups/{group_id}`. */
+function grantRoutes<P extends 'member_id' | 'group_id'>(
+  type: 'member' | 'group',
+  param: P,
+  Params: z.ZodObject<{ id: typeof Id } & Record<P, typeof Id>>
+) {
+  const principalOf = (params: { id: string } & Record<P, string>): PrincipalRef => ({
     type,
-    id: params[param]!,
+    id: params[param],
   })
 
   workspaceAccessRoutes.openapi(
@@ -84,8 +83,8 @@ for (const type of ['member', 'group'] as const) {
     async (c) => {
       const ctx = serviceContext(c)
       const { organizationId } = adminPrincipal(c)
-      const params = c.req.valid('param') as Record<string, string>
-      const workspace = await getWorkspace(ctx, organizationId, params.id!)
+      const params = c.req.valid('param') as { id: string } & Record<P, string>
+      const workspace = await getWorkspace(ctx, organizationId, params.id)
       guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
       const { grant, created } = await putGrant(
         ctx,
@@ -128,8 +127,8 @@ for (const type of ['member', 'group'] as const) {
     async (c) => {
       const ctx = serviceContext(c)
       const { organizationId } = adminPrincipal(c)
-      const params = c.req.valid('param') as Record<string, string>
-      const workspace = await getWorkspace(ctx, organizationId, params.id!)
+      const params = c.req.valid('param') as { id: string } & Record<P, string>
+      const workspace = await getWorkspace(ctx, organizationId, params.id)
       guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
       const principal = principalOf(params)
       await removeGrant(ctx, organizationId, workspace.id, principal)
@@ -145,3 +144,6 @@ for (const type of ['member', 'group'] as const) {
     }
   )
 }
+
+grantRoutes('member', 'member_id', z.object({ id: Id, member_id: Id }))
+grantRoutes('group', 'group_id', z.object({ id: Id, group_id: Id }))
