@@ -173,6 +173,25 @@ describe('workspace API keys', () => {
     expect(working.filter(Boolean)).toHaveLength(1)
   })
 
+  it('honours Idempotency-Key: one key, and the replay shows the same secret', async () => {
+    const body = { name: 'idempotent', workspace_id: ws }
+    const first = await api.post('/v1/api-keys', body, { 'idempotency-key': 'key-create-1' })
+    const again = await api.post('/v1/api-keys', body, { 'idempotency-key': 'key-create-1' })
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(again.body).toEqual(first.body)
+    const named = await listAll<{ name: string }>(api, `/v1/api-keys?workspace_id=${ws}`)
+    expect(named.filter((k) => k.name === 'idempotent')).toHaveLength(1)
+    // A rotation with a key is done once too.
+    const r1 = await api.post(`/v1/api-keys/${first.body.id}/rotate`, undefined, {
+      'idempotency-key': 'rotate-1',
+    })
+    const r2 = await api.post(`/v1/api-keys/${first.body.id}/rotate`, undefined, {
+      'idempotency-key': 'rotate-1',
+    })
+    expect(r2.body.secret).toBe(r1.body.secret)
+    expect(await works(r1.body.secret)).toBe(true)
+  })
+
   it('keeps last_used_at when the key is used (introspection calls recordApiKeyUse)', async () => {
     const key = await api.create('/v1/api-keys', { name: 'used', workspace_id: ws })
     await recordApiKeyUse(h, org.id, key.id)

@@ -71,6 +71,14 @@ describe('groups', () => {
     expect((await api.patch(`/v1/groups/${a.id}`, { name: a.name.toUpperCase() })).status).toBe(200)
   })
 
+  it('honours Idempotency-Key on create', async () => {
+    const first = await api.post('/v1/groups', { name: 'Idem' }, { 'idempotency-key': 'grp-1' })
+    const again = await api.post('/v1/groups', { name: 'Idem' }, { 'idempotency-key': 'grp-1' })
+    expect(first.status).toBe(201)
+    expect(again.body.id).toBe(first.body.id)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+  })
+
   it('creates one group for concurrent requests with one name', async () => {
     const results = await Promise.all(
       Array.from({ length: 5 }, () => api.post('/v1/groups', { name: 'Racers' }))

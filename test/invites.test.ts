@@ -68,6 +68,15 @@ describe('POST /v1/invites', () => {
     expect((await api.post('/v1/invites', { email: 'nope' })).status).toBe(400)
   })
 
+  it('honours Idempotency-Key: one invite, the replay shows the same token', async () => {
+    const body = { email: email('idem') }
+    const first = await api.post('/v1/invites', body, { 'idempotency-key': 'invite-1' })
+    const again = await api.post('/v1/invites', body, { 'idempotency-key': 'invite-1' })
+    expect(again.body).toEqual(first.body)
+    const pending = await listAll<{ email: string }>(api, '/v1/invites?status=pending')
+    expect(pending.filter((i) => i.email === body.email)).toHaveLength(1)
+  })
+
   it('refuses an email that is already a member (any case)', async () => {
     const member = await api.create('/v1/members', { email: email('member'), name: 'Member' })
     const res = await api.post('/v1/invites', { email: member.email.toUpperCase() })

@@ -200,6 +200,14 @@ describe('PATCH /v1/members/{id}', () => {
     expect((await api.patch(`/v1/members/${m.id}`, { status: 'removed' })).status).toBe(400)
   })
 
+  it('DELETE honours If-Match', async () => {
+    const m = await api.create('/v1/members', { email: email(), name: 'Versioned' })
+    const stale = await api.delete(`/v1/members/${m.id}`, { 'if-match': '"9"' })
+    expect(stale.status).toBe(412)
+    expect((await api.get(`/v1/members/${m.id}`)).status).toBe(200)
+    expect((await api.delete(`/v1/members/${m.id}`, { 'if-match': '"1"' })).status).toBe(200)
+  })
+
   it('records member.created and member.updated in the audit log', async () => {
     const m = await api.create('/v1/members', { email: email(), name: 'Audited' })
     await api.patch(`/v1/members/${m.id}`, { name: 'Audited 2' })
