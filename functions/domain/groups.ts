@@ -262,13 +262,7 @@ async function finishGroupDeletion(ctx: ServiceContext, organizationId: string, 
   if (stored?.state !== 'deleting') return
   const { group } = stored
   for (const memberId of await memberships.allMemberIdsOf(ctx.db, organizationId, groupId)) {
-    await memberships.removeFromMember(ctx.db, organizationId, memberId, groupId)
-    await memberships.removeListing(ctx.db, organizationId, groupId, memberId)
-    await recordAudit(ctx, organizationId, {
-      event_type: 'group.member_removed',
-      target: { type: 'group', id: groupId },
-      before: { group_id: groupId, member_id: memberId },
-    })
+    await endMembership(ctx, organizationId, groupId, memberId, 'listing')
   }
   for (const childId of group.subgroup_ids) {
     await groups.removeParent(ctx.db, organizationId, childId, groupId)
@@ -345,8 +339,30 @@ export async function removeGroupMember(
   if (!direct?.includes(groupId) && !listing) {
     throw notFound(`member of group ${groupId}`, memberId, 'member_id')
   }
-  await memberships.removeFromMember(ctx.db, organizationId, memberId, groupId)
-  await memberships.removeListing(ctx.db, organizationId, groupId, memberId)
+  await endMembership(ctx, organizationId, groupId, memberId, 'listing')
+}
+
+/**
+ * Ends a membership and audits it. Both ends go; the one a retry finds the membership by is
+ * removed last: the group's listing (removing a member from a group, deleting a group: access
+ * ends first) or the member's own set (removing a member: the cascade walks that set).
+ */
+export async function endMembership(
+  ctx: ServiceContext,
+  organizationId: string,
+  groupId: string,
+  memberId: string,
+  keepLast: 'listing' | 'member'
+): Promise<void> {
+  const removeSet = () => memberships.removeFromMember(ctx.db, organizationId, memberId, groupId)
+  const removeListing = () => memberships.removeListing(ctx.db, organizationId, groupId, memberId)
+  if (keepLast === 'listing') {
+    await removeSet()
+    await removeListing()
+  } else {
+    await removeListing()
+    await removeSet()
+  }
   await recordAudit(ctx, organizationId, {
     event_type: 'group.member_removed',
     target: { type: 'group', id: groupId },

@@ -9,7 +9,6 @@ import {
 } from '../model/index.js'
 import { uniqueClaims } from '../store/claims.js'
 import { ConditionFailedError } from '../store/db.js'
-import { memberships } from '../store/groups.js'
 import { members, type StoredMember } from '../store/members.js'
 import { organizations } from '../store/organizations.js'
 import type { Page, PageRequest } from '../store/pagination.js'
@@ -18,6 +17,7 @@ import { revokeApiKeysOfMember } from './api-keys.js'
 import { recordAudit } from './audit.js'
 import { leaseExpired, withLock } from './concurrency.js'
 import type { ServiceContext } from './context.js'
+import { endMembership } from './groups.js'
 import { releaseSeat } from './seats.js'
 
 const EMAIL_CLAIM = 'email'
@@ -347,14 +347,7 @@ async function finishRemoval(ctx: ServiceContext, organizationId: string, member
   await revokeApiKeysOfMember(ctx, organizationId, memberId)
   for (const product of PRODUCTS) await releaseSeat(ctx, organizationId, product, memberId)
   for (const groupId of stored.groupIds) {
-    // Listing first: the member's own set is how a retry finds the remaining memberships.
-    await memberships.removeListing(ctx.db, organizationId, groupId, memberId)
-    await memberships.removeFromMember(ctx.db, organizationId, memberId, groupId)
-    await recordAudit(ctx, organizationId, {
-      event_type: 'group.member_removed',
-      target: { type: 'group', id: groupId },
-      before: { group_id: groupId, member_id: memberId },
-    })
+    await endMembership(ctx, organizationId, groupId, memberId, 'member')
   }
   await removeAllGrantsOf(ctx, organizationId, { type: 'member', id: memberId })
   await members.remove(ctx.db, organizationId, memberId)

@@ -1,5 +1,5 @@
 import { PRODUCTS, type Product, type SeatAssignment, type SeatPool } from '../model/index.js'
-import { ConditionFailedError, type Db, type Item } from './db.js'
+import { ConditionFailedError, type Db, type Expression, type Item } from './db.js'
 import { keys } from './keys.js'
 
 /**
@@ -90,17 +90,9 @@ export const seats = {
 
   /** Starts a change for a member: only if the pool exists and no change of theirs is in flight. */
   startChange(db: Db, orgId: string, product: Product, memberId: string, marker: SeatMarker) {
-    return conditional(() =>
-      db.update(
-        keys.seatPool(orgId, product),
-        {
-          expression: 'SET ops.#m = :marker',
-          names: { '#m': memberId },
-          values: { ':marker': marker },
-        },
-        { expression: 'attribute_exists(PK) AND attribute_not_exists(ops.#m)' }
-      )
-    )
+    return putMarker(db, orgId, product, memberId, marker, {
+      expression: 'attribute_exists(PK) AND attribute_not_exists(ops.#m)',
+    })
   },
 
   /** Takes over a stale marker (its request presumed dead), only if it is still that one. */
@@ -112,21 +104,11 @@ export const seats = {
     stale: SeatMarker,
     marker: SeatMarker
   ) {
-    return conditional(() =>
-      db.update(
-        keys.seatPool(orgId, product),
-        {
-          expression: 'SET ops.#m = :marker',
-          names: { '#m': memberId },
-          values: { ':marker': marker },
-        },
-        {
-          expression: 'ops.#m.#token = :stale',
-          names: { '#token': 'token' },
-          values: { ':stale': stale.token },
-        }
-      )
-    )
+    return putMarker(db, orgId, product, memberId, marker, {
+      expression: 'ops.#m.#token = :stale',
+      names: { '#token': 'token' },
+      values: { ':stale': stale.token },
+    })
   },
 
   /**
@@ -202,6 +184,28 @@ export const seats = {
   async removeAssignment(db: Db, orgId: string, product: Product, memberId: string) {
     await db.delete(keys.seat(orgId, product, memberId))
   },
+}
+
+/** Sets the member's marker if `condition` holds (it may use `#m` for the member id). */
+function putMarker(
+  db: Db,
+  orgId: string,
+  product: Product,
+  memberId: string,
+  marker: SeatMarker,
+  condition: Expression
+) {
+  return conditional(() =>
+    db.update(
+      keys.seatPool(orgId, product),
+      {
+        expression: 'SET ops.#m = :marker',
+        names: { '#m': memberId },
+        values: { ':marker': marker },
+      },
+      condition
+    )
+  )
 }
 
 function toAssignment(item: Item): SeatAssignment {
