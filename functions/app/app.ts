@@ -6,10 +6,16 @@ import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
+import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
+import { groupRoutes } from './routes/groups.js'
+import { inviteRoutes } from './routes/invites.js'
+import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
+import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
+import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -47,6 +53,12 @@ export function createApp(deps: AppDeps) {
     workspaceRoutes,
     adminKeyRoutes,
     auditRoutes,
+    memberRoutes,
+    inviteRoutes,
+    groupRoutes,
+    workspaceAccessRoutes,
+    seatRoutes,
+    apiKeyRoutes,
   ]
   for (const router of routers) app.route('/', router)
 

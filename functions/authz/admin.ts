@@ -13,6 +13,18 @@ export const ADMIN_ACTIONS = {
   manage_admin_keys: 'Organization',
   update_workspace: 'Workspace',
   archive_workspace: 'Workspace',
+  read_members: 'Organization',
+  read_invites: 'Organization',
+  read_groups: 'Organization',
+  read_seats: 'Organization',
+  read_workspace_access: 'Organization|Workspace',
+  read_workspace_api_keys: 'Organization|Workspace',
+  manage_members: 'Organization',
+  manage_invites: 'Organization',
+  manage_groups: 'Organization',
+  manage_workspace_access: 'Workspace',
+  manage_workspace_api_keys: 'Workspace',
+  manage_seats: 'Organization',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS

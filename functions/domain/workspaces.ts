@@ -59,10 +59,11 @@ export async function createWorkspace(
 export async function getWorkspace(
   ctx: ServiceContext,
   organizationId: string,
-  workspaceId: string
+  workspaceId: string,
+  param = 'id'
 ): Promise<Workspace> {
   const workspace = await workspaces.get(ctx.db, organizationId, workspaceId)
-  if (!workspace) throw notFound('workspace', workspaceId, 'id')
+  if (!workspace) throw notFound('workspace', workspaceId, param)
   return workspace
 }
 

@@ -104,3 +104,118 @@ export interface AuditEvent {
   after: unknown
   request_id: string | null
 }
+
+// ----- Members, groups, invites, workspace access, seats, workspace API keys -------------
+
+export const MEMBER_STATUSES = ['active', 'deactivated'] as const
+export type MemberStatus = (typeof MEMBER_STATUSES)[number]
+
+export interface Member {
+  id: string
+  object: 'member'
+  organization_id: string
+  email: string
+  name: string
+  org_role: OrgRole
+  status: MemberStatus
+  created_at: string
+  updated_at: string
+  version: number
+}
+
+export interface Group {
+  id: string
+  object: 'group'
+  organization_id: string
+  name: string
+  /** An org role every member of the group (directly or through nesting) holds. */
+  org_role: OrgRole | null
+  /** Groups this group is a subgroup of (its members are members of those too). */
+  parent_group_ids: string[]
+  subgroup_ids: string[]
+  created_at: string
+  updated_at: string
+  version: number
+}
+
+export interface GroupMembership {
+  object: 'group_membership'
+  group_id: string
+  member_id: string
+  created_at: string
+}
+
+export type PrincipalType = 'member' | 'group'
+
+/** Workspace roles granted to one member or group in one workspace. */
+export interface WorkspaceGrant {
+  object: 'workspace_grant'
+  organization_id: string
+  workspace_id: string
+  principal: { type: PrincipalType; id: string }
+  roles: WorkspaceRole[]
+  created_at: string
+  updated_at: string
+  version: number
+}
+
+/** A workspace and the roles to hold in it (member creation, invites). */
+export interface WorkspaceRoles {
+  workspace_id: string
+  roles: WorkspaceRole[]
+}
+
+export const INVITE_STATUSES = ['pending', 'accepted', 'revoked', 'expired'] as const
+export type InviteStatus = (typeof INVITE_STATUSES)[number]
+
+export interface Invite {
+  id: string
+  object: 'invite'
+  organization_id: string
+  email: string
+  org_role: OrgRole
+  workspaces: WorkspaceRoles[]
+  status: InviteStatus
+  created_by: Actor
+  created_at: string
+  expires_at: string
+  accepted_at: string | null
+  revoked_at: string | null
+  /** The member the invite creates (known from the start, so a retried accept is the same). */
+  member_id: string
+}
+
+export const PRODUCTS = ['chat', 'code'] as const
+export type Product = (typeof PRODUCTS)[number]
+
+export interface SeatPool {
+  object: 'seat_pool'
+  product: Product
+  purchased: number
+  assigned: number
+  version: number
+}
+
+export interface SeatAssignment {
+  object: 'seat_assignment'
+  product: Product
+  member_id: string
+  assigned_at: string
+}
+
+export interface ApiKey {
+  id: string
+  object: 'api_key'
+  organization_id: string
+  workspace_id: string
+  member_id: string | null
+  name: string
+  redacted_value: string
+  status: KeyStatus
+  created_by: Actor
+  created_at: string
+  expires_at: string | null
+  last_used_at: string | null
+  rotated_at: string | null
+  revoked_at: string | null
+}

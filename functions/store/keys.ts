@@ -35,4 +35,58 @@ export const keys = {
     PK: `IDEM#${scope}#${keyHash}`,
     SK: 'IDEM',
   }),
+
+  /** A value unique per organization (e.g. `email`, `group-name`), normalised by the caller. */
+  uniqueClaim: (orgId: string, kind: string, value: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `UNIQ#${kind}#${value}`,
+  }),
+
+  /** A short lease serialising one kind of change in an organization. */
+  lock: (orgId: string, name: string): Key => ({ PK: `ORG#${orgId}`, SK: `LOCK#${name}` }),
+
+  member: (orgId: string, memberId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `MEM#${memberId}`,
+  }),
+  memberPrefix: 'MEM#',
+  /** GSI2 partition of the members holding one org role with one status (e.g. active admins). */
+  membersByRole: (orgId: string, orgRole: string, status: string) =>
+    `MEMROLE#${orgId}#${orgRole}#${status}`,
+
+  group: (orgId: string, groupId: string): Key => ({ PK: `ORG#${orgId}`, SK: `GRP#${groupId}` }),
+  groupPrefix: 'GRP#',
+
+  groupMembership: (orgId: string, groupId: string, memberId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `GMEM#${groupId}#${memberId}`,
+  }),
+  groupMembershipPrefix: (groupId: string) => `GMEM#${groupId}#`,
+
+  grant: (orgId: string, workspaceId: string, principalType: string, principalId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `GRANT#${workspaceId}#${principalType}#${principalId}`,
+  }),
+  grantPrefix: (workspaceId: string) => `GRANT#${workspaceId}#`,
+  /** GSI1 partition of one principal's grants (GSI1SK = workspace id). */
+  grantsOfPrincipal: (orgId: string, principalType: string, principalId: string) =>
+    `GRANTS#${orgId}#${principalType}#${principalId}`,
+
+  invite: (orgId: string, inviteId: string): Key => ({ PK: `ORG#${orgId}`, SK: `INV#${inviteId}` }),
+  invitePrefix: 'INV#',
+  inviteToken: (tokenHash: string): Key => ({ PK: `INVTOKEN#${tokenHash}`, SK: 'INVTOKEN' }),
+
+  seatPool: (orgId: string, product: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `SEATPOOL#${product}`,
+  }),
+  seat: (orgId: string, product: string, memberId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `SEAT#${product}#${memberId}`,
+  }),
+
+  apiKey: (orgId: string, keyId: string): Key => ({ PK: `ORG#${orgId}`, SK: `KEY#${keyId}` }),
+  apiKeyPrefix: 'KEY#',
+  /** GSI1 partition of the API keys owned by one member (GSI1SK = key id). */
+  apiKeysOfMember: (orgId: string, memberId: string) => `MEMKEYS#${orgId}#${memberId}`,
 }

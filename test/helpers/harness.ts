@@ -1,3 +1,4 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { createApp } from '../../functions/app/app.js'
 import type { Clock } from '../../functions/lib/clock.js'
 import { generateSecret } from '../../functions/lib/secrets.js'
@@ -44,12 +45,18 @@ export interface ApiResponse {
 }
 
 /** An in-memory dynalite, its table, and the app over it: one per test file. */
-export async function startHarness(options: { clock?: TestClock } = {}): Promise<Harness> {
+export async function startHarness(
+  options: {
+    clock?: TestClock
+    /** Builds the Db the app uses (e.g. a FaultyDb that fails chosen writes). */
+    makeDb?: (doc: DynamoDBDocumentClient, tableName: string) => Db
+  } = {}
+): Promise<Harness> {
   const store = await startEmbeddedStore()
   const doc = createDocumentClient({ endpoint: store.endpoint })
   const tableName = `test-${Math.random().toString(36).slice(2, 10)}`
   await ensureTable(doc, tableName)
-  const db = new Db(doc, tableName)
+  const db = options.makeDb ? options.makeDb(doc, tableName) : new Db(doc, tableName)
   const clock = options.clock ?? new TestClock()
   const operatorKey = generateSecret('operator')
   const app = createApp({ db, clock, operatorKey })

@@ -1,0 +1,179 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import {
+  createApiKey,
+  getApiKey,
+  listApiKeys,
+  revokeApiKey,
+  rotateApiKey,
+} from '../../domain/api-keys.js'
+import { getWorkspace } from '../../domain/workspaces.js'
+import { ApiKeySchema, ApiKeyWithSecretSchema } from '../access-schemas.js'
+import type { AppEnv } from '../env.js'
+import { adminPrincipal, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+  Timestamp,
+} from '../openapi.js'
+import { NameSchema } from '../schemas.js'
+
+export const apiKeyRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Workspace API keys']
+const adminOnly = [allow('admin')]
+const Id = z.string().min(1).max(100)
+
+apiKeyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/api-keys',
+    tags,
+    summary: 'List workspace API keys',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      query: PageQuery.extend({
+        workspace_id: Id.optional(),
+        member_id: Id.optional(),
+        status: z.enum(['active', 'revoked']).optional(),
+      }),
+    },
+    responses: { 200: json(listOf(ApiKeySchema), 'API keys'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_workspace_api_keys')
+    const { workspace_id, member_id, status, ...page } = c.req.valid('query')
+    const result = await listApiKeys(serviceContext(c), organizationId, page, {
+      workspace_id,
+      member_id,
+      status,
+    })
+    return c.json({ object: 'list' as const, ...result }, 200)
+  }
+)
+
+apiKeyRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/api-keys',
+    tags,
+    summary:
+      "Create a workspace API key; the secret is shown only here. Expiry is clamped to the organization's api_key_max_validity_days",
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: {
+      headers: IdempotencyHeader,
+      body: jsonBody(
+        z
+          .object({
+            name: NameSchema,
+            workspace_id: Id,
+            member_id: Id.nullable().optional(),
+            expires_at: Timestamp.nullable().optional(),
+          })
+          .strict()
+      ),
+    },
+    responses: {
+      201: json(ApiKeyWithSecretSchema, 'Created; the secret is shown only here'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
+    },
+  }),
+  async (c) => {
+    const ctx = serviceContext(c)
+    const { organizationId } = adminPrincipal(c)
+    const input = c.req.valid('json')
+    const workspace = await getWorkspace(ctx, organizationId, input.workspace_id, 'workspace_id')
+    guard(c, 'manage_workspace_api_keys', { type: 'Workspace', workspace })
+    const key = await createApiKey(ctx, organizationId, input)
+    return c.json(key, 201)
+  }
+)
+
+/** Loads the key, then asks whether the caller may do `action` in the key's workspace. */
+async function keyWithGuard(
+  c: Parameters<typeof guard>[0],
+  keyId: string,
+  action: 'read_workspace_api_keys' | 'manage_workspace_api_keys'
+) {
+  const ctx = serviceContext(c)
+  const { organizationId } = adminPrincipal(c)
+  const key = await getApiKey(ctx, organizationId, keyId)
+  const workspace = await getWorkspace(ctx, organizationId, key.workspace_id)
+  guard(c, action, { type: 'Workspace', workspace })
+  return { ctx, organizationId, key }
+}
+
+apiKeyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/api-keys/{id}',
+    tags,
+    summary: 'Get a workspace API key',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: { 200: json(ApiKeySchema, 'The key'), ...errorResponses(...AUTH_ERRORS, 404) },
+  }),
+  async (c) => {
+    const { key } = await keyWithGuard(c, c.req.valid('param').id, 'read_workspace_api_keys')
+    return c.json(key, 200)
+  }
+)
+
+apiKeyRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/api-keys/{id}',
+    tags,
+    summary: 'Revoke a workspace API key (its secret stops working at once)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(ApiKeySchema, 'The revoked key'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { ctx, organizationId, key } = await keyWithGuard(
+      c,
+      c.req.valid('param').id,
+      'manage_workspace_api_keys'
+    )
+    return c.json(await revokeApiKey(ctx, organizationId, key.id), 200)
+  }
+)
+
+apiKeyRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/api-keys/{id}/rotate',
+    tags,
+    summary: 'Give the key a new secret (shown only here); the old one stops working',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: { params: IdParam, headers: IdempotencyHeader },
+    responses: {
+      200: json(ApiKeyWithSecretSchema, 'The key with its new secret'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
+    },
+  }),
+  async (c) => {
+    const { ctx, organizationId, key } = await keyWithGuard(
+      c,
+      c.req.valid('param').id,
+      'manage_workspace_api_keys'
+    )
+    return c.json(await rotateApiKey(ctx, organizationId, key.id), 200)
+  }
+)

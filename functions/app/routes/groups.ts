@@ -1,0 +1,305 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import {
+  addGroupMember,
+  addSubgroup,
+  createGroup,
+  deleteGroup,
+  getGroup,
+  listGroupMembers,
+  listGroups,
+  removeGroupMember,
+  removeSubgroup,
+  updateGroup,
+} from '../../domain/groups.js'
+import {
+  deletedSchema,
+  GroupMembershipSchema,
+  GroupSchema,
+  MemberSchema,
+} from '../access-schemas.js'
+import type { AppEnv } from '../env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+import { NameSchema, OrgRoleSchema } from '../schemas.js'
+
+export const groupRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Groups']
+const adminOnly = [allow('admin')]
+const Id = z.string().min(1).max(100)
+const MemberParams = z.object({ id: Id, member_id: Id })
+const SubgroupParams = z.object({ id: Id, group_id: Id })
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/groups',
+    tags,
+    summary: 'List groups',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { query: PageQuery },
+    responses: { 200: json(listOf(GroupSchema), 'Groups'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_groups')
+    const page = await listGroups(serviceContext(c), organizationId, c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/groups',
+    tags,
+    summary: 'Create a group (names are unique per organization, any case)',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: {
+      headers: IdempotencyHeader,
+      body: jsonBody(
+        z.object({ name: NameSchema, org_role: OrgRoleSchema.nullable().optional() }).strict()
+      ),
+    },
+    responses: { 201: json(GroupSchema, 'Created'), ...errorResponses(...AUTH_ERRORS, 409) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_groups')
+    const group = await createGroup(serviceContext(c), organizationId, c.req.valid('json'))
+    c.header('ETag', etag(group.version))
+    return c.json(group, 201)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/groups/{id}',
+    tags,
+    summary: 'Get a group with its parent groups and subgroups',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: { 200: json(GroupSchema, 'The group'), ...errorResponses(...AUTH_ERRORS, 404) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_groups')
+    const group = await getGroup(serviceContext(c), organizationId, c.req.valid('param').id)
+    c.header('ETag', etag(group.version))
+    return c.json(group, 200)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/v1/groups/{id}',
+    tags,
+    summary: 'Rename a group or change the org role it carries',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      params: IdParam,
+      headers: IfMatchHeader,
+      body: jsonBody(
+        z
+          .object({ name: NameSchema.optional(), org_role: OrgRoleSchema.nullable().optional() })
+          .strict()
+      ),
+    },
+    responses: {
+      200: json(GroupSchema, 'The updated group'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_groups')
+    const group = await updateGroup(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').id,
+      c.req.valid('json'),
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(group.version))
+    return c.json(group, 200)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/groups/{id}',
+    tags,
+    summary: 'Delete a group with its memberships, nesting and grants',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam, headers: IfMatchHeader },
+    responses: {
+      200: json(deletedSchema('group.deleted'), 'Deleted'),
+      ...errorResponses(...AUTH_ERRORS, 404, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_groups')
+    const result = await deleteGroup(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').id,
+      expectedVersion(c)
+    )
+    return c.json(result, 200)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/groups/{id}/members',
+    tags,
+    summary: "The group's direct members",
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam, query: PageQuery },
+    responses: {
+      200: json(listOf(MemberSchema), 'Members'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_groups')
+    const page = await listGroupMembers(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').id,
+      c.req.valid('query')
+    )
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/groups/{id}/members/{member_id}',
+    tags,
+    summary: 'Add a member to the group (201 when added now, 200 when already in it)',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: { params: MemberParams, headers: IdempotencyHeader },
+    responses: {
+      200: json(GroupMembershipSchema, 'Already a member'),
+      201: json(GroupMembershipSchema, 'Added'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_groups')
+    const { id, member_id } = c.req.valid('param')
+    const { membership, created } = await addGroupMember(
+      serviceContext(c),
+      organizationId,
+      id,
+      member_id
+    )
+    return created ? c.json(membership, 201) : c.json(membership, 200)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/groups/{id}/members/{member_id}',
+    tags,
+    summary: 'Remove a member from the group',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: MemberParams },
+    responses: {
+      200: json(
+        z.object({
+          object: z.literal('group_membership.deleted'),
+          group_id: z.string(),
+          member_id: z.string(),
+          deleted: z.literal(true),
+        }),
+        'Removed'
+      ),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_groups')
+    const { id, member_id } = c.req.valid('param')
+    await removeGroupMember(serviceContext(c), organizationId, id, member_id)
+    return c.json(
+      {
+        object: 'group_membership.deleted' as const,
+        group_id: id,
+        member_id,
+        deleted: true as const,
+      },
+      200
+    )
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/groups/{id}/subgroups/{group_id}',
+    tags,
+    summary: 'Nest a group inside this one (its members become members here); a cycle → 409',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: { params: SubgroupParams, headers: IdempotencyHeader },
+    responses: {
+      200: json(GroupSchema, 'The containing group'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_groups')
+    const { id, group_id } = c.req.valid('param')
+    const group = await addSubgroup(serviceContext(c), organizationId, id, group_id)
+    c.header('ETag', etag(group.version))
+    return c.json(group, 200)
+  }
+)
+
+groupRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/groups/{id}/subgroups/{group_id}',
+    tags,
+    summary: 'Un-nest a subgroup',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: SubgroupParams },
+    responses: {
+      200: json(GroupSchema, 'The containing group'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_groups')
+    const { id, group_id } = c.req.valid('param')
+    const group = await removeSubgroup(serviceContext(c), organizationId, id, group_id)
+    c.header('ETag', etag(group.version))
+    return c.json(group, 200)
+  }
+)

@@ -1,0 +1,205 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { effectiveAccess } from '../../domain/access.js'
+import {
+  createMember,
+  getMember,
+  listMembers,
+  removeMember,
+  updateMember,
+} from '../../domain/members.js'
+import {
+  deletedSchema,
+  EffectiveAccessSchema,
+  EmailSchema,
+  MemberSchema,
+  MemberStatusSchema,
+  WorkspaceRolesListSchema,
+} from '../access-schemas.js'
+import type { AppEnv } from '../env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+import { NameSchema, OrgRoleSchema } from '../schemas.js'
+
+export const memberRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Members']
+const adminOnly = [allow('admin')]
+
+memberRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/members',
+    tags,
+    summary: 'List members (filter by email, any case, and status)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      query: PageQuery.extend({
+        email: z.string().min(1).max(320).optional(),
+        status: MemberStatusSchema.optional(),
+      }),
+    },
+    responses: { 200: json(listOf(MemberSchema), 'Members'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_members')
+    const { email, status, ...page } = c.req.valid('query')
+    const result = await listMembers(serviceContext(c), organizationId, page, { email, status })
+    return c.json({ object: 'list' as const, ...result }, 200)
+  }
+)
+
+memberRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/members',
+    tags,
+    summary: 'Add a member (always in the default workspace)',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: {
+      headers: IdempotencyHeader,
+      body: jsonBody(
+        z
+          .object({
+            email: EmailSchema,
+            name: NameSchema,
+            org_role: OrgRoleSchema.optional(),
+            workspaces: WorkspaceRolesListSchema.optional(),
+          })
+          .strict()
+      ),
+    },
+    responses: {
+      201: json(MemberSchema, 'Created'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_members')
+    const member = await createMember(serviceContext(c), organizationId, c.req.valid('json'))
+    c.header('ETag', etag(member.version))
+    return c.json(member, 201)
+  }
+)
+
+memberRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/members/{id}',
+    tags,
+    summary: 'Get a member',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: { 200: json(MemberSchema, 'The member'), ...errorResponses(...AUTH_ERRORS, 404) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_members')
+    const member = await getMember(serviceContext(c), organizationId, c.req.valid('param').id)
+    c.header('ETag', etag(member.version))
+    return c.json(member, 200)
+  }
+)
+
+memberRoutes.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/v1/members/{id}',
+    tags,
+    summary: 'Update a member (name, org role, status); never the last organization_admin away',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      params: IdParam,
+      headers: IfMatchHeader,
+      body: jsonBody(
+        z
+          .object({
+            name: NameSchema.optional(),
+            org_role: OrgRoleSchema.optional(),
+            status: MemberStatusSchema.optional(),
+          })
+          .strict()
+      ),
+    },
+    responses: {
+      200: json(MemberSchema, 'The updated member'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_members')
+    const member = await updateMember(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').id,
+      c.req.valid('json'),
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(member.version))
+    return c.json(member, 200)
+  }
+)
+
+memberRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/members/{id}',
+    tags,
+    summary:
+      'Remove a member with their group memberships, grants, seats and API keys (a failed removal is completed by retrying)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam, headers: IfMatchHeader },
+    responses: {
+      200: json(deletedSchema('member.deleted'), 'Removed'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_members')
+    const result = await removeMember(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').id,
+      expectedVersion(c)
+    )
+    return c.json(result, 200)
+  }
+)
+
+memberRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/members/{id}/effective-access',
+    tags,
+    summary:
+      "A member's org and workspace roles with where each comes from (direct, or via which groups)",
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(EffectiveAccessSchema, 'Effective access'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_workspace_access')
+    const access = await effectiveAccess(serviceContext(c), organizationId, c.req.valid('param').id)
+    return c.json(access, 200)
+  }
+)

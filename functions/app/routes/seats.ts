@@ -1,0 +1,139 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import {
+  assignSeat,
+  listSeatPools,
+  releaseMemberSeat,
+  setPurchasedSeats,
+} from '../../domain/seats.js'
+import { ProductSchema, SeatAssignmentSchema, SeatPoolSchema } from '../access-schemas.js'
+import type { AppEnv } from '../env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+} from '../openapi.js'
+
+export const seatRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Seats']
+const adminOnly = [allow('admin')]
+const ProductParam = z.object({ product: ProductSchema })
+const MemberSeatParams = z.object({ id: z.string().min(1).max(100), product: ProductSchema })
+
+seatRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/seats',
+    tags,
+    summary: 'Purchased and assigned seats per product',
+    security: BEARER,
+    middleware: adminOnly,
+    responses: { 200: json(listOf(SeatPoolSchema), 'Seats'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_seats')
+    const data = await listSeatPools(serviceContext(c), organizationId)
+    return c.json({ object: 'list' as const, data, has_more: false, next_cursor: null }, 200)
+  }
+)
+
+seatRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/seats/{product}',
+    tags,
+    summary: 'Set the purchased seat count (not below the number assigned)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      params: ProductParam,
+      headers: IfMatchHeader,
+      body: jsonBody(z.object({ purchased: z.number().int().min(0).max(1_000_000) }).strict()),
+    },
+    responses: {
+      200: json(SeatPoolSchema, 'The seats of the product'),
+      ...errorResponses(...AUTH_ERRORS, 409, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_seats')
+    const pool = await setPurchasedSeats(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').product,
+      c.req.valid('json').purchased,
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(pool.version))
+    return c.json(pool, 200)
+  }
+)
+
+seatRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/members/{id}/seats/{product}',
+    tags,
+    summary: 'Assign the member a seat (201 when assigned now, 200 when they had one)',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: { params: MemberSeatParams, headers: IdempotencyHeader },
+    responses: {
+      200: json(SeatAssignmentSchema, 'Already assigned'),
+      201: json(SeatAssignmentSchema, 'Assigned'),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_seats')
+    const { id, product } = c.req.valid('param')
+    const { assignment, created } = await assignSeat(serviceContext(c), organizationId, product, id)
+    return created ? c.json(assignment, 201) : c.json(assignment, 200)
+  }
+)
+
+seatRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/members/{id}/seats/{product}',
+    tags,
+    summary: "Release the member's seat",
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: MemberSeatParams },
+    responses: {
+      200: json(
+        z.object({
+          object: z.literal('seat_assignment.deleted'),
+          product: ProductSchema,
+          member_id: z.string(),
+          deleted: z.literal(true),
+        }),
+        'Released'
+      ),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_seats')
+    const { id, product } = c.req.valid('param')
+    await releaseMemberSeat(serviceContext(c), organizationId, product, id)
+    return c.json(
+      {
+        object: 'seat_assignment.deleted' as const,
+        product,
+        member_id: id,
+        deleted: true as const,
+      },
+      200
+    )
+  }
+)

@@ -1,0 +1,149 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { listWorkspaceAccess, putGrant, removeGrant } from '../../domain/access.js'
+import { getWorkspace } from '../../domain/workspaces.js'
+import type { PrincipalRef } from '../../store/grants.js'
+import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../access-schemas.js'
+import type { AppEnv } from '../env.js'
+import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+
+export const workspaceAccessRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Workspace access']
+const adminOnly = [allow('admin')]
+const Id = z.string().min(1).max(100)
+
+workspaceAccessRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/workspaces/{id}/access',
+    tags,
+    summary: "The workspace's grants: roles per member and per group",
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam, query: PageQuery },
+    responses: {
+      200: json(listOf(WorkspaceGrantSchema), 'Grants'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const ctx = serviceContext(c)
+    const { organizationId } = adminPrincipal(c)
+    const workspace = await getWorkspace(ctx, organizationId, c.req.valid('param').id)
+    guard(c, 'read_workspace_access', { type: 'Workspace', workspace })
+    const page = await listWorkspaceAccess(ctx, organizationId, workspace.id, c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+/** PUT and DELETE of one principal type's grants: `/access/members/{member_id}` or `/access/groups/{group_id}`. */
+function grantRoutes<P extends 'member_id' | 'group_id'>(
+  type: 'member' | 'group',
+  param: P,
+  Params: z.ZodObject<{ id: typeof Id } & Record<P, typeof Id>>
+) {
+  const principalOf = (params: { id: string } & Record<P, string>): PrincipalRef => ({
+    type,
+    id: params[param],
+  })
+
+  workspaceAccessRoutes.openapi(
+    createRoute({
+      method: 'put',
+      path: `/v1/workspaces/{id}/access/${type}s/{${param}}`,
+      tags,
+      summary: `Grant or change the workspace roles of a ${type} (201 when new)`,
+      security: BEARER,
+      middleware: [...adminOnly, idempotent()],
+      request: {
+        params: Params,
+        headers: IfMatchHeader.merge(IdempotencyHeader),
+        body: jsonBody(z.object({ roles: RolesSchema }).strict()),
+      },
+      responses: {
+        200: json(WorkspaceGrantSchema, 'Changed (or unchanged)'),
+        201: json(WorkspaceGrantSchema, 'Granted'),
+        ...errorResponses(...AUTH_ERRORS, 404, 412),
+      },
+    }),
+    async (c) => {
+      const ctx = serviceContext(c)
+      const { organizationId } = adminPrincipal(c)
+      const params = c.req.valid('param') as { id: string } & Record<P, string>
+      const workspace = await getWorkspace(ctx, organizationId, params.id)
+      guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
+      const { grant, created } = await putGrant(
+        ctx,
+        organizationId,
+        workspace.id,
+        principalOf(params),
+        c.req.valid('json').roles,
+        expectedVersion(c)
+      )
+      c.header('ETag', etag(grant.version))
+      return created ? c.json(grant, 201) : c.json(grant, 200)
+    }
+  )
+
+  workspaceAccessRoutes.openapi(
+    createRoute({
+      method: 'delete',
+      path: `/v1/workspaces/{id}/access/${type}s/{${param}}`,
+      tags,
+      summary:
+        type === 'member'
+          ? "Remove a member's grant (not in the default workspace: every member is there)"
+          : "Remove a group's grant",
+      security: BEARER,
+      middleware: adminOnly,
+      request: { params: Params },
+      responses: {
+        200: json(
+          z.object({
+            object: z.literal('workspace_grant.deleted'),
+            workspace_id: z.string(),
+            principal: PrincipalSchema,
+            deleted: z.literal(true),
+          }),
+          'Removed'
+        ),
+        ...errorResponses(...AUTH_ERRORS, 404, 409),
+      },
+    }),
+    async (c) => {
+      const ctx = serviceContext(c)
+      const { organizationId } = adminPrincipal(c)
+      const params = c.req.valid('param') as { id: string } & Record<P, string>
+      const workspace = await getWorkspace(ctx, organizationId, params.id)
+      guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
+      const principal = principalOf(params)
+      await removeGrant(ctx, organizationId, workspace.id, principal)
+      return c.json(
+        {
+          object: 'workspace_grant.deleted' as const,
+          workspace_id: workspace.id,
+          principal,
+          deleted: true as const,
+        },
+        200
+      )
+    }
+  )
+}
+
+grantRoutes('member', 'member_id', z.object({ id: Id, member_id: Id }))
+grantRoutes('group', 'group_id', z.object({ id: Id, group_id: Id }))

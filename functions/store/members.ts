@@ -1,0 +1,147 @@
+import type { Member, MemberStatus, OrgRole } from '../model/index.js'
+import { Collection } from './collection.js'
+import { ConditionFailedError, type Db, type Expression, type Item } from './db.js'
+import { keys } from './keys.js'
+import type { Page, PageRequest } from './pagination.js'
+
+/**
+ * Where a member is in its life. Only `ready` members exist for the API and for decisions;
+ * `creating` and `removing` mark a multi-item change in progress, so a crash half-way is
+ * visible and can be finished (see docs/access-patterns.md, "member lifecycle").
+ */
+export type MemberState = 'creating' | 'ready' | 'removing'
+
+interface MemberInternal extends Item {
+  state: MemberState
+  /** The member's direct groups, a string set (absent when empty). Authoritative for access. */
+  group_ids?: Set<string>
+}
+
+/** A member item: the API record plus its lifecycle state and direct groups. */
+export interface StoredMember {
+  member: Member
+  state: MemberState
+  groupIds: string[]
+}
+
+const collection = new Collection<Member, MemberInternal>(
+  'members',
+  keys.member,
+  (orgId) => keys.organization(orgId).PK,
+  keys.memberPrefix,
+  ['state', 'group_ids']
+)
+
+/** GSI2 places every member under its (org role, status), so "the active admins" is a Query. */
+function roleIndex(member: Member) {
+  return {
+    GSI2PK: keys.membersByRole(member.organization_id, member.org_role, member.status),
+    GSI2SK: member.id,
+  }
+}
+
+function toStored(item: Item): StoredMember {
+  const groups = item.group_ids as Set<string> | undefined
+  return {
+    member: collection.toRecord(item),
+    state: item.state as MemberState,
+    groupIds: groups ? [...groups].sort() : [],
+  }
+}
+
+export interface MemberFilter {
+  status?: MemberStatus | undefined
+}
+
+/** Members of an organization: `ORG#o` / `MEM#m`. */
+export const members = {
+  async create(db: Db, member: Member, state: MemberState): Promise<void> {
+    await collection.create(db, member.organization_id, member, { state, ...roleIndex(member) })
+  },
+
+  /** The member item with its state and direct groups (one strongly consistent GetItem). */
+  async find(db: Db, orgId: string, memberId: string): Promise<StoredMember | undefined> {
+    const item = await db.get(keys.member(orgId, memberId))
+    return item ? toStored(item) : undefined
+  },
+
+  /** Several members by id (BatchGet); absent ids are missing from the map. */
+  async findMany(db: Db, orgId: string, memberIds: string[]): Promise<Map<string, StoredMember>> {
+    const unique = [...new Set(memberIds)]
+    const items = await db.batchGet(unique.map((id) => keys.member(orgId, id)))
+    return new Map(items.map((item) => [item.id as string, toStored(item)]))
+  },
+
+  /** Ready members, optionally of one status. */
+  list(db: Db, orgId: string, page: PageRequest, filter: MemberFilter = {}): Promise<Page<Member>> {
+    const expression: Expression = {
+      expression: '#state = :ready',
+      names: { '#state': 'state' },
+      values: { ':ready': 'ready' },
+    }
+    if (filter.status) {
+      expression.expression += ' AND #status = :status'
+      expression.names!['#status'] = 'status'
+      expression.values![':status'] = filter.status
+    }
+    return collection.list(db, orgId, page, { filter: expression })
+  },
+
+  /**
+   * Optimistic update of the record (and its state); the direct groups are not touched, so a
+   * concurrent group change is never overwritten. Throws ConditionFailedError on a lost race.
+   */
+  save(
+    db: Db,
+    member: Member,
+    expectedVersion: number,
+    state: MemberState = 'ready'
+  ): Promise<Member> {
+    return collection.save(db, member.organization_id, member, expectedVersion, {
+      state,
+      ...roleIndex(member),
+    })
+  },
+
+  /** Ends a creation: `creating` → `ready` (no version change). False if no longer creating. */
+  async markReady(db: Db, orgId: string, memberId: string): Promise<boolean> {
+    try {
+      await db.update(
+        keys.member(orgId, memberId),
+        {
+          expression: 'SET #state = :ready',
+          names: { '#state': 'state' },
+          values: { ':ready': 'ready' },
+        },
+        { expression: '#state = :creating', values: { ':creating': 'creating' } }
+      )
+      return true
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return false
+      throw error
+    }
+  },
+
+  async remove(db: Db, orgId: string, memberId: string): Promise<void> {
+    await collection.remove(db, orgId, memberId)
+  },
+
+  /**
+   * Ids of members indexed under an org role and status (GSI2, eventually consistent: callers
+   * confirm each candidate with `find` before relying on it).
+   */
+  async idsByRole(
+    db: Db,
+    orgId: string,
+    orgRole: OrgRole,
+    status: MemberStatus,
+    limit: number
+  ): Promise<string[]> {
+    const page = await db.query({
+      index: 'GSI2',
+      partition: keys.membersByRole(orgId, orgRole, status),
+      limit,
+    })
+    return page.items.map((item) => item.GSI2SK as string)
+  },
+}
