@@ -7,9 +7,12 @@ import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
+import { budgetRoutes } from './routes/budgets.js'
+import { jobRoutes } from './routes/jobs.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
 import { systemRoutes } from './routes/system.js'
+import { usageRoutes } from './routes/usage.js'
 import { workspaceRoutes } from './routes/workspaces.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -47,6 +50,9 @@ export function createApp(deps: AppDeps) {
     workspaceRoutes,
     adminKeyRoutes,
     auditRoutes,
+    usageRoutes,
+    budgetRoutes,
+    jobRoutes,
   ]
   for (const router of routers) app.route('/', router)
 

@@ -13,6 +13,11 @@ export const ADMIN_ACTIONS = {
   manage_admin_keys: 'Organization',
   update_workspace: 'Workspace',
   archive_workspace: 'Workspace',
+  read_usage_reports: 'Organization',
+  read_prices: 'Organization',
+  read_budgets: 'Organization|Workspace',
+  update_prices: 'Organization',
+  update_spend_limits: 'Organization|Workspace',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS

@@ -1,0 +1,22 @@
+/**
+ * Lambda entry for the usage aggregation: an EventBridge Scheduler invocation runs one pass.
+ * A failure throws, so the scheduler retries and finally sends the event to its DLQ.
+ */
+import { runAggregation } from '../domain/aggregation.js'
+import { alertPublisherFromEnv } from '../lib/alert-bus.js'
+import { systemClock } from '../lib/clock.js'
+import { logger } from '../lib/logger.js'
+import { createDocumentClient } from '../store/client.js'
+import { Db } from '../store/db.js'
+
+const tableName = process.env.TABLE_NAME
+if (!tableName) throw new Error('TABLE_NAME must be set')
+
+const db = new Db(createDocumentClient({ endpoint: process.env.DYNAMODB_ENDPOINT }), tableName)
+const publisher = alertPublisherFromEnv()
+
+export const handler = async () => {
+  const summary = await runAggregation({ db, clock: systemClock, publisher })
+  logger.info('aggregation run', { summary })
+  return summary
+}
