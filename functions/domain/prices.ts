@@ -1,5 +1,5 @@
 import { invalid } from '../lib/errors.js'
-import { divideRounded, parseMoney } from '../lib/money.js'
+import { divideRounded, formatMoney, parseMoney } from '../lib/money.js'
 import type { PriceEntry } from '../model/index.js'
 import { type OrganizationPrices, prices } from '../store/prices.js'
 import { recordAudit } from './audit.js'
@@ -95,7 +95,13 @@ export async function updatePrices(
   expectedVersion?: number
 ): Promise<PriceList> {
   const normalized = entries
-    .map((entry) => ({ ...entry, effective_from: new Date(entry.effective_from).toISOString() }))
+    .map((entry) => ({
+      model: entry.model,
+      input_per_million: normalizeMoney(entry.input_per_million),
+      output_per_million: normalizeMoney(entry.output_per_million),
+      per_request: entry.per_request === null ? null : normalizeMoney(entry.per_request),
+      effective_from: new Date(entry.effective_from).toISOString(),
+    }))
     .sort((a, b) => compare(a.model, b.model) || compare(a.effective_from, b.effective_from))
   normalized.forEach((entry, index) => {
     const previous = normalized[index - 1]
@@ -149,6 +155,8 @@ function toPriceList(stored: OrganizationPrices): PriceList {
   )
   return { data, updated_at: stored.updated_at, version: stored.version }
 }
+
+const normalizeMoney = (amount: string) => formatMoney(parseMoney(amount))
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

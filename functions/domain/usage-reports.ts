@@ -117,9 +117,9 @@ export async function usageReport(
   const data = bucketStarts.map((at) => ({
     starting_at: at.toISOString(),
     ending_at: nextBucket(at, width).toISOString(),
-    results: [...buckets.get(at.getTime())!.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, result]) => result),
+    results: [...buckets.get(at.getTime())!.values()].sort((a, b) =>
+      compareGroups(query.group_by, a, b)
+    ),
   }))
   const hasMore = pageEnd.getTime() < end.getTime()
   return {
@@ -153,6 +153,19 @@ async function readRows(
     }
   }
   return (await Promise.all(reads)).flat()
+}
+
+/** Results are ordered by their group values, dimension by dimension, "none" first. */
+function compareGroups(dimensions: UsageDimension[], a: ReportResult, b: ReportResult): number {
+  for (const dimension of dimensions) {
+    const x = a.group[dimension] ?? null
+    const y = b.group[dimension] ?? null
+    if (x === y) continue
+    if (x === null) return -1
+    if (y === null) return 1
+    return x < y ? -1 : 1
+  }
+  return 0
 }
 
 function matches(row: UsageRow, filters: ReportQuery['filters']): boolean {
