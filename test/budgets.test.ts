@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runAggregation } from '../functions/domain/aggregation.js'
 import { budgetSuspension } from '../functions/domain/budgets.js'
-import type { BudgetAlert } from '../functions/model/index.js'
+import type { Budget, BudgetAlert } from '../functions/model/index.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
-import { aggregate, createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
+import {
+  adminKeyWithRole,
+  aggregate,
+  createServiceKey,
+  sendEvents,
+  usageEvent,
+} from './helpers/usage.js'
 
 let h: Harness
 let svc: string
@@ -34,7 +40,7 @@ async function spend(org: { id: string }, workspaceId: string, dollars: number) 
 async function budgets(adminKey: string) {
   const res = await h.call('GET', '/v1/budgets', { key: adminKey })
   expect(res.status).toBe(200)
-  return res.body.data as Record<string, any>[]
+  return res.body.data as Budget[]
 }
 
 async function newWorkspace(adminKey: string, name = 'Team') {
@@ -142,13 +148,7 @@ describe('spend limits', () => {
 
   it('lets organization_admin and billing_manager change limits; member reads nothing', async () => {
     const org = await createOrg(h)
-    const key = async (role: string) =>
-      (
-        await h.call('POST', '/v1/admin-keys', {
-          key: org.adminKey,
-          body: { name: role, org_roles: [role] },
-        })
-      ).body.secret as string
+    const key = (role: string) => adminKeyWithRole(h, org.adminKey, role)
     const billing = await key('billing_manager')
     const member = await key('member')
     const put = (k: string) =>

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
-import { aggregate, createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
+import {
+  adminKeyWithRole,
+  aggregate,
+  createServiceKey,
+  sendEvents,
+  usageEvent,
+} from './helpers/usage.js'
 
 let h: Harness
 let svc: string
@@ -123,13 +129,7 @@ describe('prices', () => {
 
   it('lets billing_manager set prices, but not member', async () => {
     const org = await createOrg(h)
-    const key = async (role: string) =>
-      (
-        await h.call('POST', '/v1/admin-keys', {
-          key: org.adminKey,
-          body: { name: role, org_roles: [role] },
-        })
-      ).body.secret as string
+    const key = (role: string) => adminKeyWithRole(h, org.adminKey, role)
     const body = { prices: [] }
     expect(
       (await h.call('PUT', '/v1/prices', { key: await key('billing_manager'), body })).status

@@ -69,10 +69,11 @@ export class CrashingDb extends Db {
   }
 }
 
-/** Counts read calls and the items they returned. */
+/** Counts DynamoDB calls (reads, writes) and the items the reads returned. */
 export class CountingDb extends Db {
   readCalls = 0
   itemsRead = 0
+  writeCalls = 0
 
   constructor(db: Db) {
     super(db.doc, db.tableName)
@@ -81,6 +82,7 @@ export class CountingDb extends Db {
   reset(): void {
     this.readCalls = 0
     this.itemsRead = 0
+    this.writeCalls = 0
   }
 
   override async get(key: Key, consistent = true): Promise<Item | undefined> {
@@ -105,5 +107,25 @@ export class CountingDb extends Db {
     const items = await super.batchGet(keys, options)
     this.itemsRead += items.length
     return items
+  }
+
+  override async put(item: Item, condition?: Expression): Promise<void> {
+    this.writeCalls++
+    return super.put(item, condition)
+  }
+
+  override async update(...args: Parameters<Db['update']>) {
+    this.writeCalls++
+    return super.update(...args)
+  }
+
+  override async delete(key: Key, condition?: Expression): Promise<void> {
+    this.writeCalls++
+    return super.delete(key, condition)
+  }
+
+  override async batchWrite(puts: Item[], deletes: Key[] = [], concurrency = 1): Promise<void> {
+    this.writeCalls += Math.ceil((puts.length + deletes.length) / 25)
+    return super.batchWrite(puts, deletes, concurrency)
   }
 }

@@ -42,3 +42,13 @@ export async function aggregate(h: Harness) {
   if (res.status !== 200) throw new Error(`aggregate: ${res.status} ${res.text}`)
   return res.body
 }
+
+/** An admin key of the organization holding only `role`. */
+export async function adminKeyWithRole(h: Harness, adminKey: string, role: string) {
+  const res = await h.call('POST', '/v1/admin-keys', {
+    key: adminKey,
+    body: { name: role, org_roles: [role] },
+  })
+  if (res.status !== 201) throw new Error(`admin key: ${res.status} ${res.text}`)
+  return res.body.secret as string
+}

@@ -9,6 +9,7 @@ import {
   BUCKET_LIMITS,
   type ReportPage,
   type ReportQuery,
+  type ReportResult,
   usageReport,
 } from '../../domain/usage-reports.js'
 import { toCsv } from '../../lib/csv.js'
@@ -197,9 +198,56 @@ function reportQuery(
   }
 }
 
-function csvResponse(c: Context<AppEnv>, filename: string, page: ReportPage, csv: string) {
+/** The figures a report shows for each result, in column order. */
+type Measures = Record<string, (result: ReportResult) => string | number>
+
+const USAGE_MEASURES: Measures = {
+  input_tokens: (r) => r.input_tokens,
+  output_tokens: (r) => r.output_tokens,
+  requests: (r) => r.requests,
+  cost: (r) => formatMoney(r.cost_micros),
+}
+const COST_MEASURES: Measures = { cost: (r) => formatMoney(r.cost_micros) }
+
+/**
+ * A report page as JSON (`{object: "page", …}`) or as CSV: a header row, then one row per bucket
+ * and group with the same figures, the next page in `X-Next-Page`.
+ */
+function sendReport(
+  c: Context<AppEnv>,
+  page: ReportPage,
+  groupBy: UsageDimension[],
+  measures: Measures,
+  format: 'json' | 'csv',
+  filename: string
+): Response {
+  const figures = (result: ReportResult) =>
+    Object.fromEntries(Object.entries(measures).map(([name, measure]) => [name, measure(result)]))
+  if (format === 'json') {
+    return c.json({
+      object: 'page',
+      currency: page.currency,
+      data: page.data.map((bucket) => ({
+        starting_at: bucket.starting_at,
+        ending_at: bucket.ending_at,
+        results: bucket.results.map((result) => ({ ...result.group, ...figures(result) })),
+      })),
+      has_more: page.has_more,
+      next_page: page.next_page,
+    })
+  }
+  const header = ['starting_at', 'ending_at', ...groupBy, ...Object.keys(measures), 'currency']
+  const rows = page.data.flatMap((bucket) =>
+    bucket.results.map((result) => [
+      bucket.starting_at,
+      bucket.ending_at,
+      ...groupBy.map((dimension) => result.group[dimension]),
+      ...Object.values(figures(result)),
+      page.currency,
+    ])
+  )
   if (page.next_page) c.header('X-Next-Page', page.next_page)
-  return c.body(csv, 200, {
+  return c.body(toCsv(header, rows), 200, {
     'content-type': 'text/csv; charset=utf-8',
     'content-disposition': `attachment; filename="${filename}"`,
   })
@@ -230,53 +278,7 @@ usageRoutes.openapi(
     const query = reportQuery(raw, USAGE_GROUPS)
     checkLimit(query)
     const page = await usageReport(serviceContext(c), organizationId, query)
-    const results = (bucket: ReportPage['data'][number]) =>
-      bucket.results.map((result) => ({
-        ...result.group,
-        input_tokens: result.input_tokens,
-        output_tokens: result.output_tokens,
-        requests: result.requests,
-        cost: formatMoney(result.cost_micros),
-      }))
-    if (raw.format === 'csv') {
-      const header = [
-        'starting_at',
-        'ending_at',
-        ...query.group_by,
-        'input_tokens',
-        'output_tokens',
-        'requests',
-        'cost',
-        'currency',
-      ]
-      const rows = page.data.flatMap((bucket) =>
-        bucket.results.map((result) => [
-          bucket.starting_at,
-          bucket.ending_at,
-          ...query.group_by.map((dimension) => result.group[dimension]),
-          result.input_tokens,
-          result.output_tokens,
-          result.requests,
-          formatMoney(result.cost_micros),
-          page.currency,
-        ])
-      )
-      return csvResponse(c, 'usage.csv', page, toCsv(header, rows))
-    }
-    return c.json(
-      {
-        object: 'page' as const,
-        currency: page.currency,
-        data: page.data.map((bucket) => ({
-          starting_at: bucket.starting_at,
-          ending_at: bucket.ending_at,
-          results: results(bucket),
-        })),
-        has_more: page.has_more,
-        next_page: page.next_page,
-      },
-      200
-    )
+    return sendReport(c, page, query.group_by, USAGE_MEASURES, raw.format, 'usage.csv')
   }
 )
 
@@ -297,36 +299,7 @@ usageRoutes.openapi(
     const query = reportQuery(raw, COST_GROUPS)
     checkLimit(query)
     const page = await usageReport(serviceContext(c), organizationId, query)
-    if (raw.format === 'csv') {
-      const header = ['starting_at', 'ending_at', ...query.group_by, 'cost', 'currency']
-      const rows = page.data.flatMap((bucket) =>
-        bucket.results.map((result) => [
-          bucket.starting_at,
-          bucket.ending_at,
-          ...query.group_by.map((dimension) => result.group[dimension]),
-          formatMoney(result.cost_micros),
-          page.currency,
-        ])
-      )
-      return csvResponse(c, 'costs.csv', page, toCsv(header, rows))
-    }
-    return c.json(
-      {
-        object: 'page' as const,
-        currency: page.currency,
-        data: page.data.map((bucket) => ({
-          starting_at: bucket.starting_at,
-          ending_at: bucket.ending_at,
-          results: bucket.results.map((result) => ({
-            ...result.group,
-            cost: formatMoney(result.cost_micros),
-          })),
-        })),
-        has_more: page.has_more,
-        next_page: page.next_page,
-      },
-      200
-    )
+    return sendReport(c, page, query.group_by, COST_MEASURES, raw.format, 'costs.csv')
   }
 )
 
