@@ -8,13 +8,16 @@ import { requestContext } from './middleware/request-log.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
+import { budgetRoutes } from './routes/budgets.js'
 import { groupRoutes } from './routes/groups.js'
 import { inviteRoutes } from './routes/invites.js'
+import { jobRoutes } from './routes/jobs.js'
 import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
 import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
+import { usageRoutes } from './routes/usage.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
 
@@ -59,6 +62,9 @@ export function createApp(deps: AppDeps) {
     workspaceAccessRoutes,
     seatRoutes,
     apiKeyRoutes,
+    usageRoutes,
+    budgetRoutes,
+    jobRoutes,
   ]
   for (const router of routers) app.route('/', router)
 

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import type { Principal } from '../domain/context.js'
+import type { AlertPublisher } from '../lib/alert-bus.js'
 import type { Clock } from '../lib/clock.js'
 import type { Db } from '../store/db.js'
 
@@ -9,6 +10,8 @@ export interface AppDeps {
   clock: Clock
   /** The operator secret (`op_…`). */
   operatorKey: string
+  /** Where budget alerts are published (EventBridge in AWS); none locally and in tests. */
+  alertPublisher?: AlertPublisher | undefined
 }
 
 export interface AppEnv {

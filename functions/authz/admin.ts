@@ -25,6 +25,11 @@ export const ADMIN_ACTIONS = {
   manage_workspace_access: 'Workspace',
   manage_workspace_api_keys: 'Workspace',
   manage_seats: 'Organization',
+  read_usage_reports: 'Organization',
+  read_prices: 'Organization',
+  read_budgets: 'Organization|Workspace',
+  update_prices: 'Organization',
+  update_spend_limits: 'Organization|Workspace',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS

@@ -6,6 +6,8 @@ import type { PageRequest } from '../store/pagination.js'
 import type { ServiceContext } from './context.js'
 
 export interface AuditEntry {
+  /** A pre-assigned id makes the write idempotent (a second write with it fails as a conflict). */
+  id?: string
   event_type: string
   target: { type: string; id: string }
   workspace_id?: string | null
@@ -24,7 +26,7 @@ export async function recordAudit(
 ): Promise<AuditEvent> {
   const now = ctx.clock.now()
   const event: AuditEvent = {
-    id: newId('auditEvent', now),
+    id: entry.id ?? newId('auditEvent', now),
     object: 'audit_event',
     organization_id: organizationId,
     occurred_at: now.toISOString(),

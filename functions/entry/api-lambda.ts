@@ -2,6 +2,7 @@
 import { handle } from 'hono/aws-lambda'
 import { createApp } from '../app/app.js'
 import { dbFromEnvironment, readOperatorKey } from '../lambda/bootstrap.js'
+import { alertPublisherFromEnv } from '../lib/alert-bus.js'
 import { systemClock } from '../lib/clock.js'
 
 // Cold start (the ESM bundle's top-level await runs in Lambda's init phase): the table client
@@ -9,4 +10,6 @@ import { systemClock } from '../lib/clock.js'
 const db = dbFromEnvironment()
 const operatorKey = await readOperatorKey()
 
-export const handler = handle(createApp({ db, clock: systemClock, operatorKey }))
+export const handler = handle(
+  createApp({ db, clock: systemClock, operatorKey, alertPublisher: alertPublisherFromEnv() })
+)

@@ -7,8 +7,10 @@ import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createApp } from '../app/app.js'
 import { OPERATOR_KEY_PATTERN, readConfig } from '../config.js'
+import { runAggregation } from '../domain/aggregation.js'
 import { createOrganization } from '../domain/organizations.js'
 import { systemClock } from '../lib/clock.js'
+import { logger } from '../lib/logger.js'
 import { generateSecret } from '../lib/secrets.js'
 import { createDocumentClient, ensureTable } from '../store/client.js'
 import { Db } from '../store/db.js'
@@ -63,10 +65,35 @@ async function main() {
     lines.push('Organizations exist already; create another with POST /v1/organizations.')
   }
 
+  if (config.aggregationIntervalSeconds > 0) {
+    lines.push(`Usage aggregation every ${config.aggregationIntervalSeconds} s`)
+    startAggregationTimer(db, config.aggregationIntervalSeconds)
+  }
+
   serve({ fetch: app.fetch, port: config.port }, (info) => {
     lines.unshift(`Admin engine on http://localhost:${info.port} (docs: /docs, store: ${endpoint})`)
     process.stdout.write(`${lines.join('\n')}\n`)
   })
+}
+
+/** The local stand-in for the EventBridge schedule: one pass at a time, every interval. */
+function startAggregationTimer(db: Db, intervalSeconds: number): void {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    runAggregation({ db, clock: systemClock })
+      .then((summary) => {
+        if (summary.events_aggregated > 0 || summary.alerts.length > 0) {
+          logger.info('aggregation run', { summary })
+        }
+      })
+      .catch((error) => logger.error('aggregation run failed', { error }))
+      .finally(() => {
+        running = false
+      })
+  }, intervalSeconds * 1000)
+  timer.unref()
 }
 
 main().catch((error) => {

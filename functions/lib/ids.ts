@@ -13,6 +13,7 @@ export const ID_PREFIXES = {
   scimToken: 'sct',
   auditEvent: 'evt',
   run: 'run',
+  budgetAlert: 'bal',
 } as const
 
 export type IdKind = keyof typeof ID_PREFIXES
@@ -22,6 +23,11 @@ const nextUlid = monotonicFactory()
 
 export function newId(kind: IdKind, now: Date = new Date()): string {
   return `${ID_PREFIXES[kind]}_${nextUlid(now.getTime())}`
+}
+
+/** A bare ULID (no prefix), for internal identifiers such as journal slots. */
+export function newUlid(now: Date = new Date()): string {
+  return nextUlid(now.getTime())
 }
 
 const ULID_BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/

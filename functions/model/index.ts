@@ -219,3 +219,110 @@ export interface ApiKey {
   rotated_at: string | null
   revoked_at: string | null
 }
+
+// ----- Usage, prices, spend limits and budgets --------------------------------------------
+
+/** One price of a model from `effective_from` on; amounts are decimal strings per million tokens. */
+export interface PriceEntry {
+  model: string
+  input_per_million: string
+  output_per_million: string
+  per_request: string | null
+  effective_from: string
+}
+
+/** A usage event as accepted by `POST /v1/usage/events`, with its cost fixed at ingestion. */
+export interface UsageEvent {
+  id: string
+  organization_id: string
+  workspace_id: string
+  timestamp: string
+  product: string
+  model: string
+  api_key_id: string | null
+  member_id: string | null
+  input_tokens: number
+  output_tokens: number
+  requests: number
+  /** Integer micro-units of the organization's currency. */
+  cost_micros: number
+}
+
+/** The dimensions usage is totalled by. */
+export const USAGE_DIMENSIONS = [
+  'workspace_id',
+  'model',
+  'product',
+  'api_key_id',
+  'member_id',
+] as const
+export type UsageDimension = (typeof USAGE_DIMENSIONS)[number]
+
+export type Enforcement = 'hard' | 'soft'
+
+export interface SpendLimit {
+  object: 'spend_limit'
+  organization_id: string
+  /** null for the organization's own limit. */
+  workspace_id: string | null
+  /** Decimal string in the organization's currency; null = no limit. */
+  monthly_limit: string | null
+  alert_thresholds_percent: number[]
+  enforcement: Enforcement
+  currency: string
+  updated_at: string | null
+  version: number
+}
+
+export type BudgetState = 'ok' | 'warning' | 'exceeded'
+
+/** A threshold crossing, fired once per scope, month and threshold. */
+export interface BudgetAlert {
+  id: string
+  object: 'budget_alert'
+  organization_id: string
+  workspace_id: string | null
+  month: string
+  threshold_percent: number
+  spend: string
+  limit: string
+  currency: string
+  enforcement: Enforcement
+  suspended: boolean
+  fired_at: string
+}
+
+/** Month-to-date spend of a scope against its limit, as of the last aggregation run. */
+export interface Budget {
+  object: 'budget'
+  scope: 'organization' | 'workspace'
+  organization_id: string
+  workspace_id: string | null
+  month: string
+  currency: string
+  spend: string
+  limit: string | null
+  percent_used: number | null
+  forecast_month_end: string
+  state: BudgetState
+  suspended: boolean
+  enforcement: Enforcement
+  alert_thresholds_percent: number[]
+  alerts: BudgetAlert[]
+  last_evaluated_at: string | null
+}
+
+/** What one aggregation pass did (`POST /v1/jobs/aggregate`, the schedule, the local timer). */
+export interface AggregationSummary {
+  run_id: string
+  object: 'aggregation_run'
+  /** `skipped`: another run held the job lock, so this one did nothing. */
+  status: 'completed' | 'skipped'
+  started_at: string
+  finished_at: string
+  rounds: number
+  workspaces_evaluated: number
+  events_aggregated: number
+  duplicates_dropped: number
+  alerts: BudgetAlert[]
+}

@@ -167,14 +167,19 @@ export class Db {
     return items
   }
 
-  /** Writes up to any number of puts/deletes in chunks of 25, retrying unprocessed items. */
-  async batchWrite(puts: Item[], deletes: Key[] = []): Promise<void> {
+  /**
+   * Writes any number of puts/deletes in chunks of 25, `concurrency` chunks at a time,
+   * retrying unprocessed items. Unconditional: only for items whose last write may win.
+   */
+  async batchWrite(puts: Item[], deletes: Key[] = [], concurrency = 1): Promise<void> {
     const requests = [
       ...puts.map((Item) => ({ PutRequest: { Item } })),
       ...deletes.map((Key) => ({ DeleteRequest: { Key } })),
     ]
-    for (let i = 0; i < requests.length; i += 25) {
-      let pending = requests.slice(i, i + 25)
+    const chunks: (typeof requests)[] = []
+    for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25))
+    await forEachConcurrently(chunks, concurrency, async (chunk) => {
+      let pending = chunk
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 8) throw new Error('BatchWriteItem left items unprocessed after retries')
         if (attempt > 0) await sleep(2 ** attempt * 10)
@@ -183,26 +188,46 @@ export class Db {
         )
         pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending
       }
-    }
+    })
   }
 
-  /** Reads items by key (any number, chunks of 100), strongly consistent; order not kept. */
-  async batchGet(keys: Key[]): Promise<Item[]> {
+  /**
+   * Reads items by key (any number, chunks of 100, `concurrency` at a time), strongly
+   * consistent; order not kept. `attributes` limits what is returned (keys are always kept).
+   */
+  async batchGet(
+    keys: Key[],
+    options: { attributes?: string[]; concurrency?: number } = {}
+  ): Promise<Item[]> {
+    const projection = options.attributes
+      ? {
+          ProjectionExpression: ['PK', 'SK', ...options.attributes]
+            .map((_, i) => `#p${i}`)
+            .join(', '),
+          ExpressionAttributeNames: Object.fromEntries(
+            ['PK', 'SK', ...options.attributes].map((name, i) => [`#p${i}`, name])
+          ),
+        }
+      : {}
+    const chunks: Key[][] = []
+    for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100))
     const found: Item[] = []
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: Key[] = keys.slice(i, i + 100)
+    await forEachConcurrently(chunks, options.concurrency ?? 1, async (chunk) => {
+      let pending: Key[] = chunk
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 8) throw new Error('BatchGetItem left keys unprocessed after retries')
         if (attempt > 0) await sleep(2 ** attempt * 10)
         const out = await this.doc.send(
           new BatchGetCommand({
-            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+            RequestItems: {
+              [this.tableName]: { Keys: pending, ConsistentRead: true, ...projection },
+            },
           })
         )
         found.push(...(out.Responses?.[this.tableName] ?? []))
         pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[]
       }
-    }
+    })
     return found
   }
 
@@ -232,6 +257,24 @@ function mergeExpressions(a: Expression, b?: Expression): Pick<Expression, 'name
     ...(Object.keys(names).length ? { names } : {}),
     ...(Object.keys(values).length ? { values } : {}),
   }
+}
+
+/** Runs `task` over `items` with at most `concurrency` in flight; rejects on the first failure. */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<void>
+): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!
+      await task(item)
+    }
+  }
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker)
+  )
 }
 
 function sleep(ms: number): Promise<void> {

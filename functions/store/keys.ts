@@ -89,4 +89,66 @@ export const keys = {
   apiKeyPrefix: 'KEY#',
   /** GSI1 partition of the API keys owned by one member (GSI1SK = key id). */
   apiKeysOfMember: (orgId: string, memberId: string) => `MEMKEYS#${orgId}#${memberId}`,
+  // ----- Usage, prices, spend limits and budgets (docs/access-patterns.md, "Usage") -----
+
+  prices: (orgId: string): Key => ({ PK: `ORG#${orgId}`, SK: 'PRICES' }),
+
+  /** The organization's limit (workspaceId null) or a workspace's. */
+  spendLimit: (orgId: string, workspaceId: string | null): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: workspaceId ? `SPEND_LIMIT#WS#${workspaceId}` : 'SPEND_LIMIT#ORG',
+  }),
+  workspaceSpendLimitPrefix: 'SPEND_LIMIT#WS#',
+  /** GSI1 partition listing every spend limit of the deployment (the job evaluates them all). */
+  spendLimitsIndex: 'SPEND_LIMITS',
+
+  budgetState: (orgId: string, workspaceId: string | null): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: workspaceId ? `BUDGET#WS#${workspaceId}` : 'BUDGET#ORG',
+  }),
+  /** One per scope, month and threshold: its conditional creation makes an alert fire once. */
+  budgetAlert: (orgId: string, workspaceId: string | null, month: string, threshold: number) => ({
+    PK: `ORG#${orgId}`,
+    SK: `BUDGET_ALERT#${month}#${workspaceId ?? 'ORG'}#${String(threshold).padStart(4, '0')}`,
+  }),
+
+  /** A raw usage event, one partition per (organization, event id): writes spread evenly. */
+  usageEvent: (orgId: string, eventId: string): Key => ({
+    PK: `UEV#${orgId}#${eventId}`,
+    SK: 'RAW',
+  }),
+  /** Written by the aggregation job: the journal slot whose copy of the event was counted. */
+  usageCounted: (orgId: string, eventId: string): Key => ({
+    PK: `UEV#${orgId}#${eventId}`,
+    SK: 'COUNTED',
+  }),
+
+  /** A journal slot: up to 500 accepted events waiting for aggregation, in shard `shard`. */
+  usageSlot: (shard: number, slotId: string): Key => ({ PK: `UJ#${shard}`, SK: `S#${slotId}` }),
+  usageJournalPartition: (shard: number) => `UJ#${shard}`,
+  usageSlotPrefix: 'S#',
+
+  /** The aggregation job's lock (one run at a time) and its round in progress. */
+  usageJobLock: { PK: 'USAGE_JOB', SK: 'LOCK' } as Key,
+
+  /**
+   * Hourly totals: one partition per organization and day, one item per hour × workspace ×
+   * model × product × api key × member (dimensions never contain '#'; absent ones are empty).
+   */
+  usageHourly: (orgId: string, day: string, hour: string, dimensions: readonly string[]): Key => ({
+    PK: `USAGE#${orgId}#H#${day}`,
+    SK: [hour, ...dimensions].join('#'),
+  }),
+  usageHourlyPartition: (orgId: string, day: string) => `USAGE#${orgId}#H#${day}`,
+  /** Daily totals: one partition per organization and month, SK `<DD>#<dimensions>`. */
+  usageDaily: (orgId: string, month: string, day: string, dimensions: readonly string[]): Key => ({
+    PK: `USAGE#${orgId}#D#${month}`,
+    SK: [day, ...dimensions].join('#'),
+  }),
+  usageDailyPartition: (orgId: string, month: string) => `USAGE#${orgId}#D#${month}`,
+  /** Month totals of the organization (SK `ORG`) and of each workspace (SK `WS#<ws>`). */
+  usageMonthly: (orgId: string, month: string, workspaceId: string | null): Key => ({
+    PK: `USAGE#${orgId}#M#${month}`,
+    SK: workspaceId ? `WS#${workspaceId}` : 'ORG',
+  }),
 }

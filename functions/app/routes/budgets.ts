@@ -1,0 +1,234 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import { listBudgets } from '../../domain/budgets.js'
+import { getPriceList, updatePrices } from '../../domain/prices.js'
+import { getSpendLimit, putSpendLimit } from '../../domain/spend-limits.js'
+import { getWorkspace } from '../../domain/workspaces.js'
+import type { AppEnv } from '../env.js'
+import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdParam,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+import {
+  BudgetSchema,
+  PriceEntrySchema,
+  PriceListSchema,
+  SpendLimitInputSchema,
+  SpendLimitSchema,
+} from '../usage-schemas.js'
+
+/** Spend limits, budgets and prices of the admin key's organization. */
+export const budgetRoutes = new OpenAPIHono<AppEnv>()
+
+const adminOnly = [allow('admin')]
+
+// ----- Spend limits ----------------------------------------------------------------------
+
+budgetRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/spend-limit',
+    tags: ['Budgets'],
+    summary: "The organization's monthly spend limit",
+    security: BEARER,
+    middleware: adminOnly,
+    responses: {
+      200: json(SpendLimitSchema, 'The limit (monthly_limit null when none is set)'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_budgets')
+    const limit = await getSpendLimit(serviceContext(c), organizationId, null)
+    c.header('ETag', etag(limit.version))
+    return c.json(limit, 200)
+  }
+)
+
+budgetRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/spend-limit',
+    tags: ['Budgets'],
+    summary: "Set the organization's monthly spend limit, alert thresholds and enforcement",
+    description: 'The limit may not be below the limit of any workspace (400).',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { headers: IfMatchHeader, body: jsonBody(SpendLimitInputSchema) },
+    responses: {
+      200: json(SpendLimitSchema, 'The limit; it takes effect at the next aggregation run'),
+      ...errorResponses(...AUTH_ERRORS, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'update_spend_limits')
+    const limit = await putSpendLimit(
+      serviceContext(c),
+      organizationId,
+      null,
+      c.req.valid('json'),
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(limit.version))
+    return c.json(limit, 200)
+  }
+)
+
+/** Loads the workspace (404 for another organization's) and asks Cedar about it. */
+async function workspaceScope(
+  c: Context<AppEnv>,
+  action: 'read_budgets' | 'update_spend_limits',
+  workspaceId: string
+) {
+  const { organizationId } = adminPrincipal(c)
+  const workspace = await getWorkspace(serviceContext(c), organizationId, workspaceId)
+  guard(c, action, { type: 'Workspace', workspace })
+  return organizationId
+}
+
+budgetRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/workspaces/{id}/spend-limit',
+    tags: ['Budgets'],
+    summary: "A workspace's monthly spend limit",
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(SpendLimitSchema, 'The limit (monthly_limit null when none is set)'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid('param')
+    const organizationId = await workspaceScope(c, 'read_budgets', id)
+    const limit = await getSpendLimit(serviceContext(c), organizationId, id)
+    c.header('ETag', etag(limit.version))
+    return c.json(limit, 200)
+  }
+)
+
+budgetRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/workspaces/{id}/spend-limit',
+    tags: ['Budgets'],
+    summary: "Set a workspace's monthly spend limit (at most the organization's)",
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam, headers: IfMatchHeader, body: jsonBody(SpendLimitInputSchema) },
+    responses: {
+      200: json(SpendLimitSchema, 'The limit; it takes effect at the next aggregation run'),
+      ...errorResponses(...AUTH_ERRORS, 404, 412),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid('param')
+    const organizationId = await workspaceScope(c, 'update_spend_limits', id)
+    const limit = await putSpendLimit(
+      serviceContext(c),
+      organizationId,
+      id,
+      c.req.valid('json'),
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(limit.version))
+    return c.json(limit, 200)
+  }
+)
+
+// ----- Budgets ---------------------------------------------------------------------------
+
+budgetRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/budgets',
+    tags: ['Budgets'],
+    summary: 'Month-to-date spend, forecast, state and alerts of the organization and workspaces',
+    description:
+      'As of the last aggregation run. The organization comes first on the first page, then a ' +
+      'page of workspaces.',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { query: PageQuery },
+    responses: { 200: json(listOf(BudgetSchema), 'Budgets'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_budgets')
+    const page = await listBudgets(serviceContext(c), organizationId, c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+// ----- Prices ----------------------------------------------------------------------------
+
+budgetRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/prices',
+    tags: ['Prices'],
+    summary: "The organization's prices: its own entries and the shipped defaults",
+    security: BEARER,
+    middleware: adminOnly,
+    responses: { 200: json(PriceListSchema, 'Prices'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_prices')
+    const list = await getPriceList(serviceContext(c), organizationId)
+    c.header('ETag', etag(list.version))
+    return c.json(priceListBody(list), 200)
+  }
+)
+
+budgetRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/prices',
+    tags: ['Prices'],
+    summary: "Replace the organization's own price entries (an empty list restores the defaults)",
+    description:
+      "An organization's entries for a model apply from the earliest of their effective_from " +
+      'on. Costs are fixed when an event is ingested, at the price effective at its timestamp.',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      headers: IfMatchHeader,
+      body: jsonBody(z.object({ prices: z.array(PriceEntrySchema).max(1000) }).strict()),
+    },
+    responses: {
+      200: json(PriceListSchema, 'The prices now in force'),
+      ...errorResponses(...AUTH_ERRORS, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'update_prices')
+    const entries = c.req.valid('json').prices.map((entry) => ({
+      ...entry,
+      per_request: entry.per_request ?? null,
+    }))
+    const list = await updatePrices(serviceContext(c), organizationId, entries, expectedVersion(c))
+    c.header('ETag', etag(list.version))
+    return c.json(priceListBody(list), 200)
+  }
+)
+
+function priceListBody(list: Awaited<ReturnType<typeof getPriceList>>) {
+  return {
+    object: 'list' as const,
+    data: list.data,
+    has_more: false as const,
+    next_cursor: null,
+    updated_at: list.updated_at,
+    version: list.version,
+  }
+}

@@ -1,0 +1,35 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import { runAggregation } from '../../domain/aggregation.js'
+import { conflict } from '../../lib/errors.js'
+import type { AppEnv } from '../env.js'
+import { allow } from '../middleware/authenticate.js'
+import { AUTH_ERRORS, BEARER, errorResponses, json } from '../openapi.js'
+import { AggregationSummarySchema } from '../usage-schemas.js'
+
+/** Operator-triggered jobs. */
+export const jobRoutes = new OpenAPIHono<AppEnv>()
+
+jobRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/jobs/aggregate',
+    tags: ['Operator'],
+    summary: 'Run one usage-aggregation pass now and return its summary',
+    description:
+      'The same pass the schedule runs. One runs at a time: while another is in progress → 409.',
+    security: BEARER,
+    middleware: [allow('operator')],
+    responses: {
+      200: json(AggregationSummarySchema, 'What the pass did'),
+      ...errorResponses(...AUTH_ERRORS, 409),
+    },
+  }),
+  async (c) => {
+    const { db, clock, alertPublisher } = c.get('deps')
+    const summary = await runAggregation({ db, clock, publisher: alertPublisher })
+    if (summary.status === 'skipped') {
+      throw conflict('Another aggregation run is in progress; try again shortly.')
+    }
+    return c.json(summary, 200)
+  }
+)

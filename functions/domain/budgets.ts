@@ -1,0 +1,333 @@
+import type { AlertPublisher } from '../lib/alert-bus.js'
+import { newId } from '../lib/ids.js'
+import { divideRounded, formatMoney } from '../lib/money.js'
+import { monthKey, monthRange } from '../lib/time-buckets.js'
+import type { Budget, BudgetAlert, BudgetState, Enforcement, Organization } from '../model/index.js'
+import {
+  budgetAlerts,
+  budgetScopeKey,
+  budgetStates,
+  type ScopeRef,
+  type StoredAlert,
+  type StoredBudget,
+  type StoredSpendLimit,
+  spendLimits,
+} from '../store/budgets.js'
+import { ConditionFailedError, type Db } from '../store/db.js'
+import { organizations } from '../store/organizations.js'
+import type { PageRequest } from '../store/pagination.js'
+import { scopeName, usageTotals } from '../store/usage-totals.js'
+import { workspaces } from '../store/workspaces.js'
+import { recordAudit } from './audit.js'
+import type { ServiceContext } from './context.js'
+import { getOrganization } from './organizations.js'
+
+export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
+export const DEFAULT_ENFORCEMENT: Enforcement = 'hard'
+const HOUR_MS = 3_600_000
+
+export interface BudgetFigures {
+  percent_used: number | null
+  forecast_micros: bigint
+  state: BudgetState
+  suspended: boolean
+  /** The alert thresholds the spend has reached, ascending. */
+  crossed: number[]
+}
+
+/**
+ * A scope's figures for `month` at `now`. The forecast is linear on the month so far (spend ÷
+ * elapsed × month length; the elapsed time counts as at least one hour). `exceeded` is spend at or
+ * above the limit, `warning` is the lowest alert threshold reached; a hard limit that is exceeded
+ * suspends the scope.
+ */
+export function budgetFigures(input: {
+  spend_micros: bigint
+  limit_micros: bigint | null
+  alert_thresholds_percent: readonly number[]
+  enforcement: Enforcement
+  month: string
+  now: Date
+}): BudgetFigures {
+  const { start, end } = monthRange(input.month)
+  const elapsed = BigInt(Math.max(input.now.getTime() - start.getTime(), HOUR_MS))
+  const length = BigInt(end.getTime() - start.getTime())
+  const forecast_micros = divideRounded(input.spend_micros * length, elapsed)
+  const limit = input.limit_micros
+  if (limit === null) {
+    return { percent_used: null, forecast_micros, state: 'ok', suspended: false, crossed: [] }
+  }
+  const crossed = [...input.alert_thresholds_percent]
+    .sort((a, b) => a - b)
+    .filter((threshold) => input.spend_micros * 100n >= BigInt(threshold) * limit)
+  const exceeded = input.spend_micros >= limit
+  return {
+    // Floored to hundredths, so a scope just short of its limit never shows 100.
+    percent_used: Number((input.spend_micros * 10_000n) / limit) / 100,
+    forecast_micros,
+    state: exceeded ? 'exceeded' : crossed.length > 0 ? 'warning' : 'ok',
+    suspended: exceeded && input.enforcement === 'hard',
+    crossed,
+  }
+}
+
+/**
+ * Re-evaluates the budgets of `scopes` (and of the organizations of workspace scopes) for the
+ * current month, from the month totals: stores spend, percent, forecast, state and suspension,
+ * and fires each alert threshold once per scope and month — stored as a budget alert, written to
+ * the audit log and handed to `publisher`. Called by the aggregation job, which holds the job
+ * lock, so nothing else writes budget states meanwhile.
+ */
+export async function evaluateBudgets(
+  ctx: ServiceContext,
+  requested: readonly ScopeRef[],
+  publisher?: AlertPublisher
+): Promise<{ workspacesEvaluated: number; alerts: BudgetAlert[] }> {
+  const now = ctx.clock.now()
+  const month = monthKey(now)
+  const scopes = uniqueScopes([
+    ...requested,
+    ...requested.map((scope) => ({ organization_id: scope.organization_id, workspace_id: null })),
+  ])
+  if (scopes.length === 0) return { workspacesEvaluated: 0, alerts: [] }
+  const organizationIds = [...new Set(scopes.map((scope) => scope.organization_id))]
+  const [limits, totals, states, orgs] = await Promise.all([
+    spendLimits.getMany(ctx.db, scopes),
+    usageTotals.monthly(ctx.db, scopes, month),
+    budgetStates.getMany(ctx.db, scopes),
+    Promise.all(organizationIds.map((id) => organizations.get(ctx.db, id))),
+  ])
+  const currencyOf = new Map(
+    orgs
+      .filter((org): org is Organization => org !== undefined)
+      .map((org) => [org.id, org.currency])
+  )
+
+  const fired: BudgetAlert[] = []
+  const next: StoredBudget[] = []
+  for (const scope of scopes) {
+    const currency = currencyOf.get(scope.organization_id)
+    if (!currency) continue
+    const key = budgetScopeKey(scope)
+    const limit = limits.get(key)
+    const previous = states.get(key)
+    const spend = BigInt(
+      totals.get(scopeName(scope.organization_id, scope.workspace_id))?.cost_micros ?? 0
+    )
+    const config = limitConfig(limit)
+    const figures = budgetFigures({ spend_micros: spend, month, now, ...config })
+    const alerts = previous?.month === month ? [...previous.alerts] : []
+    for (const threshold of figures.crossed) {
+      if (alerts.some((alert) => alert.threshold_percent === threshold)) continue
+      const candidate: BudgetAlert = {
+        id: newId('budgetAlert', now),
+        object: 'budget_alert',
+        organization_id: scope.organization_id,
+        workspace_id: scope.workspace_id,
+        month,
+        threshold_percent: threshold,
+        spend: formatMoney(spend),
+        limit: formatMoney(config.limit_micros!),
+        currency,
+        enforcement: config.enforcement,
+        suspended: figures.suspended,
+        fired_at: now.toISOString(),
+      }
+      const { alert, fresh } = await fireAlert(ctx, candidate, publisher)
+      alerts.push(alert)
+      if (fresh) fired.push(alert)
+    }
+    if ((previous?.suspended ?? false) !== figures.suspended) {
+      // Before the state write: a crash in between repeats this entry rather than losing it.
+      await recordAudit(ctx, scope.organization_id, {
+        event_type: figures.suspended ? 'budget.suspended' : 'budget.resumed',
+        target: scopeTarget(scope),
+        workspace_id: scope.workspace_id,
+        before: previous ? { month: previous.month, suspended: previous.suspended } : null,
+        after: { month, suspended: figures.suspended, spend: formatMoney(spend) },
+      })
+    }
+    next.push({
+      organization_id: scope.organization_id,
+      workspace_id: scope.workspace_id,
+      month,
+      spend_micros: Number(spend),
+      limit_micros: config.limit_micros === null ? null : Number(config.limit_micros),
+      enforcement: config.enforcement,
+      alert_thresholds_percent: config.alert_thresholds_percent,
+      percent_used: figures.percent_used,
+      forecast_micros: Number(figures.forecast_micros),
+      state: figures.state,
+      suspended: figures.suspended,
+      alerts,
+      last_evaluated_at: now.toISOString(),
+    })
+  }
+  await budgetStates.putMany(ctx.db, next)
+  return {
+    workspacesEvaluated: next.filter((budget) => budget.workspace_id !== null).length,
+    alerts: fired,
+  }
+}
+
+/**
+ * Fires an alert exactly once per (scope, month, threshold): the alert item's conditional
+ * creation decides, and an alert whose delivery (audit entry, publication) was cut short by a
+ * crash is completed by the next evaluation. The audit entry has a fixed id, so it is written
+ * once; the publication is at least once.
+ */
+async function fireAlert(
+  ctx: ServiceContext,
+  candidate: BudgetAlert,
+  publisher: AlertPublisher | undefined
+): Promise<{ alert: BudgetAlert; fresh: boolean }> {
+  let stored: StoredAlert = {
+    ...candidate,
+    audit_event_id: newId('auditEvent', ctx.clock.now()),
+    delivered: false,
+  }
+  const created = await budgetAlerts.create(ctx.db, stored)
+  if (!created) {
+    const existing = await budgetAlerts.get(ctx.db, candidate)
+    if (!existing) throw new Error(`budget alert ${candidate.id} vanished`)
+    if (existing.delivered) return { alert: publicAlert(existing), fresh: false }
+    stored = existing
+  }
+  const alert = publicAlert(stored)
+  try {
+    await recordAudit(ctx, alert.organization_id, {
+      id: stored.audit_event_id,
+      event_type: 'budget.alert',
+      target: scopeTarget(alert),
+      workspace_id: alert.workspace_id,
+      after: alert,
+    })
+  } catch (error) {
+    if (!(error instanceof ConditionFailedError)) throw error
+  }
+  await publisher?.publish(alert)
+  await budgetAlerts.markDelivered(ctx.db, alert)
+  return { alert, fresh: true }
+}
+
+function publicAlert(stored: StoredAlert): BudgetAlert {
+  const { audit_event_id, delivered, ...alert } = stored
+  return alert
+}
+
+function scopeTarget(scope: ScopeRef) {
+  return scope.workspace_id
+    ? { type: 'workspace', id: scope.workspace_id }
+    : { type: 'organization', id: scope.organization_id }
+}
+
+function limitConfig(limit: StoredSpendLimit | undefined) {
+  return {
+    limit_micros:
+      limit?.monthly_limit_micros === null || limit === undefined
+        ? null
+        : BigInt(limit.monthly_limit_micros),
+    alert_thresholds_percent: limit?.alert_thresholds_percent ?? DEFAULT_ALERT_THRESHOLDS,
+    enforcement: limit?.enforcement ?? DEFAULT_ENFORCEMENT,
+  }
+}
+
+function uniqueScopes(scopes: readonly ScopeRef[]): ScopeRef[] {
+  return [...new Map(scopes.map((scope) => [budgetScopeKey(scope), scope])).values()]
+}
+
+/**
+ * Whether the organization's and the workspace's hard limits are exhausted for the month, as of
+ * the last aggregation run: the budget guardrail of product decisions (`/v1/authorize`).
+ * One BatchGetItem of two small items.
+ */
+export async function budgetSuspension(
+  db: Db,
+  organizationId: string,
+  workspaceId: string
+): Promise<{ organization: boolean; workspace: boolean }> {
+  const organization = { organization_id: organizationId, workspace_id: null }
+  const workspace = { organization_id: organizationId, workspace_id: workspaceId }
+  const states = await budgetStates.getMany(db, [organization, workspace])
+  return {
+    organization: states.get(budgetScopeKey(organization))?.suspended ?? false,
+    workspace: states.get(budgetScopeKey(workspace))?.suspended ?? false,
+  }
+}
+
+/**
+ * `GET /v1/budgets`: the organization (first page only) and a page of its workspaces, each as of
+ * its last evaluation. A scope not evaluated yet this month has spent nothing this month (every
+ * run that aggregates usage evaluates its scopes), so it shows zero — unless it is still suspended
+ * from an earlier month, which the next run lifts.
+ */
+export async function listBudgets(ctx: ServiceContext, organizationId: string, page: PageRequest) {
+  const organization = await getOrganization(ctx, organizationId)
+  const workspacePage = await workspaces.list(ctx.db, organizationId, page)
+  const scopes: ScopeRef[] = [
+    ...(page.after ? [] : [{ organization_id: organizationId, workspace_id: null }]),
+    ...workspacePage.data.map((ws) => ({ organization_id: organizationId, workspace_id: ws.id })),
+  ]
+  const [states, limits] = await Promise.all([
+    budgetStates.getMany(ctx.db, scopes),
+    spendLimits.getMany(ctx.db, scopes),
+  ])
+  const month = monthKey(ctx.clock.now())
+  const data = scopes.map((scope) =>
+    budgetView(
+      scope,
+      states.get(budgetScopeKey(scope)),
+      limits.get(budgetScopeKey(scope)),
+      month,
+      organization.currency
+    )
+  )
+  return { data, has_more: workspacePage.has_more, next_cursor: workspacePage.next_cursor }
+}
+
+function budgetView(
+  scope: ScopeRef,
+  state: StoredBudget | undefined,
+  limit: StoredSpendLimit | undefined,
+  month: string,
+  currency: string
+): Budget {
+  const base = {
+    object: 'budget' as const,
+    scope: scope.workspace_id ? ('workspace' as const) : ('organization' as const),
+    organization_id: scope.organization_id,
+    workspace_id: scope.workspace_id,
+    currency,
+  }
+  if (state && (state.month === month || state.suspended)) {
+    return {
+      ...base,
+      month: state.month,
+      spend: formatMoney(state.spend_micros),
+      limit: state.limit_micros === null ? null : formatMoney(state.limit_micros),
+      percent_used: state.percent_used,
+      forecast_month_end: formatMoney(state.forecast_micros),
+      state: state.state,
+      suspended: state.suspended,
+      enforcement: state.enforcement,
+      alert_thresholds_percent: state.alert_thresholds_percent,
+      alerts: state.alerts,
+      last_evaluated_at: state.last_evaluated_at,
+    }
+  }
+  const config = limitConfig(limit)
+  return {
+    ...base,
+    month,
+    spend: formatMoney(0),
+    limit: config.limit_micros === null ? null : formatMoney(config.limit_micros),
+    percent_used: config.limit_micros === null ? null : 0,
+    forecast_month_end: formatMoney(0),
+    state: 'ok',
+    suspended: false,
+    enforcement: config.enforcement,
+    alert_thresholds_percent: config.alert_thresholds_percent,
+    alerts: [],
+    last_evaluated_at: state?.last_evaluated_at ?? null,
+  }
+}

@@ -1,0 +1,203 @@
+import { invalid } from '../lib/errors.js'
+import {
+  type BucketWidth,
+  bucketCeil,
+  bucketStart,
+  dayKey,
+  monthKey,
+  nextBucket,
+} from '../lib/time-buckets.js'
+import type { UsageDimension } from '../model/index.js'
+import { type UsageRow, usageTotals } from '../store/usage-totals.js'
+import type { ServiceContext } from './context.js'
+import { getOrganization } from './organizations.js'
+
+export const BUCKET_LIMITS: Record<BucketWidth, { default: number; max: number }> = {
+  '1h': { default: 24, max: 168 },
+  '1d': { default: 7, max: 31 },
+  '1mo': { default: 12, max: 24 },
+}
+
+export interface ReportQuery {
+  starting_at: Date
+  ending_at?: Date | undefined
+  bucket_width: BucketWidth
+  group_by: UsageDimension[]
+  /** Only rows whose dimension is one of the given values. */
+  filters: Partial<Record<UsageDimension, string[]>>
+  /** Buckets per page. */
+  limit?: number | undefined
+  /** `next_page` of the previous page. */
+  page?: string | undefined
+}
+
+export interface ReportResult {
+  /** The grouped dimensions only (null where events had none, e.g. no api key). */
+  group: Partial<Record<UsageDimension, string | null>>
+  input_tokens: number
+  output_tokens: number
+  requests: number
+  cost_micros: bigint
+}
+
+export interface ReportBucket {
+  starting_at: string
+  ending_at: string
+  results: ReportResult[]
+}
+
+export interface ReportPage {
+  currency: string
+  data: ReportBucket[]
+  has_more: boolean
+  next_page: string | null
+}
+
+/**
+ * A page of usage totals in UTC buckets, read from the aggregated totals: hourly items for
+ * `1h`, daily items for `1d` and `1mo` (a month is the sum of its days). `starting_at` is
+ * snapped down to its bucket, `ending_at` up (default: the end of the bucket holding now); every
+ * bucket of the page is listed,
+ * empty ones with no results. Each page reads at most 8 day partitions (1h) or 24 month
+ * partitions (1mo).
+ */
+export async function usageReport(
+  ctx: ServiceContext,
+  organizationId: string,
+  query: ReportQuery
+): Promise<ReportPage> {
+  const organization = await getOrganization(ctx, organizationId)
+  const width = query.bucket_width
+  const start = bucketStart(query.starting_at, width)
+  // Without ending_at the report runs to the end of the bucket that contains now.
+  const end = query.ending_at
+    ? bucketCeil(query.ending_at, width)
+    : nextBucket(bucketStart(ctx.clock.now(), width), width)
+  if (end.getTime() <= start.getTime()) {
+    throw invalid('ending_at must be after starting_at.', 'ending_at')
+  }
+  const limit = query.limit ?? BUCKET_LIMITS[width].default
+  if (limit < 1 || limit > BUCKET_LIMITS[width].max) {
+    throw invalid(`limit must be between 1 and ${BUCKET_LIMITS[width].max} for ${width}.`, 'limit')
+  }
+  const pageStart = query.page ? decodePage(query.page, width, start, end) : start
+  const bucketStarts: Date[] = []
+  for (
+    let at = pageStart;
+    at.getTime() < end.getTime() && bucketStarts.length < limit;
+    at = nextBucket(at, width)
+  ) {
+    bucketStarts.push(at)
+  }
+  const pageEnd = nextBucket(bucketStarts[bucketStarts.length - 1]!, width)
+  const rows = await readRows(ctx, organizationId, width, pageStart, pageEnd)
+
+  const buckets = new Map<number, Map<string, ReportResult>>(
+    bucketStarts.map((at) => [at.getTime(), new Map()])
+  )
+  for (const row of rows) {
+    if (!matches(row, query.filters)) continue
+    const bucket = buckets.get(bucketStart(new Date(row.bucket_start), width).getTime())
+    if (!bucket) continue
+    const group = Object.fromEntries(query.group_by.map((dimension) => [dimension, row[dimension]]))
+    const key = JSON.stringify(query.group_by.map((dimension) => row[dimension]))
+    const result = bucket.get(key) ?? {
+      group,
+      input_tokens: 0,
+      output_tokens: 0,
+      requests: 0,
+      cost_micros: 0n,
+    }
+    result.input_tokens += row.input_tokens
+    result.output_tokens += row.output_tokens
+    result.requests += row.requests
+    result.cost_micros += BigInt(row.cost_micros)
+    bucket.set(key, result)
+  }
+  const data = bucketStarts.map((at) => ({
+    starting_at: at.toISOString(),
+    ending_at: nextBucket(at, width).toISOString(),
+    results: [...buckets.get(at.getTime())!.values()].sort((a, b) =>
+      compareGroups(query.group_by, a, b)
+    ),
+  }))
+  const hasMore = pageEnd.getTime() < end.getTime()
+  return {
+    currency: organization.currency,
+    data,
+    has_more: hasMore,
+    next_page: hasMore ? encodePage(pageEnd) : null,
+  }
+}
+
+async function readRows(
+  ctx: ServiceContext,
+  organizationId: string,
+  width: BucketWidth,
+  from: Date,
+  to: Date
+): Promise<UsageRow[]> {
+  const last = new Date(to.getTime() - 1)
+  const reads: Promise<UsageRow[]>[] = []
+  if (width === '1h') {
+    for (let day = bucketStart(from, '1d'); day < to; day = nextBucket(day, '1d')) {
+      const first = dayKey(day) === dayKey(from) ? hourOf(from) : '00'
+      const final = dayKey(day) === dayKey(last) ? hourOf(last) : '23'
+      reads.push(usageTotals.hourly(ctx.db, organizationId, dayKey(day), first, final))
+    }
+  } else {
+    for (let month = bucketStart(from, '1mo'); month < to; month = nextBucket(month, '1mo')) {
+      const first = monthKey(month) === monthKey(from) ? dayOf(from) : '01'
+      const final = monthKey(month) === monthKey(last) ? dayOf(last) : '31'
+      reads.push(usageTotals.daily(ctx.db, organizationId, monthKey(month), first, final))
+    }
+  }
+  return (await Promise.all(reads)).flat()
+}
+
+/** Results are ordered by their group values, dimension by dimension, "none" first. */
+function compareGroups(dimensions: UsageDimension[], a: ReportResult, b: ReportResult): number {
+  for (const dimension of dimensions) {
+    const x = a.group[dimension] ?? null
+    const y = b.group[dimension] ?? null
+    if (x === y) continue
+    if (x === null) return -1
+    if (y === null) return 1
+    return x < y ? -1 : 1
+  }
+  return 0
+}
+
+function matches(row: UsageRow, filters: ReportQuery['filters']): boolean {
+  for (const [dimension, values] of Object.entries(filters) as [UsageDimension, string[]][]) {
+    if (values.length > 0 && !values.includes(row[dimension] ?? '')) return false
+  }
+  return true
+}
+
+const hourOf = (at: Date) => at.toISOString().slice(11, 13)
+const dayOf = (at: Date) => at.toISOString().slice(8, 10)
+
+function encodePage(at: Date): string {
+  return Buffer.from(JSON.stringify({ t: at.toISOString() })).toString('base64url')
+}
+
+/** The page token is the next bucket's start; it must be a bucket of this report's range. */
+function decodePage(token: string, width: BucketWidth, start: Date, end: Date): Date {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { t?: unknown }
+    const at = typeof parsed.t === 'string' ? new Date(parsed.t) : undefined
+    if (
+      at &&
+      !Number.isNaN(at.getTime()) &&
+      bucketStart(at, width).getTime() === at.getTime() &&
+      at > start &&
+      at < end
+    ) {
+      return at
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw invalid('The page token does not belong to this report.', 'page')
+}

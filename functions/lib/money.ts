@@ -1,0 +1,36 @@
+/**
+ * Money is kept as integer micro-units (1 unit = 1,000,000 micros) and shown as decimal strings
+ * (contract: "Money"). Arithmetic uses BigInt so no amount is ever a float.
+ */
+
+export const MICROS_PER_UNIT = 1_000_000n
+
+/** A decimal string with up to 6 fractional digits and at most 9 integer digits. */
+export const MONEY_PATTERN = /^(0|[1-9]\d{0,8})(\.\d{1,6})?$/
+
+/** "125.50" → 125500000n. Throws on anything MONEY_PATTERN does not accept. */
+export function parseMoney(text: string): bigint {
+  const match = MONEY_PATTERN.exec(text)
+  if (!match) throw new Error(`not a money amount: ${text}`)
+  const whole = BigInt(match[1]!)
+  const fraction = (match[2] ?? '.').slice(1).padEnd(6, '0')
+  return whole * MICROS_PER_UNIT + BigInt(fraction)
+}
+
+/**
+ * 125500000n → "125.50": at least two decimals, more only when the amount has them
+ * (0.000150 → "0.00015"), so every stored micro-unit stays visible.
+ */
+export function formatMoney(micros: bigint | number): string {
+  const value = BigInt(micros)
+  const sign = value < 0n ? '-' : ''
+  const abs = value < 0n ? -value : value
+  const whole = abs / MICROS_PER_UNIT
+  const fraction = (abs % MICROS_PER_UNIT).toString().padStart(6, '0').replace(/0+$/, '')
+  return `${sign}${whole}.${fraction.padEnd(2, '0')}`
+}
+
+/** `numerator / denominator`, rounded half up (both non-negative). */
+export function divideRounded(numerator: bigint, denominator: bigint): bigint {
+  return (numerator * 2n + denominator) / (denominator * 2n)
+}

@@ -1,0 +1,324 @@
+import { randomInt } from 'node:crypto'
+import type { PriceEntry, UsageEvent } from '../model/index.js'
+import type { Db, Item } from './db.js'
+import { keys } from './keys.js'
+
+/**
+ * Ingested usage lives in three kinds of items (docs/access-patterns.md, "Usage"):
+ * - the raw event `UEV#<org>#<event id>` / `RAW`, kept until its TTL: the record that an event
+ *   id was seen (ingestion reports later copies as duplicates) and the retained raw data;
+ * - a journal slot `UJ#<shard>` / `S#<ulid>` holding the accepted events of one request (up to
+ *   500), which the aggregation job reads and deletes; slots go to a random one of
+ *   USAGE_JOURNAL_SHARDS partitions so one busy workspace spreads its writes;
+ * - the counted marker `UEV#<org>#<event id>` / `COUNTED`, written by the job: the slot whose
+ *   copy of the event was counted, so no later copy is counted again.
+ */
+
+/** Fixed: the job reads every shard, so changing it needs no migration, only a deploy. */
+export const USAGE_JOURNAL_SHARDS = 32
+const MAX_EVENTS_PER_SLOT = 500
+/** Well under DynamoDB's 400 KB item limit, whatever the lengths of the events' strings. */
+const MAX_SLOT_BYTES = 300_000
+/** Parallel BatchWrite/BatchGet calls per request. */
+const BATCH_CONCURRENCY = 4
+
+export interface SlotRef {
+  shard: number
+  id: string
+}
+
+export interface JournalSlot {
+  ref: SlotRef
+  created_at: string
+  events: UsageEvent[]
+}
+
+/** "7/01JD…": a slot's identity in counted markers and round records. */
+export function slotName(ref: SlotRef): string {
+  return `${ref.shard}/${ref.id}`
+}
+
+/** Key of an (organization, event id) pair in maps and sets. */
+export function eventIdentity(organizationId: string, eventId: string): string {
+  return `${organizationId}\n${eventId}`
+}
+
+export const usageEvents = {
+  /** Which of these events were seen before (raw item present and not expired at `now`). */
+  async seen(
+    db: Db,
+    events: readonly { organization_id: string; id: string }[],
+    now: Date
+  ): Promise<Set<string>> {
+    const items = await db.batchGet(
+      events.map((event) => keys.usageEvent(event.organization_id, event.id)),
+      // No projection: dynalite answers faster without one, and the items are small.
+      { concurrency: BATCH_CONCURRENCY }
+    )
+    const nowSeconds = now.getTime() / 1000
+    return new Set(
+      items
+        .filter((item) => (item.expires_at_epoch as number) > nowSeconds)
+        .map((item) => eventIdentity(item.organization_id as string, item.id as string))
+    )
+  },
+
+  /** Writes the raw events (unconditional: every copy of an id carries the same data). */
+  async putRaw(
+    db: Db,
+    events: readonly UsageEvent[],
+    receivedAt: Date,
+    expiresAtEpoch: (event: UsageEvent) => number
+  ): Promise<void> {
+    const received = receivedAt.toISOString()
+    await db.batchWrite(
+      events.map((event) => rawEventItem(event, received, expiresAtEpoch(event))),
+      [],
+      BATCH_CONCURRENCY
+    )
+  },
+
+  /** For each event that was counted already: the slot it was counted from. */
+  async countedIn(
+    db: Db,
+    events: readonly { organization_id: string; id: string }[]
+  ): Promise<Map<string, string>> {
+    const unique = new Map(events.map((e) => [eventIdentity(e.organization_id, e.id), e]))
+    const items = await db.batchGet(
+      [...unique.values()].map((event) => keys.usageCounted(event.organization_id, event.id)),
+      { concurrency: BATCH_CONCURRENCY }
+    )
+    return new Map(
+      items.map((item) => [
+        eventIdentity(item.organization_id as string, item.id as string),
+        item.slot as string,
+      ])
+    )
+  },
+
+  async markCounted(
+    db: Db,
+    markers: readonly { organization_id: string; id: string; slot: string; expires: number }[]
+  ): Promise<void> {
+    await db.batchWrite(
+      markers.map((marker) => ({
+        ...keys.usageCounted(marker.organization_id, marker.id),
+        organization_id: marker.organization_id,
+        id: marker.id,
+        slot: marker.slot,
+        expires_at_epoch: marker.expires,
+      })),
+      [],
+      BATCH_CONCURRENCY
+    )
+  },
+}
+
+/** The raw event item; also what the ingestion benchmark writes as its baseline. */
+export function rawEventItem(event: UsageEvent, receivedAt: string, expiresAtEpoch: number): Item {
+  return {
+    ...keys.usageEvent(event.organization_id, event.id),
+    ...event,
+    received_at: receivedAt,
+    expires_at_epoch: expiresAtEpoch,
+  }
+}
+
+export const usageJournal = {
+  /** Appends the events in slots of at most 500 events / 300 KB, each in a random shard. */
+  async append(db: Db, events: readonly UsageEvent[], now: Date, newSlotId: () => string) {
+    await Promise.all(journalSlotItems(events, now, newSlotId).map((item) => db.create(item)))
+  },
+
+  /** The oldest slots of every shard, up to `perShard` each (strongly consistent). */
+  async pending(db: Db, perShard: number): Promise<JournalSlot[]> {
+    const pages = await Promise.all(
+      Array.from({ length: USAGE_JOURNAL_SHARDS }, (_, shard) =>
+        db.query({
+          partition: keys.usageJournalPartition(shard),
+          sort: { prefix: keys.usageSlotPrefix },
+          limit: perShard,
+          consistent: true,
+        })
+      )
+    )
+    return pages.flatMap((page) => page.items.map(toSlot))
+  },
+
+  /** The slots that still exist among `refs`. */
+  async get(db: Db, refs: readonly SlotRef[]): Promise<JournalSlot[]> {
+    const items = await db.batchGet(
+      refs.map((ref) => keys.usageSlot(ref.shard, ref.id)),
+      { concurrency: BATCH_CONCURRENCY }
+    )
+    return items.map(toSlot)
+  },
+
+  async remove(db: Db, refs: readonly SlotRef[]): Promise<void> {
+    await db.batchWrite(
+      [],
+      refs.map((ref) => keys.usageSlot(ref.shard, ref.id)),
+      BATCH_CONCURRENCY
+    )
+  },
+}
+
+/** The slot items that journal `events` (also what the ingestion benchmark's baseline writes). */
+export function journalSlotItems(
+  events: readonly UsageEvent[],
+  now: Date,
+  newSlotId: () => string
+): Item[] {
+  const chunks: string[][] = [[]]
+  let bytes = 0
+  for (const event of events) {
+    const json = JSON.stringify(toTuple(event))
+    let chunk = chunks[chunks.length - 1]!
+    if (chunk.length >= MAX_EVENTS_PER_SLOT || bytes + json.length > MAX_SLOT_BYTES) {
+      chunk = []
+      chunks.push(chunk)
+      bytes = 0
+    }
+    chunk.push(json)
+    bytes += json.length + 1
+  }
+  const created = now.toISOString()
+  return chunks
+    .filter((chunk) => chunk.length > 0)
+    .map((chunk) => {
+      const ref: SlotRef = { shard: randomInt(USAGE_JOURNAL_SHARDS), id: newSlotId() }
+      return {
+        ...keys.usageSlot(ref.shard, ref.id),
+        shard: ref.shard,
+        slot_id: ref.id,
+        created_at: created,
+        event_count: chunk.length,
+        events: `[${chunk.join(',')}]`,
+      }
+    })
+}
+
+function toSlot(item: Item): JournalSlot {
+  return {
+    ref: { shard: item.shard as number, id: item.slot_id as string },
+    created_at: item.created_at as string,
+    events: (JSON.parse(item.events as string) as EventTuple[]).map(fromTuple),
+  }
+}
+
+/** Slots store events as JSON arrays in this field order: about half the bytes of objects. */
+type EventTuple = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string | null,
+  number,
+  number,
+  number,
+  number,
+]
+
+function toTuple(e: UsageEvent): EventTuple {
+  return [
+    e.id,
+    e.organization_id,
+    e.workspace_id,
+    e.timestamp,
+    e.product,
+    e.model,
+    e.api_key_id,
+    e.member_id,
+    e.input_tokens,
+    e.output_tokens,
+    e.requests,
+    e.cost_micros,
+  ]
+}
+
+function fromTuple(t: EventTuple): UsageEvent {
+  return {
+    id: t[0],
+    organization_id: t[1],
+    workspace_id: t[2],
+    timestamp: t[3],
+    product: t[4],
+    model: t[5],
+    api_key_id: t[6],
+    member_id: t[7],
+    input_tokens: t[8],
+    output_tokens: t[9],
+    requests: t[10],
+    cost_micros: t[11],
+  }
+}
+
+/** What ingestion needs to know about the organizations and workspaces a batch names. */
+export interface IngestionScopes {
+  /** Existing organizations and their own price entries. */
+  organizations: Map<string, { priceEntries: PriceEntry[] }>
+  /** `org/ws` of existing workspaces. */
+  workspaces: Set<string>
+}
+
+/**
+ * Organizations and workspaces that exist, remembered per table by this process. The API never
+ * deletes either (workspaces are archived), so "exists" never turns false; unknown ones are
+ * always read again. Bounded: forgotten wholesale when it grows past 100,000 entries.
+ */
+const knownScopes = new Map<string, Set<string>>()
+const KNOWN_SCOPES_LIMIT = 100_000
+
+function rememberedScopes(db: Db): Set<string> {
+  let known = knownScopes.get(db.tableName)
+  if (!known || known.size > KNOWN_SCOPES_LIMIT) {
+    known = new Set()
+    knownScopes.set(db.tableName, known)
+  }
+  return known
+}
+
+/** One batched read of the organizations' prices and of the organizations and workspaces named
+ * by a batch that this process has not seen exist yet. */
+export async function ingestionScopes(
+  db: Db,
+  organizationIds: readonly string[],
+  workspaceRefs: readonly { organization_id: string; workspace_id: string }[]
+): Promise<IngestionScopes> {
+  const known = rememberedScopes(db)
+  const workspaceName = (orgId: string, wsId: string) => `${orgId}/${wsId}`
+  const items = await db.batchGet(
+    [
+      ...organizationIds.map((org) => keys.prices(org)),
+      ...organizationIds.filter((org) => !known.has(org)).map((org) => keys.organization(org)),
+      ...workspaceRefs
+        .filter((ref) => !known.has(workspaceName(ref.organization_id, ref.workspace_id)))
+        .map((ref) => keys.workspace(ref.organization_id, ref.workspace_id)),
+    ],
+    { concurrency: BATCH_CONCURRENCY }
+  )
+  const priceEntries = new Map<string, PriceEntry[]>()
+  for (const item of items) {
+    if (item.SK === keys.prices('').SK) {
+      priceEntries.set(item.PK as string, item.entries as PriceEntry[])
+    } else if (item.SK === keys.organization('').SK) {
+      known.add(item.id as string)
+    } else {
+      known.add(workspaceName(item.organization_id as string, item.id as string))
+    }
+  }
+  const organizations = new Map<string, { priceEntries: PriceEntry[] }>()
+  for (const org of organizationIds) {
+    if (!known.has(org)) continue
+    organizations.set(org, { priceEntries: priceEntries.get(keys.prices(org).PK) ?? [] })
+  }
+  const workspaces = new Set(
+    workspaceRefs
+      .map((ref) => workspaceName(ref.organization_id, ref.workspace_id))
+      .filter((name) => known.has(name))
+  )
+  return { organizations, workspaces }
+}

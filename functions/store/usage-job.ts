@@ -1,0 +1,133 @@
+import { ConditionFailedError, type Db } from './db.js'
+import { keys } from './keys.js'
+import type { SlotRef } from './usage-events.js'
+
+/** The slots one aggregation round works on, fixed before it writes anything. */
+export interface RoundRecord {
+  id: string
+  slots: SlotRef[]
+}
+
+export interface JobLock {
+  owner: string
+  lease_until: number
+  /** A round that was started and not finished (its run crashed): resumed first. */
+  round: RoundRecord | null
+  /** Budget scopes with aggregated usage whose budgets were not yet re-evaluated. */
+  pending_scopes: string[]
+}
+
+/** Thrown when the run no longer holds the lock (its lease ran out and another run took it). */
+export class LeaseLostError extends Error {
+  constructor() {
+    super('the aggregation job lock was lost')
+  }
+}
+
+// `round` and `owner` may be DynamoDB reserved words: always through placeholders.
+const ROUND = { '#round': 'round' }
+
+/**
+ * The aggregation job's lock `USAGE_JOB` / `LOCK`: one run at a time, with a lease so a run that
+ * died is replaced after `lease_until`. The round in progress and the scopes still to evaluate
+ * live on the same item, so a replacement run resumes exactly what the dead one started.
+ */
+export const usageJobLock = {
+  /** Takes the lock if free or expired; undefined when another live run holds it. */
+  async claim(db: Db, runId: string, nowMs: number, leaseMs: number) {
+    try {
+      const item = await db.update(
+        keys.usageJobLock,
+        {
+          expression: 'SET #owner = :run, lease_until = :until',
+          names: { '#owner': 'owner' },
+          values: { ':run': runId, ':until': nowMs + leaseMs },
+        },
+        {
+          expression: 'attribute_not_exists(lease_until) OR lease_until < :now',
+          values: { ':now': nowMs },
+        },
+        true
+      )
+      return toLock(item!)
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return undefined
+      throw error
+    }
+  },
+
+  async extend(db: Db, runId: string, nowMs: number, leaseMs: number): Promise<void> {
+    await owned(db, runId, {
+      expression: 'SET lease_until = :until',
+      values: { ':until': nowMs + leaseMs },
+    })
+  },
+
+  /**
+   * Saves the round before it writes anything, together with the budget scopes its events
+   * belong to (so they are evaluated even if the run dies after the round).
+   */
+  async startRound(
+    db: Db,
+    runId: string,
+    round: RoundRecord,
+    scopes: readonly string[]
+  ): Promise<void> {
+    await owned(db, runId, {
+      expression: `SET #round = :round${scopes.length ? ' ADD pending_scopes :scopes' : ''}`,
+      names: ROUND,
+      values: { ':round': round, ...(scopes.length ? { ':scopes': new Set(scopes) } : {}) },
+    })
+  },
+
+  async finishRound(db: Db, runId: string): Promise<void> {
+    await owned(db, runId, { expression: 'REMOVE #round', names: ROUND })
+  },
+
+  async clearScopes(db: Db, runId: string, scopes: readonly string[]): Promise<void> {
+    if (scopes.length === 0) return
+    await owned(db, runId, {
+      expression: 'DELETE pending_scopes :scopes',
+      values: { ':scopes': new Set(scopes) },
+    })
+  },
+
+  /** Gives the lock up (keeping any unfinished round for the next run). */
+  async release(db: Db, runId: string): Promise<void> {
+    await db
+      .update(
+        keys.usageJobLock,
+        { expression: 'REMOVE #owner, lease_until', names: { '#owner': 'owner' } },
+        { expression: '#owner = :run', values: { ':run': runId } }
+      )
+      .catch((error) => {
+        if (!(error instanceof ConditionFailedError)) throw error
+      })
+  },
+}
+
+async function owned(
+  db: Db,
+  runId: string,
+  update: { expression: string; names?: Record<string, string>; values?: Record<string, unknown> }
+): Promise<void> {
+  try {
+    await db.update(
+      keys.usageJobLock,
+      { ...update, names: { ...update.names, '#owner': 'owner' } },
+      { expression: '#owner = :run', values: { ':run': runId } }
+    )
+  } catch (error) {
+    if (error instanceof ConditionFailedError) throw new LeaseLostError()
+    throw error
+  }
+}
+
+function toLock(item: Record<string, unknown>): JobLock {
+  return {
+    owner: item.owner as string,
+    lease_until: item.lease_until as number,
+    round: (item.round as RoundRecord | undefined) ?? null,
+    pending_scopes: [...((item.pending_scopes as Set<string> | undefined) ?? [])],
+  }
+}
