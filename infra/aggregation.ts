@@ -25,9 +25,29 @@ export interface AggregationJobProps {
 }
 
 /**
- * The aggregation function on an EventBridge Scheduler schedule. A failed run (the handler
- * throws) is retried by the scheduler, then its event goes to the dead-letter queue. The
- * function may publish budget alerts to the bus named by ALERT_BUS_NAME.
+ * How long one run may take. The job (functions/domain/aggregation.ts) starts no new round after
+ * 4 minutes, so the last round and the budget evaluation get the fifth; and the whole run fits in
+ * its 10-minute lease with the 2-minute margin to spare, so a run killed at the timeout can never
+ * still be writing when another run takes the lock over. test/infra-stack.test.ts checks both
+ * against the job's constants.
+ */
+export const AGGREGATION_TIMEOUT = Duration.minutes(5)
+
+/**
+ * A failed run is retried this often, and a run older than this is dropped (the next scheduled
+ * run picks up whatever it left; one that timed out is already older). Both then go to the
+ * dead-letter queue. The same policy applies to the scheduler's delivery and to the function.
+ */
+export const AGGREGATION_RETRY_ATTEMPTS = 2
+export const AGGREGATION_MAX_EVENT_AGE = Duration.minutes(5)
+
+/**
+ * The aggregation function on an EventBridge Scheduler schedule. The scheduler invokes Lambda
+ * asynchronously, so failures are handled in two places with one policy: the scheduler retries
+ * an invocation it could not deliver (throttled, no permission), Lambda retries a run whose
+ * handler threw or timed out; either sends the scheduler's input to the dead-letter queue when
+ * its retries are exhausted (with the error in the message attributes). The function publishes
+ * budget alerts to the bus named by ALERT_BUS_NAME and makes no Cedar decisions.
  */
 export class AggregationJob extends Construct {
   readonly function: NodejsFunction
@@ -42,7 +62,13 @@ export class AggregationJob extends Construct {
         TABLE_NAME: props.table.tableName,
         ALERT_BUS_NAME: props.alertBus.eventBusName,
       },
-      timeout: Duration.minutes(4),
+      timeout: AGGREGATION_TIMEOUT,
+      cedar: false,
+      asyncInvocation: {
+        retryAttempts: AGGREGATION_RETRY_ATTEMPTS,
+        maxEventAge: AGGREGATION_MAX_EVENT_AGE,
+        deadLetterQueue: props.deadLetterQueue,
+      },
     })
     grantTableData(props.table, this.function)
     props.alertBus.grantPutEventsTo(this.function)
@@ -57,9 +83,8 @@ export class AggregationJob extends Construct {
           execution_id: ContextAttribute.executionId,
           attempt: ContextAttribute.attemptNumber,
         }),
-        retryAttempts: 2,
-        // A run older than one interval is superseded by the next one.
-        maxEventAge: Duration.minutes(5),
+        retryAttempts: AGGREGATION_RETRY_ATTEMPTS,
+        maxEventAge: AGGREGATION_MAX_EVENT_AGE,
         deadLetterQueue: props.deadLetterQueue,
       }),
     })

@@ -3,6 +3,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib'
 import { HttpApi, type HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2'
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb'
+import type { IEventBus } from 'aws-cdk-lib/aws-events'
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs'
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
@@ -16,6 +17,8 @@ export const API_ENTRY = fileURLToPath(new URL('../functions/entry/api-lambda.ts
 export interface AdminApiProps {
   table: TableV2
   operatorSecret: ISecret
+  /** `POST /v1/jobs/aggregate` runs the aggregation here too, and publishes its budget alerts. */
+  alertBus: IEventBus
   /** Steady-state and burst request limits of the stage. */
   throttle?: { rateLimit: number; burstLimit: number }
 }
@@ -35,10 +38,12 @@ export class AdminApi extends Construct {
         TABLE_NAME: props.table.tableName,
         // The ARN only: the function reads the value from Secrets Manager at cold start.
         OPERATOR_SECRET_ARN: props.operatorSecret.secretArn,
+        ALERT_BUS_NAME: props.alertBus.eventBusName,
       },
       timeout: Duration.seconds(29),
     })
     grantTableData(props.table, this.function)
+    props.alertBus.grantPutEventsTo(this.function)
     this.function.addToRolePolicy(
       new PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],

@@ -5,6 +5,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib'
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda'
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs'
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { IQueue } from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
 
 /** Where Lambda unpacks the asset; the policies are shipped under it. */
@@ -53,11 +54,20 @@ export interface NodeFunctionProps {
   environment?: Record<string, string>
   timeout?: Duration
   memorySize?: number
+  /**
+   * Whether the function makes Cedar decisions (default true): then the cedar wasm and the
+   * policies are shipped beside the bundle and POLICY_DIR points at them. A function that does
+   * not import the engine would only carry 4 MiB of wasm it never loads.
+   */
+  cedar?: boolean
+  /** Asynchronous invocations (e.g. EventBridge Scheduler): retries, then this queue. */
+  asyncInvocation?: { retryAttempts: number; maxEventAge: Duration; deadLetterQueue: IQueue }
 }
 
 /**
  * A Node.js 22 arm64 function bundled by esbuild (minified, source maps, AWS SDK v3 bundled),
- * with the cedar wasm and policies beside the bundle and a log group with retention.
+ * with the cedar wasm and policies beside the bundle (unless `cedar: false`) and a log group
+ * with retention.
  */
 export function createNodeFunction(
   scope: Construct,
@@ -68,6 +78,7 @@ export function createNodeFunction(
     retention: RetentionDays.ONE_MONTH,
     removalPolicy: RemovalPolicy.DESTROY,
   })
+  const cedar = props.cedar ?? true
   return new NodejsFunction(scope, id, {
     entry: props.entry,
     handler: 'handler',
@@ -77,8 +88,9 @@ export function createNodeFunction(
     memorySize: props.memorySize ?? 1024,
     timeout: props.timeout ?? Duration.seconds(29),
     logGroup,
+    ...(props.asyncInvocation ?? {}),
     environment: {
-      POLICY_DIR,
+      ...(cedar ? { POLICY_DIR } : {}),
       // Stack traces point into the TypeScript sources (the bundle ships its .map).
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'admin-engine',
@@ -101,7 +113,7 @@ export function createNodeFunction(
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
-        afterBundling: (_inputDir, outputDir) => assetExtras(outputDir),
+        afterBundling: (_inputDir, outputDir) => (cedar ? assetExtras(outputDir) : []),
       },
     },
   })

@@ -43,7 +43,7 @@ export class AdminEngineStack extends Stack {
       enforceSSL: true,
     })
 
-    this.api = new AdminApi(this, 'Api', { table, operatorSecret })
+    this.api = new AdminApi(this, 'Api', { table, operatorSecret, alertBus })
 
     const monitoring = new Monitoring(this, 'Monitoring', alarmEmail ? { alarmEmail } : {})
     monitoring.apiServerErrors(this.api.httpApi)

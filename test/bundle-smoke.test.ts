@@ -2,18 +2,22 @@
  * The artifacts that `cdk deploy` would upload actually work: `npm run synth` (the CDK CLI, real
  * esbuild bundling) writes the cloud assembly once; each Lambda asset is copied out of it into a
  * directory with no node_modules, loaded in a bare Node process with the environment from the
- * template, and invoked with API Gateway HTTP API (payload 2.0) events against the embedded
- * store. The operator secret comes from a local Secrets Manager endpoint through the function's
- * own SDK.
+ * template, and invoked against the embedded store — the API function with API Gateway HTTP API
+ * (payload 2.0) events, the aggregation function with the event its schedule sends. The operator
+ * secret comes from a local Secrets Manager endpoint and budget alerts go to a local EventBridge
+ * endpoint, through the functions' own SDK.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AggregationSummary, Budget, BudgetAlert } from '../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../functions/store/client.js'
 import { type EmbeddedStore, startEmbeddedStore } from '../functions/store/embedded.js'
+import { type FakeEventBridge, startFakeEventBridge } from '../infra/local/fake-eventbridge.js'
 import {
   type FakeSecretsManager,
   startFakeSecretsManager,
@@ -29,9 +33,11 @@ import {
   startLocalLambda,
   synthesizeWithBundling,
 } from '../infra/local/lambda-assets.js'
+import { scheduledEvent } from '../infra/local/scheduled-event.js'
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:OperatorSecret-AbCdEf'
 const TABLE_NAME = 'smoke-admin-engine'
+const BUS_NAME = 'AdminEngine-smoke-AlertBus'
 // Like the stack's generated secret: 48 alphanumeric characters; the key is op_<value>.
 const SECRET_VALUE = randomBytes(36)
   .toString('base64')
@@ -40,12 +46,16 @@ const SECRET_VALUE = randomBytes(36)
 const OPERATOR_KEY = `op_${SECRET_VALUE}`
 
 /** The functions this file knows how to exercise, by construct path below the stack. */
-const EXERCISED = ['Api/Function/Resource']
+const API_PATH = 'Api/Function/Resource'
+const AGGREGATION_PATH = 'Aggregation/Function/Resource'
+const EXERCISED = [API_PATH, AGGREGATION_PATH]
 
 let outdir: string
 let stack: SynthesizedStack
 let store: EmbeddedStore
 let secrets: FakeSecretsManager
+let bus: FakeEventBridge
+let api: LocalLambda
 const taskRoots: string[] = []
 
 beforeAll(async () => {
@@ -56,9 +66,13 @@ beforeAll(async () => {
   await ensureTable(doc, TABLE_NAME)
   doc.destroy()
   secrets = await startFakeSecretsManager({ [SECRET_ARN]: SECRET_VALUE })
+  bus = await startFakeEventBridge()
+  api = await start(functionAt(API_PATH))
 }, 120_000)
 
 afterAll(async () => {
+  api?.close()
+  await bus?.close()
   await secrets?.close()
   await store?.close()
   for (const dir of [...taskRoots, outdir]) if (dir) removeDirectory(dir)
@@ -70,17 +84,33 @@ function functionAt(path: string): LambdaAsset {
   return asset
 }
 
-async function start(asset: LambdaAsset): Promise<LocalLambda> {
+async function start(
+  asset: LambdaAsset,
+  endpoints: { dynamodb?: string } = {}
+): Promise<LocalLambda> {
   const taskRoot = copyToCleanDirectory(asset)
   taskRoots.push(taskRoot)
   return startLocalLambda(asset, taskRoot, {
     ...resolveEnvironment(stack, asset, taskRoot, {
       'AWS::DynamoDB::GlobalTable': TABLE_NAME,
       'AWS::SecretsManager::Secret': SECRET_ARN,
+      'AWS::Events::EventBus': BUS_NAME,
     }),
-    AWS_ENDPOINT_URL_DYNAMODB: store.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb ?? store.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
   })
+}
+
+/** Calls the API function's built asset with an HTTP API event. */
+async function send(request: HttpRequest & { key?: string }) {
+  const headers = { ...request.headers }
+  if (request.key) headers.authorization = `Bearer ${request.key}`
+  const { result } = await api.invoke<APIGatewayProxyStructuredResultV2>(
+    httpApiEvent({ ...request, headers })
+  )
+  const body = result.body ? JSON.parse(result.body) : undefined
+  return { status: result.statusCode, headers: result.headers ?? {}, body }
 }
 
 function filesIn(dir: string, prefix = ''): string[] {
@@ -101,35 +131,27 @@ it('exercises every function the stack deploys', () => {
   expect(deployed).toEqual(expect.arrayContaining(EXERCISED))
 })
 
-it('ships the bundle, its source map, the cedar wasm and the policies, and no node_modules', () => {
+it('ships the bundle, its source map, the wasm and policies exactly when it loads them, no node_modules', () => {
+  const loadsCedar = (asset: LambdaAsset) =>
+    readFileSync(join(asset.assetDir, asset.handlerFile), 'utf8').includes('cedar_wasm_bg.wasm')
+  expect(loadsCedar(functionAt(API_PATH))).toBe(true)
+  expect(loadsCedar(functionAt(AGGREGATION_PATH))).toBe(false)
   for (const asset of stack.functions) {
     const files = filesIn(asset.assetDir)
     expect(files).toContain('index.mjs')
     expect(files).toContain('index.mjs.map')
-    expect(files.filter((file) => file.endsWith('.wasm'))).toEqual(['cedar_wasm_bg.wasm'])
-    expect(files).toContain('policies/schema.cedarschema')
-    expect(files.some((file) => /^policies\/[^/]+\.cedar$/.test(file))).toBe(true)
     expect(files.filter((file) => file.includes('node_modules'))).toEqual([])
+    if (loadsCedar(asset)) {
+      expect(files.filter((file) => file.endsWith('.wasm'))).toEqual(['cedar_wasm_bg.wasm'])
+      expect(files).toContain('policies/schema.cedarschema')
+      expect(files.some((file) => /^policies\/[^/]+\.cedar$/.test(file))).toBe(true)
+    } else {
+      expect(files.sort(), asset.path).toEqual(['index.mjs', 'index.mjs.map'])
+    }
   }
 })
 
 describe('the API function, from its built asset', () => {
-  let api: LocalLambda
-  beforeAll(async () => {
-    api = await start(functionAt('Api/Function/Resource'))
-  }, 60_000)
-  afterAll(() => api?.close())
-
-  async function send(request: HttpRequest & { key?: string }) {
-    const headers = { ...request.headers }
-    if (request.key) headers.authorization = `Bearer ${request.key}`
-    const { result } = await api.invoke<APIGatewayProxyStructuredResultV2>(
-      httpApiEvent({ ...request, headers })
-    )
-    const body = result.body ? JSON.parse(result.body) : undefined
-    return { status: result.statusCode, headers: result.headers ?? {}, body }
-  }
-
   it('read the operator secret once, at cold start', async () => {
     expect(secrets.requests).toEqual([SECRET_ARN])
   })
@@ -195,5 +217,214 @@ describe('the API function, from its built asset', () => {
     expect(created.status).toBe(201)
     expect(created.body.name).toBe('Research')
     expect(secrets.requests).toHaveLength(1)
+  })
+})
+
+describe('the aggregation function, from its built asset', () => {
+  let job: LocalLambda
+  let adminKey: string
+  let serviceKey: string
+  let organizationId: string
+  let workspaceId: string
+  let eventCount = 0
+  beforeAll(async () => {
+    job = await start(functionAt(AGGREGATION_PATH))
+    // The state a deployment would have, made through the API function's built asset.
+    const org = await send({
+      method: 'POST',
+      path: '/v1/organizations',
+      key: OPERATOR_KEY,
+      json: { name: 'Metered Inc' },
+    })
+    expect(org.status).toBe(201)
+    adminKey = org.body.admin_key.secret
+    organizationId = org.body.organization.id
+    workspaceId = org.body.default_workspace.id
+    const service = await send({
+      method: 'POST',
+      path: '/v1/service-keys',
+      key: OPERATOR_KEY,
+      json: { name: 'chat' },
+    })
+    expect(service.status).toBe(201)
+    serviceKey = service.body.secret
+  }, 60_000)
+  afterAll(() => job?.close())
+
+  /** Events of `dollars` each: claude-haiku-4 input costs $1 per million tokens. */
+  const events = (workspace: string, count: number, dollars = 0.01) =>
+    Array.from({ length: count }, () => ({
+      id: `smoke-${++eventCount}`,
+      organization_id: organizationId,
+      workspace_id: workspace,
+      timestamp: new Date().toISOString(),
+      product: 'chat',
+      model: 'claude-haiku-4',
+      input_tokens: dollars * 1_000_000,
+      output_tokens: 0,
+    }))
+
+  async function ingest(batch: unknown[]) {
+    const res = await send({
+      method: 'POST',
+      path: '/v1/usage/events',
+      key: serviceKey,
+      json: { events: batch },
+    })
+    expect(res.status).toBe(200)
+    return res.body as { accepted: number; duplicates: number; rejected: unknown[] }
+  }
+
+  async function setLimit(path: string, monthlyLimit: string) {
+    const res = await send({
+      method: 'PUT',
+      path,
+      key: adminKey,
+      json: { monthly_limit: monthlyLimit, enforcement: 'hard' },
+    })
+    expect(res.status).toBe(200)
+  }
+
+  async function budgets(): Promise<Budget[]> {
+    const res = await send({ method: 'GET', path: '/v1/budgets', key: adminKey })
+    expect(res.status).toBe(200)
+    return res.body.data
+  }
+
+  const scheduledRun = (attempt = 1) =>
+    job.invoke<AggregationSummary>(scheduledEvent(stack, functionAt(AGGREGATION_PATH), { attempt }))
+  const published = (entries = bus.accepted) =>
+    entries.map((entry) => ({ ...entry, alert: JSON.parse(entry.Detail!) as BudgetAlert }))
+  const thresholds = (alerts: BudgetAlert[]) => alerts.map((alert) => alert.threshold_percent)
+
+  it('aggregates usage, suspends the workspace over its hard limit and publishes the alerts', async () => {
+    const first = events(workspaceId, 3)
+    expect(await ingest(first)).toMatchObject({ accepted: 3, duplicates: 0, rejected: [] })
+    // A retried batch: the event already seen is reported, and never counted twice.
+    expect(await ingest([first[0]])).toMatchObject({ accepted: 0, duplicates: 1 })
+    await setLimit(`/v1/workspaces/${workspaceId}/spend-limit`, '0.02')
+
+    const fixture = scheduledEvent(stack, functionAt(AGGREGATION_PATH))
+    const { result: summary } = await job.invoke<AggregationSummary>(fixture)
+    expect(summary).toMatchObject({
+      object: 'aggregation_run',
+      status: 'completed',
+      events_aggregated: 3,
+      duplicates_dropped: 0,
+    })
+    expect(summary.alerts.every((alert) => alert.workspace_id === workspaceId)).toBe(true)
+    expect(thresholds(summary.alerts)).toEqual([50, 80, 100])
+    expect(summary.alerts.find((alert) => alert.threshold_percent === 100)).toMatchObject({
+      spend: '0.03',
+      limit: '0.02',
+      enforcement: 'hard',
+      suspended: true,
+    })
+    // The run's log line names the scheduler's execution, which a dead-letter message carries.
+    expect(job.output()).toContain(String(fixture.execution_id))
+
+    const [organization, workspace] = await budgets()
+    expect(organization).toMatchObject({ scope: 'organization', spend: '0.03', state: 'ok' })
+    expect(workspace).toMatchObject({
+      scope: 'workspace',
+      workspace_id: workspaceId,
+      spend: '0.03',
+      limit: '0.02',
+      percent_used: 150,
+      state: 'exceeded',
+      suspended: true,
+    })
+
+    expect(published()).toEqual(
+      summary.alerts.map((alert) =>
+        expect.objectContaining({
+          EventBusName: BUS_NAME,
+          Source: 'admin-engine.budgets',
+          DetailType: 'Budget threshold crossed',
+          alert,
+        })
+      )
+    )
+  })
+
+  it('fires nothing again on a run with nothing new', async () => {
+    const before = bus.accepted.length
+    const { result } = await scheduledRun()
+    expect(result).toMatchObject({ status: 'completed', events_aggregated: 0, alerts: [] })
+    expect(bus.accepted).toHaveLength(before)
+  })
+
+  it('fails a run whose alert the bus refuses, and publishes that alert on the next run', async () => {
+    await setLimit('/v1/spend-limit', '0.05') // 0.03 spent: 60 % crosses the 50 % threshold
+    const before = bus.accepted.length
+    bus.refuseNext(1)
+    await expect(scheduledRun()).rejects.toThrow(/EventBridge rejected alert/)
+    expect(published(bus.refused).map((entry) => entry.alert.threshold_percent)).toEqual([50])
+
+    const { result } = await scheduledRun(2)
+    expect(result.status).toBe('completed')
+    expect(result.alerts.map((alert) => [alert.workspace_id, alert.threshold_percent])).toEqual([
+      [null, 50],
+    ])
+    const delivered = published(bus.accepted.slice(before))
+    expect(delivered.map((entry) => entry.alert.id)).toEqual([published(bus.refused)[0]!.alert.id])
+  })
+
+  it('runs the same job on demand in the API function, which publishes to the bus too', async () => {
+    const created = await send({
+      method: 'POST',
+      path: '/v1/workspaces',
+      key: adminKey,
+      json: { name: 'Batch' },
+    })
+    expect(created.status).toBe(201)
+    const batchWorkspace = created.body.id as string
+    await setLimit(`/v1/workspaces/${batchWorkspace}/spend-limit`, '0.01')
+    expect(await ingest(events(batchWorkspace, 1))).toMatchObject({ accepted: 1 })
+    const before = bus.accepted.length
+
+    const run = await send({ method: 'POST', path: '/v1/jobs/aggregate', key: OPERATOR_KEY })
+    expect(run.status).toBe(200)
+    expect(run.body).toMatchObject({ status: 'completed', events_aggregated: 1 })
+    // The workspace reaches 100 % of its limit; the organization 80 % (0.04 of 0.05).
+    const fired = run.body.alerts.map((alert: BudgetAlert) => [
+      alert.workspace_id,
+      alert.threshold_percent,
+    ])
+    expect(fired).toHaveLength(4)
+    expect(fired).toEqual(
+      expect.arrayContaining([
+        [null, 80],
+        [batchWorkspace, 50],
+        [batchWorkspace, 80],
+        [batchWorkspace, 100],
+      ])
+    )
+    expect(published(bus.accepted.slice(before)).map((entry) => entry.alert)).toEqual(
+      run.body.alerts
+    )
+    const states = await budgets()
+    expect(states.find((budget) => budget.workspace_id === batchWorkspace)).toMatchObject({
+      state: 'exceeded',
+      suspended: true,
+    })
+  })
+
+  it('throws when a run fails, so Lambda retries it and then dead-letters it', async () => {
+    // A table endpoint nobody listens on: every DynamoDB call of the run is refused.
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const { port } = closed.address() as { port: number }
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    const unreachable = await start(functionAt(AGGREGATION_PATH), {
+      dynamodb: `http://127.0.0.1:${port}`,
+    })
+    try {
+      await expect(
+        unreachable.invoke(scheduledEvent(stack, functionAt(AGGREGATION_PATH)))
+      ).rejects.toThrow(/handler threw: .*ECONNREFUSED/)
+    } finally {
+      unreachable.close()
+    }
   })
 })

@@ -6,8 +6,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { App } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions'
 import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  AGGREGATION_LEASE_MS,
+  LEASE_MARGIN_MS,
+  RUN_BUDGET_MS,
+} from '../functions/domain/aggregation.js'
 import { TABLE_DEFINITION } from '../functions/store/table-definition.js'
-import { API_ENTRY } from '../infra/api.js'
 import {
   AGGREGATE_ENTRY,
   checkSchedule,
@@ -121,7 +125,7 @@ describe('the default stack', () => {
     expect(JSON.stringify(template.toJSON())).not.toContain('{{resolve:secretsmanager')
   })
 
-  it('runs the API on Node.js 22, arm64, with only the secret ARN and table name as inputs', () => {
+  it('runs the API on Node.js 22, arm64, with the secret ARN, table and bus names as inputs', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
@@ -130,6 +134,7 @@ describe('the default stack', () => {
         Variables: {
           TABLE_NAME: { Ref: tableId },
           OPERATOR_SECRET_ARN: { Ref: secretId },
+          ALERT_BUS_NAME: { Ref: logicalId(template, 'AWS::Events::EventBus') },
           POLICY_DIR: '/var/task/policies',
           POWERTOOLS_SERVICE_NAME: 'admin-engine',
           POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -225,7 +230,7 @@ describe('the default stack', () => {
     expect(throttling?.Metrics.filter((m: Json) => m.MetricStat)).toHaveLength(7)
   })
 
-  it('grants the API function only the table actions it issues and reading its secret', () => {
+  it('grants the API function the table actions it issues, its secret and publishing alerts', () => {
     const statements = statementsOf(template, apiFnId)
     const table = statements.find((s) => actions(s).some((a) => a.startsWith('dynamodb:')))
     expect(actions(table!).sort()).toEqual([...TABLE_DATA_ACTIONS].sort())
@@ -238,7 +243,13 @@ describe('the default stack', () => {
       Action: 'secretsmanager:GetSecretValue',
       Resource: { Ref: secretId },
     })
-    expect(statements).toHaveLength(2)
+    // POST /v1/jobs/aggregate runs the job in this function: it publishes to the one bus only.
+    const events = statements.find((s) => actions(s).some((a) => a.startsWith('events:')))
+    expect(events).toMatchObject({
+      Action: 'events:PutEvents',
+      Resource: { 'Fn::GetAtt': [logicalId(template, 'AWS::Events::EventBus'), 'Arn'] },
+    })
+    expect(statements).toHaveLength(3)
   })
 
   it('enables the aggregation job exactly when its entry exists', () => {
@@ -251,17 +262,16 @@ describe('the default stack', () => {
 })
 
 describe('the scheduled aggregation job', () => {
-  // The job's wiring, with the API entry standing in for its code: bundling is skipped, so only
-  // the entry's path is read. The real entry (functions/entry/aggregate-lambda.ts) gets the same.
   let template: Template
   let fnId: string
+  let dlqId: string
   beforeAll(() => {
-    template = synth({ schedule: 'rate(10 minutes)', aggregationEntry: API_ENTRY })
+    template = synth({ schedule: 'rate(10 minutes)', aggregationEntry: AGGREGATE_ENTRY })
     fnId = functionId(template, 'AggregationFunction')
+    dlqId = logicalId(template, 'AWS::SQS::Queue')
   })
 
   it('runs the function on the configured schedule, retrying, then to the dead-letter queue', () => {
-    const dlqId = logicalId(template, 'AWS::SQS::Queue')
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(10 minutes)',
       State: 'ENABLED',
@@ -276,7 +286,37 @@ describe('the scheduled aggregation job', () => {
     })
   })
 
-  it('gives the job the table, the bus name, and no secret', () => {
+  it('sends a run that threw or timed out to the same queue after the same retries', () => {
+    // The scheduler invokes Lambda asynchronously: its retry policy and queue cover only
+    // invocations it could not deliver; a failed run is retried by Lambda's own configuration.
+    const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId]!
+    expect(fn.Properties.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] } })
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fnId },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 300,
+    })
+  })
+
+  it("times a run out after the job's run budget and well within its lease", () => {
+    const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId]!
+    const timeoutMs = fn.Properties.Timeout * 1000
+    expect(timeoutMs).toBe(5 * 60_000)
+    // No new round after the run budget: the last round and the budget evaluation need time.
+    expect(timeoutMs).toBeGreaterThan(RUN_BUDGET_MS)
+    // A run killed at the timeout still had the lease margin left: no second run can be
+    // writing beside its last (in-flight) writes.
+    expect(timeoutMs).toBeLessThanOrEqual(AGGREGATION_LEASE_MS - LEASE_MARGIN_MS)
+    // A run that timed out is older than the maximum event age when Lambda would retry it: it
+    // goes to the dead-letter queue (and its alarm) instead of running again.
+    const [, invokeConfig] = only(resourcesOf(template, 'AWS::Lambda::EventInvokeConfig'))
+    expect(timeoutMs).toBeGreaterThanOrEqual(
+      invokeConfig.Properties.MaximumEventAgeInSeconds * 1000
+    )
+  })
+
+  it('gives the job the table, the bus name, the queue, and no secret nor Cedar policies', () => {
     const busId = logicalId(template, 'AWS::Events::EventBus')
     const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId]!
     expect(fn.Properties.Runtime).toBe('nodejs22.x')
@@ -286,13 +326,17 @@ describe('the scheduled aggregation job', () => {
       ALERT_BUS_NAME: { Ref: busId },
     })
     expect(fn.Properties.Environment.Variables.OPERATOR_SECRET_ARN).toBeUndefined()
+    expect(fn.Properties.Environment.Variables.POLICY_DIR).toBeUndefined()
 
     const statements = statementsOf(template, fnId)
     expect(statements.flatMap(actions).sort()).toEqual(
-      [...TABLE_DATA_ACTIONS, 'events:PutEvents'].sort()
+      [...TABLE_DATA_ACTIONS, 'events:PutEvents', 'sqs:SendMessage'].sort()
     )
     expect(statements.find((s) => actions(s).includes('events:PutEvents'))?.Resource).toEqual({
       'Fn::GetAtt': [busId, 'Arn'],
+    })
+    expect(statements.find((s) => actions(s).includes('sqs:SendMessage'))?.Resource).toEqual({
+      'Fn::GetAtt': [dlqId, 'Arn'],
     })
   })
 
@@ -317,7 +361,7 @@ describe('the scheduled aggregation job', () => {
 })
 
 describe('least privilege across the stack', () => {
-  const templates = () => [synth(), synth({ aggregationEntry: API_ENTRY })]
+  const templates = () => [synth(), synth({ aggregationEntry: AGGREGATE_ENTRY })]
 
   it('never grants DynamoDB actions on `*` resources, nor wildcard actions', () => {
     for (const template of templates()) {

@@ -34,9 +34,9 @@ export interface AggregationDeps {
 /** A run holds the job lock this long without renewing it; a dead run is replaced after it. */
 export const AGGREGATION_LEASE_MS = 10 * 60_000
 /** A run stops writing when less than this is left of its lease (it may be replaced then). */
-const LEASE_MARGIN_MS = 2 * 60_000
+export const LEASE_MARGIN_MS = 2 * 60_000
 /** A run starts no new round after this long (below the Lambda timeout); the next run goes on. */
-const RUN_BUDGET_MS = 4 * 60_000
+export const RUN_BUDGET_MS = 4 * 60_000
 /** Oldest slots taken per journal shard per round: at most 32 × 4 slots × 500 = 64,000 events. */
 const SLOTS_PER_SHARD_PER_ROUND = 4
 const TOTALS_CONCURRENCY = 16
