@@ -1,9 +1,11 @@
 /**
  * `npm run bench -- bundles`: the deployable Lambda assets — size on disk and zipped, and cold
- * initialisation measured locally (a fresh bare Node process per run: import of the bundle,
- * which compiles the cedar wasm, reads the operator secret and validates the policies; then the
- * first request). Baselines from the same run: compiling the wasm alone, and importing an empty
- * module. A second table rebuilds the API bundle in the alternatives we chose between.
+ * initialisation measured locally (a fresh bare Node process per run: import of the bundle —
+ * for the API this compiles the cedar wasm, reads the operator secret and validates the
+ * policies — then the first invocation: an Admin request for the API, a scheduled run over
+ * freshly ingested usage for the aggregation job). Baselines from the same run: compiling the
+ * wasm alone, and importing an empty module. A second table rebuilds the API bundle in the
+ * alternatives we chose between.
  */
 import { spawnSync } from 'node:child_process'
 import {
@@ -23,12 +25,15 @@ import { deflateRawSync } from 'node:zlib'
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
 import { build } from 'esbuild'
 import { createOrganization } from '../../functions/domain/organizations.js'
+import { ingestUsageEvents } from '../../functions/domain/usage-events.js'
 import { systemClock } from '../../functions/lib/clock.js'
+import type { AggregationSummary } from '../../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
 import { Db } from '../../functions/store/db.js'
 import { startEmbeddedStore } from '../../functions/store/embedded.js'
 import { API_ENTRY } from '../../infra/api.js'
 import { assetExtras, ESBUILD_TARGET, ESM_BANNER, MAIN_FIELDS } from '../../infra/bundling.js'
+import { startFakeEventBridge } from '../../infra/local/fake-eventbridge.js'
 import { startFakeSecretsManager } from '../../infra/local/fake-secrets-manager.js'
 import { httpApiEvent } from '../../infra/local/http-api-event.js'
 import {
@@ -38,14 +43,18 @@ import {
   startLocalLambda,
   synthesizeWithBundling,
 } from '../../infra/local/lambda-assets.js'
+import { scheduledEvent } from '../../infra/local/scheduled-event.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { fmt, percentile } from '../stats.js'
 
 const COLD_RUNS = 9
 const WARM_REQUESTS = 50
+/** Usage events ingested before each cold start of the aggregation job, for its first run. */
+const EVENTS_PER_RUN = 1000
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:operator-AbCdEf'
 const SECRET_VALUE = 'BenchOperatorSecretValue0123456789abcdefABCDEF0123'
 const TABLE_NAME = 'bench-admin-engine'
+const BUS_NAME = 'bench-alert-bus'
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 
 function filesIn(dir: string): string[] {
@@ -105,18 +114,17 @@ export default {
     const work = mkdtempSync(join(tmpdir(), 'bench-bundles-'))
     const store = await startEmbeddedStore()
     const secrets = await startFakeSecretsManager({ [SECRET_ARN]: SECRET_VALUE })
+    const bus = await startFakeEventBridge()
     const doc = createDocumentClient({ endpoint: store.endpoint })
     try {
       await ensureTable(doc, TABLE_NAME)
-      const seeded = await createOrganization(
-        {
-          db: new Db(doc, TABLE_NAME),
-          clock: systemClock,
-          actor: { type: 'system', id: 'bench' },
-          requestId: null,
-        },
-        { name: 'Bench' }
-      )
+      const ctx = {
+        db: new Db(doc, TABLE_NAME),
+        clock: systemClock,
+        actor: { type: 'system' as const, id: 'bench' },
+        requestId: null,
+      }
+      const seeded = await createOrganization(ctx, { name: 'Bench' })
       const adminKey = seeded.admin_key.secret
       const stack = synthesizeWithBundling(join(work, 'cdk.out'), { stage: 'bench' })
 
@@ -132,20 +140,67 @@ export default {
         ...resolveEnvironment(stack, asset, root, {
           'AWS::DynamoDB::GlobalTable': TABLE_NAME,
           'AWS::SecretsManager::Secret': SECRET_ARN,
+          'AWS::Events::EventBus': BUS_NAME,
         }),
         AWS_ENDPOINT_URL_DYNAMODB: store.endpoint,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
         ...overrides,
       })
-      const firstRequest = () =>
-        httpApiEvent({
-          method: 'GET',
-          path: '/v1/workspaces',
-          headers: { authorization: `Bearer ${adminKey}` },
-        })
 
-      /** One cold start in a fresh process: init, then the first request (an Admin call). */
+      /** What each deployed function is first invoked with, by construct path below the stack. */
+      let ingested = 0
+      const exercises: Record<string, Exercise> = {
+        'Api/Function/Resource': {
+          event: () =>
+            httpApiEvent({
+              method: 'GET',
+              path: '/v1/workspaces',
+              headers: { authorization: `Bearer ${adminKey}` },
+            }),
+          check: (result) => {
+            const response = result as APIGatewayProxyStructuredResultV2
+            if (response.statusCode !== 200) {
+              throw new Error(`first request: ${response.statusCode} ${response.body}`)
+            }
+          },
+        },
+        'Aggregation/Function/Resource': {
+          // One interval's worth of new usage, so the first run aggregates and evaluates.
+          prepare: async () => {
+            const now = new Date().toISOString()
+            const result = await ingestUsageEvents(
+              ctx,
+              Array.from({ length: EVENTS_PER_RUN }, (_, index) => ({
+                index,
+                event: {
+                  id: `bench-${++ingested}`,
+                  organization_id: seeded.organization.id,
+                  workspace_id: seeded.default_workspace.id,
+                  timestamp: now,
+                  product: 'chat',
+                  model: ingested % 2 ? 'claude-sonnet-4' : 'claude-haiku-4',
+                  input_tokens: 1000 + (ingested % 500),
+                  output_tokens: 200,
+                },
+              }))
+            )
+            if (result.accepted !== EVENTS_PER_RUN) throw new Error(JSON.stringify(result))
+          },
+          event: () => scheduledEvent(stack, aggregationAsset),
+          check: (result, { warm }) => {
+            const summary = result as AggregationSummary
+            const expected = warm ? 0 : EVENTS_PER_RUN
+            if (summary.status !== 'completed' || summary.events_aggregated !== expected) {
+              throw new Error(`aggregation run: ${JSON.stringify(summary)}`)
+            }
+          },
+        },
+      }
+
+      /** One cold start in a fresh process: init, then the first invocation. */
       const coldStart = async (subject: Subject, keepWarm: boolean): Promise<Cold> => {
+        await subject.exercise.prepare?.()
         const root = taskRootFrom(subject.dir, subject.withNodeModules)
         const fn = await startLocalLambda(
           subject.asset,
@@ -153,14 +208,14 @@ export default {
           environment(subject.asset, root, subject.env)
         )
         try {
-          const first = await fn.invoke<APIGatewayProxyStructuredResultV2>(firstRequest())
-          if (first.result.statusCode !== 200) {
-            throw new Error(`first request: ${first.result.statusCode} ${first.result.body}`)
-          }
+          const first = await fn.invoke(subject.exercise.event())
+          subject.exercise.check(first.result, { warm: false })
           if (keepWarm) {
             const logged = Buffer.byteLength(fn.output())
             for (let i = 0; i < WARM_REQUESTS; i++) {
-              subject.warm.push((await fn.invoke(firstRequest())).ms)
+              const warm = await fn.invoke(subject.exercise.event())
+              subject.exercise.check(warm.result, { warm: true })
+              subject.warm.push(warm.ms)
             }
             subject.logBytesPerRequest = (Buffer.byteLength(fn.output()) - logged) / WARM_REQUESTS
           }
@@ -178,22 +233,26 @@ export default {
         }
       }
 
-      const apiAsset = stack.functions.find((fn) => fn.path.endsWith('/Api/Function/Resource'))!
-      // Each function's first request is its own kind of event; only the API's is known so far.
-      const unmeasured = stack.functions.filter((fn) => fn !== apiAsset)
+      const pathOf = (asset: LambdaAsset) => asset.path.slice(stack.stackName.length + 1)
+      const assetAt = (path: string) => stack.functions.find((fn) => pathOf(fn) === path)!
+      // Each function's first invocation is its own kind of event.
+      const unmeasured = stack.functions.filter((fn) => !exercises[pathOf(fn)])
       if (unmeasured.length > 0) {
         throw new Error(
           `no first event for ${unmeasured.map((fn) => fn.path).join(', ')}: add one to bench/suites/bundles.ts`
         )
       }
+      const apiAsset = assetAt('Api/Function/Resource')
+      const aggregationAsset = assetAt('Aggregation/Function/Resource')
       const deployed: Subject[] = stack.functions.map((asset) => ({
         name: asset.path.split('/').slice(1, -2).join('/'),
         dir: asset.assetDir,
         asset,
+        exercise: exercises[pathOf(asset)]!,
         runs: [],
         warm: [],
       }))
-      const variants = await buildVariants(work, apiAsset)
+      const variants = await buildVariants(work, apiAsset, exercises['Api/Function/Resource']!)
       const engine = await buildCedarEngine(work)
 
       // Rounds interleave every subject, so a burst of load on the shared machine hits all alike.
@@ -257,6 +316,7 @@ export default {
         baseline('import the Cedar engine alone (wasm + policy validation)', engineImport)
       )
       const apiSubject = deployed.find((subject) => subject.asset === apiAsset)!
+      const aggregationSubject = deployed.find((subject) => subject.asset === aggregationAsset)!
       const compared = [{ ...apiSubject, name: 'ESM, SDK bundled (deployed)' }, ...variants]
       const variantRows = compared.map((subject) => [
         subject.name,
@@ -276,13 +336,13 @@ export default {
             'asset on disk',
             'asset zipped',
             'init (import) ms wall / CPU',
-            'first request ms wall / CPU',
+            'first invocation ms wall / CPU',
             'cold total ms wall / CPU',
           ],
           rows: sizeRows,
           notes: [
-            'init = importing the bundle in a fresh bare Node process: module load, cedar wasm compile, reading the operator secret (local Secrets Manager endpoint), Cedar policy validation. First request = `GET /v1/workspaces` with an admin key (credential lookup, Cedar decision, query) against dynalite. Wall = elapsed; CPU = CPU time of the process, all threads (steadier when the machine is shared). Baselines run in fresh processes in the same rounds (wall only).',
-            `Warm \`GET /v1/workspaces\` in the same process after a cold start: median ${fmt(median(apiSubject.warm))} ms, p90 ${fmt(percentile(apiSubject.warm, 90))} ms (${WARM_REQUESTS} requests, dynalite); the function logs ${fmt(apiSubject.logBytesPerRequest ?? Number.NaN, 0)} bytes per request.`,
+            `init = importing the bundle in a fresh bare Node process: module load; for the API also the cedar wasm compile, reading the operator secret (local Secrets Manager endpoint) and Cedar policy validation (the aggregation bundle has no Cedar). First invocation: for Api, \`GET /v1/workspaces\` with an admin key (credential lookup, Cedar decision, query); for Aggregation, the schedule's event, running a pass over ${EVENTS_PER_RUN.toLocaleString('en')} events ingested just before (totals, budget evaluation). Against dynalite. Wall = elapsed; CPU = CPU time of the process, all threads (steadier when the machine is shared). Baselines run in fresh processes in the same rounds (wall only).`,
+            `Warm, in the same process after a cold start (${WARM_REQUESTS} invocations, dynalite): \`GET /v1/workspaces\` median ${fmt(median(apiSubject.warm))} ms, p90 ${fmt(percentile(apiSubject.warm, 90))} ms, logging ${fmt(apiSubject.logBytesPerRequest ?? Number.NaN, 0)} bytes per request; a scheduled run with nothing new median ${fmt(median(aggregationSubject.warm))} ms, p90 ${fmt(percentile(aggregationSubject.warm, 90))} ms, logging ${fmt(aggregationSubject.logBytesPerRequest ?? Number.NaN, 0)} bytes per run.`,
             load,
           ],
         },
@@ -304,6 +364,7 @@ export default {
       ]
     } finally {
       doc.destroy()
+      await bus.close()
       await secrets.close()
       await store.close()
       removeDirectory(work)
@@ -323,11 +384,21 @@ const ESBUILD_COMMON = {
   logLevel: 'error' as const,
 }
 
+/** How a function is invoked first (and warm): its event and what its answer must be. */
+interface Exercise {
+  /** Run before each cold start, outside the measurement. */
+  prepare?: () => Promise<void>
+  event(): unknown
+  /** Throws unless the answer is the expected one. */
+  check(result: unknown, invocation: { warm: boolean }): void
+}
+
 interface Subject {
   name: string
   /** The built asset's directory (copied to a fresh task root for each cold start). */
   dir: string
   asset: LambdaAsset
+  exercise: Exercise
   withNodeModules?: boolean
   env?: Record<string, string>
   runs: Cold[]
@@ -337,7 +408,11 @@ interface Subject {
 }
 
 /** Rebuilds the API function as each alternative, with the stack's extras beside the bundle. */
-async function buildVariants(work: string, apiAsset: LambdaAsset): Promise<Subject[]> {
+async function buildVariants(
+  work: string,
+  apiAsset: LambdaAsset,
+  exercise: Exercise
+): Promise<Subject[]> {
   // The CJS variant's entry: CommonJS has no top-level await, so setup runs on first request.
   const scratch = join(REPO, '.bench')
   mkdirSync(scratch, { recursive: true })
@@ -373,7 +448,15 @@ async function buildVariants(work: string, apiAsset: LambdaAsset): Promise<Subje
     })
     const extras = spawnSync('bash', ['-c', assetExtras(dir).join(' && ')], { encoding: 'utf8' })
     if (extras.status !== 0) throw new Error(extras.stderr)
-    return { name, dir, asset: { ...apiAsset, handlerFile: file }, runs: [], warm: [], ...extra }
+    return {
+      name,
+      dir,
+      asset: { ...apiAsset, handlerFile: file },
+      exercise,
+      runs: [],
+      warm: [],
+      ...extra,
+    }
   }
   return [
     await variant(
