@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { awsError, startAwsJsonEndpoint } from './aws-json-endpoint.js'
 
 /** One entry of a PutEvents request, as the SDK sends it (JSON 1.1: `Time` in epoch seconds). */
 export interface PutEventsEntry {
@@ -35,56 +34,37 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
   const accepted: PutEventsEntry[] = []
   const refused: PutEventsEntry[] = []
   let toRefuse = 0
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.on('end', () => {
-      const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' })
-        res.end(JSON.stringify(body))
+  const server = await startAwsJsonEndpoint((target, body) => {
+    if (target !== 'AWSEvents.PutEvents') {
+      return awsError('ValidationException', `unsupported ${target}`)
+    }
+    const entries = (body.Entries ?? []) as PutEventsEntry[]
+    if (entries.length < 1 || entries.length > 10) {
+      return awsError('ValidationException', 'Entries must hold 1 to 10 entries')
+    }
+    const results = entries.map((entry) => {
+      if (toRefuse > 0) {
+        toRefuse--
+        refused.push(entry)
+        return { ErrorCode: 'InternalFailure', ErrorMessage: 'Refused by the local test bus' }
       }
-      const target = req.headers['x-amz-target']
-      if (req.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
-        return reply(400, { __type: 'ValidationException', message: `unsupported ${target}` })
-      }
-      const { Entries = [] } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        Entries?: PutEventsEntry[]
-      }
-      if (Entries.length < 1 || Entries.length > 10) {
-        return reply(400, {
-          __type: 'ValidationException',
-          message: 'Entries must hold 1 to 10 entries',
-        })
-      }
-      const results = Entries.map((entry) => {
-        if (toRefuse > 0) {
-          toRefuse--
-          refused.push(entry)
-          return { ErrorCode: 'InternalFailure', ErrorMessage: 'Refused by the local test bus' }
-        }
-        accepted.push(entry)
-        return { EventId: randomUUID() }
-      })
-      reply(200, {
+      accepted.push(entry)
+      return { EventId: randomUUID() }
+    })
+    return {
+      status: 200,
+      body: {
         FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length,
         Entries: results,
-      })
-    })
+      },
+    }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    ...server,
     accepted,
     refused,
     refuseNext: (count) => {
       toRefuse = count
-    },
-    close: () => {
-      server.closeAllConnections()
-      return new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve()))
-      )
     },
   }
 }
