@@ -13,10 +13,12 @@ import { inviteRoutes } from './routes/invites.js'
 import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
+import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
+import { scimRoutes } from './scim/router.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 
@@ -59,8 +61,11 @@ export function createApp(deps: AppDeps) {
     workspaceAccessRoutes,
     seatRoutes,
     apiKeyRoutes,
+    scimTokenRoutes,
   ]
   for (const router of routers) app.route('/', router)
+  // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).
+  app.route('/', scimRoutes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -25,6 +25,8 @@ export const ADMIN_ACTIONS = {
   manage_workspace_access: 'Workspace',
   manage_workspace_api_keys: 'Workspace',
   manage_seats: 'Organization',
+  read_scim_tokens: 'Organization',
+  manage_scim_tokens: 'Organization',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS
