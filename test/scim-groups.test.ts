@@ -202,6 +202,14 @@ describe('PATCH /Groups/{id}', () => {
     expect(await adminMembers(group.id)).toEqual(ids(2, 3))
     const user = (await scim.get(`/Users/${users[2]!.id}`)).body
     expect(user.groups.map((g: { value: string }) => g.value)).toContain(group.id)
+    const byGroup = async (expression: string) =>
+      (await scim.get(`/Users?filter=${encodeURIComponent(expression)}`)).body.Resources.map(
+        (u: { id: string }) => u.id
+      ).sort()
+    expect(await byGroup(`groups.value eq "${group.id}"`)).toEqual(ids(2, 3))
+    expect(await byGroup(`groups[display eq "${group.displayName.toUpperCase()}"]`)).toEqual(
+      ids(2, 3)
+    )
   })
 
   it('adding a member twice or removing a non-member succeeds and changes nothing', async () => {

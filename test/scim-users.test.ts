@@ -150,6 +150,17 @@ describe('POST /Users', () => {
     expect((await scim.get('/Users?count=0')).body.totalResults).toBe(before)
   })
 
+  it('a body over 1 MiB → 413, a malformed If-Match → 400, both SCIM-shaped', async () => {
+    const huge = newUser(email(), { displayName: 'x'.repeat(1024 * 1024) })
+    expectScimError(await scim.post('/Users', huge), 413)
+    const user = (await scim.post('/Users', newUser(email()))).body
+    expectScimError(
+      await scim.put(`/Users/${user.id}`, newUser(user.userName), { 'if-match': 'version 1' }),
+      400,
+      'invalidValue'
+    )
+  })
+
   it('accepts application/json as well as application/scim+json', async () => {
     const res = await scim.send('POST', '/Users', newUser(email()), {
       'content-type': 'application/json',

@@ -48,9 +48,9 @@ export const MemberSchema = z
       .string()
       .nullable()
       .openapi({ description: "The identity provider's id (SCIM externalId)" }),
-    scim_managed: z
-      .boolean()
-      .openapi({ description: 'Created or last changed through SCIM by an identity provider' }),
+    scim_managed: z.boolean().openapi({
+      description: 'Created or changed through SCIM by an identity provider (stays true)',
+    }),
     org_role: OrgRoleSchema,
     status: MemberStatusSchema,
     created_at: z.string(),

@@ -18,6 +18,7 @@ import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
+import { scimErrorResponse, toScimProblem } from './scim/errors.js'
 import { scimRoutes } from './scim/router.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -40,11 +41,12 @@ export function createApp(deps: AppDeps) {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        errorResponse(
-          c,
-          new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
-        ),
+      onError: (c) => {
+        const error = new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
+        return c.req.path.startsWith('/scim/')
+          ? scimErrorResponse(c, toScimProblem(error)!)
+          : errorResponse(c, error)
+      },
     })
   )
 

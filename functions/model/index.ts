@@ -134,7 +134,7 @@ export interface Member {
   family_name: string | null
   /** The identity provider's id for the member (SCIM `externalId`). */
   external_id: string | null
-  /** Created or last changed through SCIM, i.e. managed by an identity provider. */
+  /** Created or changed through SCIM (it stays true): managed by an identity provider. */
   scim_managed: boolean
   org_role: OrgRole
   status: MemberStatus
@@ -152,7 +152,7 @@ export interface Group {
   org_role: OrgRole | null
   /** The identity provider's id for the group (SCIM `externalId`). */
   external_id: string | null
-  /** Created or last changed through SCIM. */
+  /** Created or changed through SCIM (it stays true). */
   scim_managed: boolean
   /** Groups this group is a subgroup of (its members are members of those too). */
   parent_group_ids: string[]

@@ -29,6 +29,7 @@ import {
   getUser,
   patchUser,
   replaceUser,
+  representUsers,
   searchUsers,
   weakEtag,
 } from './users.js'
@@ -157,14 +158,12 @@ scimRoutes.get(`${PREFIX}/Schemas/:id`, (c) => {
 
 scimRoutes.get(`${PREFIX}/Users`, async (c) => {
   const { startIndex, count } = paging(c)
-  const users = await searchUsers(
-    serviceContext(c),
-    organizationOf(c),
-    baseUrl(c),
-    c.req.query('filter')
-  )
-  const page = users.slice(startIndex - 1, startIndex - 1 + count).map(projection(c).apply)
-  return scim(c, listResponse(page, users.length, startIndex))
+  const ctx = serviceContext(c)
+  const organizationId = organizationOf(c)
+  const found = await searchUsers(ctx, organizationId, c.req.query('filter'))
+  const page = found.slice(startIndex - 1, startIndex - 1 + count)
+  const users = await representUsers(ctx, organizationId, baseUrl(c), page)
+  return scim(c, listResponse(users.map(projection(c).apply), found.length, startIndex))
 })
 
 scimRoutes.post(`${PREFIX}/Users`, async (c) => {
@@ -187,7 +186,7 @@ scimRoutes.put(`${PREFIX}/Users/:id`, async (c) => {
     baseUrl(c),
     c.req.param('id'),
     body,
-    ifMatch(c)
+    expectedVersion(c)
   )
   return scim(c, user, 200, versionOf(user))
 })
@@ -200,13 +199,13 @@ scimRoutes.patch(`${PREFIX}/Users/:id`, async (c) => {
     baseUrl(c),
     c.req.param('id'),
     operations,
-    ifMatch(c)
+    expectedVersion(c)
   )
   return scim(c, projection(c).apply(user), 200, versionOf(user))
 })
 
 scimRoutes.delete(`${PREFIX}/Users/:id`, async (c) => {
-  await deleteUser(serviceContext(c), organizationOf(c), c.req.param('id'), ifMatch(c))
+  await deleteUser(serviceContext(c), organizationOf(c), c.req.param('id'), expectedVersion(c))
   return c.body(null, 204)
 })
 
@@ -256,7 +255,7 @@ scimRoutes.put(`${PREFIX}/Groups/:id`, async (c) => {
     baseUrl(c),
     c.req.param('id'),
     body,
-    ifMatch(c)
+    expectedVersion(c)
   )
   return scim(c, group, 200, versionOf(group))
 })
@@ -270,7 +269,7 @@ scimRoutes.patch(`${PREFIX}/Groups/:id`, async (c) => {
   const ctx = serviceContext(c)
   const organizationId = organizationOf(c)
   const id = c.req.param('id')
-  await patchScimGroup(ctx, organizationId, id, operations, ifMatch(c))
+  await patchScimGroup(ctx, organizationId, id, operations, expectedVersion(c))
   const asked =
     c.req.query('attributes') !== undefined || c.req.query('excludedAttributes') !== undefined
   if (!asked) return c.body(null, 204)
@@ -280,7 +279,7 @@ scimRoutes.patch(`${PREFIX}/Groups/:id`, async (c) => {
 })
 
 scimRoutes.delete(`${PREFIX}/Groups/:id`, async (c) => {
-  await deleteScimGroup(serviceContext(c), organizationOf(c), c.req.param('id'), ifMatch(c))
+  await deleteScimGroup(serviceContext(c), organizationOf(c), c.req.param('id'), expectedVersion(c))
   return c.body(null, 204)
 })
 
@@ -293,9 +292,4 @@ scimRoutes.onError(handleScimError)
 function versionOf(resource: Record<string, unknown>): number {
   const version = (resource.meta as { version: string }).version
   return Number(/\d+/.exec(version)![0])
-}
-
-/** If-Match as a version; a malformed one is a 400 in the SCIM shape. */
-function ifMatch(c: Context<AppEnv>): number | undefined {
-  return expectedVersion(c)
 }

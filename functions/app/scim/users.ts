@@ -254,13 +254,16 @@ export async function getUser(
   return user!
 }
 
-/** Members matching a filter (or all), in creation order, as SCIM Users. */
+/**
+ * Members matching a filter (or all), in creation order. The filter is evaluated on each
+ * candidate's SCIM representation (group names are read only when the filter names groups);
+ * callers represent only the page they return.
+ */
 export async function searchUsers(
   ctx: ServiceContext,
   organizationId: string,
-  base: string,
   filterText: string | undefined
-): Promise<ScimUser[]> {
+): Promise<StoredMember[]> {
   const filter =
     filterText === undefined
       ? undefined
@@ -279,10 +282,13 @@ export async function searchUsers(
       )
     }
   }
-  const users = await representUsers(ctx, organizationId, base, candidates)
-  return filter
-    ? users.filter((user) => matches(user, filter, USER_FILTER_ATTRIBUTES, USER_SCHEMA))
-    : users
+  if (!filter) return candidates
+  const names = /groups/i.test(filterText!)
+    ? await groupNamesOf(ctx, organizationId, candidates)
+    : new Map<string, string>()
+  return candidates.filter((stored) =>
+    matches(userResource(stored, '', names), filter, USER_FILTER_ATTRIBUTES, USER_SCHEMA)
+  )
 }
 
 async function lookUpMembers(
