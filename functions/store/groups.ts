@@ -120,22 +120,15 @@ export const groups = {
 
   /** The organization's active groups in id order, at most `max` (SCIM lists and filters). */
   async scan(db: Db, orgId: string, max: number): Promise<Group[]> {
-    const found: Group[] = []
-    let startKey: Item | undefined
-    do {
-      const page = await db.query({
+    const items = await db.queryAll(
+      {
         partition: keys.organization(orgId).PK,
         sort: { prefix: keys.groupPrefix },
         filter: ACTIVE_FILTER,
-        ...(startKey ? { startKey } : {}),
-      })
-      for (const item of page.items) {
-        found.push(toStored(item).group)
-        if (found.length >= max) return found
-      }
-      startKey = page.lastKey
-    } while (startKey)
-    return found
+      },
+      max
+    )
+    return items.map((item) => toStored(item).group)
   },
 
   /** Ids of groups indexed under an externalId (GSI1, eventually consistent). */

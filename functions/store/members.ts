@@ -142,22 +142,15 @@ export const members = {
    * lists and filters that no key answers. Reads the whole partition range of members.
    */
   async scan(db: Db, orgId: string, max: number): Promise<StoredMember[]> {
-    const found: StoredMember[] = []
-    let startKey: Item | undefined
-    do {
-      const page = await db.query({
+    const items = await db.queryAll(
+      {
         partition: keys.organization(orgId).PK,
         sort: { prefix: keys.memberPrefix },
         filter: READY_FILTER,
-        ...(startKey ? { startKey } : {}),
-      })
-      for (const item of page.items) {
-        found.push(toStored(item))
-        if (found.length >= max) return found
-      }
-      startKey = page.lastKey
-    } while (startKey)
-    return found
+      },
+      max
+    )
+    return items.map(toStored)
   },
 
   /** Ids of members indexed under an externalId (GSI1, eventually consistent). */

@@ -2,9 +2,10 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
-import { AppError, type ErrorType } from '../../lib/errors.js'
+import { AppError } from '../../lib/errors.js'
 import { logger } from '../../lib/logger.js'
 import type { AppEnv } from '../env.js'
+import { STATUS_OF } from '../errors.js'
 import { ERROR_SCHEMA, SCIM_CONTENT_TYPE } from './schemas.js'
 
 /** The scimType values of RFC 7644 §3.12. */
@@ -33,19 +34,6 @@ export class ScimProblem extends Error {
 
 export const badRequest = (scimType: ScimType, message: string) =>
   new ScimProblem(400, scimType, message)
-
-const STATUS_OF: Record<ErrorType, ContentfulStatusCode> = {
-  invalid_request: 400,
-  authentication: 401,
-  permission: 403,
-  not_found: 404,
-  conflict: 409,
-  precondition_failed: 412,
-  payload_too_large: 413,
-  rate_limit: 429,
-  internal: 500,
-  unavailable: 503,
-}
 
 /** `{"schemas":[…Error], "status":"404", "scimType"?, "detail"}`; status is a string. */
 export function scimErrorResponse(c: Context<AppEnv>, problem: ScimProblem): Response {

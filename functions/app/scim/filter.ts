@@ -1,5 +1,6 @@
 import { type Filter, parse } from 'scim2-parse-filter'
-import { badRequest } from './errors.js'
+import { badRequest, ScimProblem } from './errors.js'
+import { MAX_SCAN } from './schemas.js'
 
 /**
  * SCIM filters (RFC 7644 §3.4.2.2): parsed by scim2-parse-filter, checked against the
@@ -218,4 +219,28 @@ export function keyedLookups(
     default:
       return undefined
   }
+}
+
+/**
+ * The resources a filter may match: found by key when keyedLookups allows, otherwise every
+ * resource of the organization read in one pass, at most MAX_SCAN (more → 400 tooMany, naming
+ * the filters that still work).
+ */
+export async function candidates<T>(
+  lookups: KeyedLookup[] | undefined,
+  lookUp: (lookups: KeyedLookup[]) => Promise<T[]>,
+  scan: (max: number) => Promise<T[]>,
+  what: string,
+  keyedHint: string
+): Promise<T[]> {
+  if (lookups) return lookUp(lookups)
+  const all = await scan(MAX_SCAN + 1)
+  if (all.length > MAX_SCAN) {
+    throw new ScimProblem(
+      400,
+      'tooMany',
+      `The organization has more than ${MAX_SCAN} ${what}: filter by ${keyedHint}.`
+    )
+  }
+  return all
 }

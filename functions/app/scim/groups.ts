@@ -20,6 +20,7 @@ import { AppError } from '../../lib/errors.js'
 import type { Group } from '../../model/index.js'
 import { badRequest, ScimProblem, scimValidationError } from './errors.js'
 import {
+  candidates,
   type FilterableAttributes,
   type KeyedLookup,
   keyedLookups,
@@ -27,7 +28,7 @@ import {
   parseFilter,
 } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
-import { GROUP_SCHEMA, MAX_SCAN } from './schemas.js'
+import { GROUP_SCHEMA } from './schemas.js'
 import { weakEtag } from './users.js'
 
 /**
@@ -115,22 +116,15 @@ export async function searchGroups(
     filterText === undefined
       ? undefined
       : parseFilter(filterText, GROUP_FILTER_ATTRIBUTES, GROUP_SCHEMA)
-  const lookups = filter && keyedLookups(filter, GROUP_KEYED, GROUP_SCHEMA)
-  let candidates: Group[]
-  if (lookups) {
-    candidates = await lookUpGroups(ctx, organizationId, lookups)
-  } else {
-    candidates = await scanGroups(ctx, organizationId, MAX_SCAN + 1)
-    if (candidates.length > MAX_SCAN) {
-      throw new ScimProblem(
-        400,
-        'tooMany',
-        `The organization has more than ${MAX_SCAN} groups: filter by displayName, externalId or id.`
-      )
-    }
-  }
-  if (!filter) return candidates
-  return candidates.filter((group) =>
+  const found = await candidates(
+    filter && keyedLookups(filter, GROUP_KEYED, GROUP_SCHEMA),
+    (lookups) => lookUpGroups(ctx, organizationId, lookups),
+    (max) => scanGroups(ctx, organizationId, max),
+    'groups',
+    'displayName, externalId or id'
+  )
+  if (!filter) return found
+  return found.filter((group) =>
     matches(groupResource(group, undefined, ''), filter, GROUP_FILTER_ATTRIBUTES, GROUP_SCHEMA)
   )
 }

@@ -16,6 +16,7 @@ import type { MemberStatus } from '../../model/index.js'
 import type { MemberProfile, StoredMember } from '../../store/members.js'
 import { ScimProblem, scimValidationError } from './errors.js'
 import {
+  candidates,
   type FilterableAttributes,
   type KeyedLookup,
   keyedLookups,
@@ -23,12 +24,7 @@ import {
   parseFilter,
 } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
-import {
-  ENTERPRISE_SCHEMA,
-  ENTERPRISE_STRING_ATTRIBUTES,
-  MAX_SCAN,
-  USER_SCHEMA,
-} from './schemas.js'
+import { ENTERPRISE_SCHEMA, ENTERPRISE_STRING_ATTRIBUTES, USER_SCHEMA } from './schemas.js'
 
 /**
  * SCIM Users are the organization's members: userName is the member's email, displayName
@@ -268,25 +264,18 @@ export async function searchUsers(
     filterText === undefined
       ? undefined
       : parseFilter(filterText, USER_FILTER_ATTRIBUTES, USER_SCHEMA)
-  const lookups = filter && keyedLookups(filter, USER_KEYED, USER_SCHEMA)
-  let candidates: StoredMember[]
-  if (lookups) {
-    candidates = await lookUpMembers(ctx, organizationId, lookups)
-  } else {
-    candidates = await scanMembers(ctx, organizationId, MAX_SCAN + 1)
-    if (candidates.length > MAX_SCAN) {
-      throw new ScimProblem(
-        400,
-        'tooMany',
-        `The organization has more than ${MAX_SCAN} members: filter by userName, externalId, emails.value or id.`
-      )
-    }
-  }
-  if (!filter) return candidates
+  const found = await candidates(
+    filter && keyedLookups(filter, USER_KEYED, USER_SCHEMA),
+    (lookups) => lookUpMembers(ctx, organizationId, lookups),
+    (max) => scanMembers(ctx, organizationId, max),
+    'members',
+    'userName, externalId, emails.value or id'
+  )
+  if (!filter) return found
   const names = /groups/i.test(filterText!)
-    ? await groupNamesOf(ctx, organizationId, candidates)
+    ? await groupNamesOf(ctx, organizationId, found)
     : new Map<string, string>()
-  return candidates.filter((stored) =>
+  return found.filter((stored) =>
     matches(userResource(stored, '', names), filter, USER_FILTER_ATTRIBUTES, USER_SCHEMA)
   )
 }
