@@ -120,6 +120,27 @@ const rows: Row[] = [
     allowed: READERS,
     request: async () => ({ method: 'GET', path: '/v1/audit-events' }),
   },
+  {
+    route: 'GET /v1/scim-tokens',
+    allowed: READERS,
+    request: async () => ({ method: 'GET', path: '/v1/scim-tokens' }),
+  },
+  {
+    route: 'POST /v1/scim-tokens',
+    allowed: ADMIN,
+    request: async () => ({ method: 'POST', path: '/v1/scim-tokens', body: { name: 'Okta' } }),
+  },
+  {
+    route: 'DELETE /v1/scim-tokens/{id}',
+    allowed: ADMIN,
+    request: async () => {
+      const res = await h.call('POST', '/v1/scim-tokens', {
+        key: org.adminKey,
+        body: { name: 'victim' },
+      })
+      return { method: 'DELETE', path: `/v1/scim-tokens/${res.body.id}` }
+    },
+  },
 ]
 
 describe.each(rows)('$route', (row) => {

@@ -42,6 +42,15 @@ export const MemberSchema = z
     organization_id: z.string(),
     email: z.string(),
     name: z.string(),
+    given_name: z.string().nullable(),
+    family_name: z.string().nullable(),
+    external_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The identity provider's id (SCIM externalId)" }),
+    scim_managed: z.boolean().openapi({
+      description: 'Created or changed through SCIM by an identity provider (stays true)',
+    }),
     org_role: OrgRoleSchema,
     status: MemberStatusSchema,
     created_at: z.string(),
@@ -57,6 +66,11 @@ export const GroupSchema = z
     organization_id: z.string(),
     name: z.string(),
     org_role: OrgRoleSchema.nullable(),
+    external_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The identity provider's id (SCIM externalId)" }),
+    scim_managed: z.boolean(),
     parent_group_ids: z.array(z.string()),
     subgroup_ids: z.array(z.string()),
     created_at: z.string(),

@@ -15,11 +15,14 @@ import { jobRoutes } from './routes/jobs.js'
 import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
+import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
 import { usageRoutes } from './routes/usage.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
+import { scimErrorResponse, toScimProblem } from './scim/errors.js'
+import { scimRoutes } from './scim/router.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 
@@ -41,11 +44,12 @@ export function createApp(deps: AppDeps) {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        errorResponse(
-          c,
-          new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
-        ),
+      onError: (c) => {
+        const error = new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
+        return c.req.path.startsWith('/scim/')
+          ? scimErrorResponse(c, toScimProblem(error)!)
+          : errorResponse(c, error)
+      },
     })
   )
 
@@ -65,8 +69,11 @@ export function createApp(deps: AppDeps) {
     usageRoutes,
     budgetRoutes,
     jobRoutes,
+    scimTokenRoutes,
   ]
   for (const router of routers) app.route('/', router)
+  // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).
+  app.route('/', scimRoutes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -6,7 +6,7 @@ import { AppError, type ErrorType } from '../lib/errors.js'
 import { logger } from '../lib/logger.js'
 import type { AppEnv } from './env.js'
 
-const STATUS_OF: Record<ErrorType, ContentfulStatusCode> = {
+export const STATUS_OF: Record<ErrorType, ContentfulStatusCode> = {
   invalid_request: 400,
   authentication: 401,
   permission: 403,

@@ -70,6 +70,24 @@ export const AdminKeyWithSecretSchema = AdminKeySchema.extend({
   secret: z.string().openapi({ description: 'Shown once; only its hash is stored.' }),
 }).openapi('AdminKeyWithSecret')
 
+export const ScimTokenSchema = z
+  .object({
+    id: z.string().openapi({ example: 'sct_01JD4V6S9Y3T2WQ7P1J5KX8N0M' }),
+    object: z.literal('scim_token'),
+    organization_id: z.string(),
+    name: z.string(),
+    redacted_value: z.string(),
+    status: z.enum(['active', 'revoked']),
+    created_by: ActorSchema,
+    created_at: z.string(),
+    revoked_at: z.string().nullable(),
+  })
+  .openapi('ScimToken')
+
+export const ScimTokenWithSecretSchema = ScimTokenSchema.extend({
+  secret: z.string().openapi({ description: 'Shown once; only its hash is stored.' }),
+}).openapi('ScimTokenWithSecret')
+
 export const ServiceKeySchema = z
   .object({
     id: z.string(),

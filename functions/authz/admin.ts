@@ -30,6 +30,8 @@ export const ADMIN_ACTIONS = {
   read_budgets: 'Organization|Workspace',
   update_prices: 'Organization',
   update_spend_limits: 'Organization|Workspace',
+  read_scim_tokens: 'Organization',
+  manage_scim_tokens: 'Organization',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS

@@ -1,4 +1,4 @@
-import { conflict, notFound } from '../lib/errors.js'
+import { conflict, duplicate, notFound } from '../lib/errors.js'
 import { newId } from '../lib/ids.js'
 import type { Group, GroupMembership, Member, OrgRole } from '../model/index.js'
 import { uniqueClaims } from '../store/claims.js'
@@ -32,12 +32,18 @@ export function groupNameKey(name: string): string {
 export interface NewGroup {
   name: string
   org_role?: OrgRole | null | undefined
+  external_id?: string | null | undefined
+  scim_managed?: boolean | undefined
 }
 
 export interface GroupPatch {
   name?: string | undefined
   org_role?: OrgRole | null | undefined
+  external_id?: string | null | undefined
+  scim_managed?: boolean | undefined
 }
+
+const PATCHABLE = ['name', 'org_role', 'external_id', 'scim_managed'] as const
 
 async function requireGroup(
   ctx: ServiceContext,
@@ -78,7 +84,7 @@ async function claimGroupName(
       await finishGroupDeletion(ctx, organizationId, owner.group.id)
       continue
     }
-    if (ownerHasName) throw conflict(`A group named '${name}' already exists.`, 'name')
+    if (ownerHasName) throw duplicate(`A group named '${name}' already exists.`, 'name')
     if (!leaseExpired(holder.claimed_at, ctx.clock.now())) {
       throw conflict(`A group named '${name}' is being created or renamed; retry shortly.`, 'name')
     }
@@ -108,6 +114,8 @@ export async function createGroup(
     organization_id: organizationId,
     name: input.name,
     org_role: input.org_role ?? null,
+    external_id: input.external_id ?? null,
+    scim_managed: input.scim_managed ?? false,
     parent_group_ids: [],
     subgroup_ids: [],
     created_at: at,
@@ -140,6 +148,48 @@ export function listGroups(ctx: ServiceContext, organizationId: string, page: Pa
   return groups.list(ctx.db, organizationId, page)
 }
 
+/** The active group with a name, any case (one GetItem on the name claim, one on the group). */
+export async function groupByName(
+  ctx: ServiceContext,
+  organizationId: string,
+  name: string
+): Promise<Group | undefined> {
+  const claim = await uniqueClaims.get(ctx.db, organizationId, NAME_CLAIM, groupNameKey(name))
+  if (!claim) return undefined
+  const stored = await groups.find(ctx.db, organizationId, claim.owner_id)
+  return stored?.state === 'active' && groupNameKey(stored.group.name) === groupNameKey(name)
+    ? stored.group
+    : undefined
+}
+
+/** Active groups with an externalId (GSI1 candidates confirmed by consistent reads). */
+export async function groupsByExternalId(
+  ctx: ServiceContext,
+  organizationId: string,
+  externalId: string
+): Promise<Group[]> {
+  const ids = await groups.idsByExternalId(ctx.db, organizationId, externalId)
+  const found = await groups.findMany(ctx.db, organizationId, ids)
+  return [...found.values()]
+    .filter((stored) => stored.state === 'active' && stored.group.external_id === externalId)
+    .map((stored) => stored.group)
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+}
+
+/** Active groups by id; absent or deleted ones are left out. */
+export async function findGroups(
+  ctx: ServiceContext,
+  organizationId: string,
+  groupIds: string[]
+): Promise<Map<string, Group>> {
+  return groups.parentsOf(ctx.db, organizationId, groupIds)
+}
+
+/** The organization's active groups in creation order, at most `max` (whole-org reads). */
+export function scanGroups(ctx: ServiceContext, organizationId: string, max: number) {
+  return groups.scan(ctx.db, organizationId, max)
+}
+
 /** Rename (the new name claimed first, the old released after) and/or change the org role. */
 export async function updateGroup(
   ctx: ServiceContext,
@@ -162,12 +212,11 @@ export async function updateGroup(
       missing: () => notFound('group', groupId, 'id'),
       expectedVersion,
       apply: (group) => {
-        const next = {
-          ...group,
-          ...(patch.name !== undefined ? { name: patch.name } : {}),
-          ...(patch.org_role !== undefined ? { org_role: patch.org_role } : {}),
+        const next = { ...group }
+        for (const field of PATCHABLE) {
+          if (patch[field] !== undefined) Object.assign(next, { [field]: patch[field] })
         }
-        if (next.name === group.name && next.org_role === group.org_role) return undefined
+        if (PATCHABLE.every((field) => next[field] === group[field])) return undefined
         return { ...next, updated_at: ctx.clock.now().toISOString() }
       },
       save: async (next, version) => ({
@@ -368,6 +417,57 @@ export async function endMembership(
     target: { type: 'group', id: groupId },
     before: { group_id: groupId, member_id: memberId },
   })
+}
+
+/** Every member listed in a group who exists (ready), in id order (one Query, BatchGets). */
+export async function allGroupMembers(
+  ctx: ServiceContext,
+  organizationId: string,
+  groupId: string
+): Promise<Member[]> {
+  await requireGroup(ctx, organizationId, groupId)
+  const listed = await memberships.allMemberIdsOf(ctx.db, organizationId, groupId)
+  const found = await members.findMany(ctx.db, organizationId, listed)
+  return [...found.values()]
+    .filter((stored) => stored.state === 'ready')
+    .map((stored) => stored.member)
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+}
+
+/**
+ * Makes `memberIds` the group's direct members: those missing are added and the others
+ * removed, each through the same functions as single changes (so each is audited). Every id
+ * must be a member (404 naming the first that is not) before anything changes.
+ */
+export async function setGroupMembers(
+  ctx: ServiceContext,
+  organizationId: string,
+  groupId: string,
+  memberIds: string[]
+): Promise<{ added: string[]; removed: string[] }> {
+  const wanted = [...new Set(memberIds)]
+  await requireMembers(ctx, organizationId, wanted)
+  const current = new Set(
+    (await allGroupMembers(ctx, organizationId, groupId)).map((member) => member.id)
+  )
+  const added = wanted.filter((id) => !current.has(id))
+  const removed = [...current].filter((id) => !wanted.includes(id))
+  for (const memberId of added) await addGroupMember(ctx, organizationId, groupId, memberId)
+  for (const memberId of removed) {
+    await endMembership(ctx, organizationId, groupId, memberId, 'listing')
+  }
+  return { added, removed }
+}
+
+/** Every id must be a ready member of the organization; 404 names the first that is not. */
+export async function requireMembers(
+  ctx: ServiceContext,
+  organizationId: string,
+  memberIds: string[]
+): Promise<void> {
+  const found = await members.findMany(ctx.db, organizationId, memberIds)
+  const missing = memberIds.find((id) => found.get(id)?.state !== 'ready')
+  if (missing !== undefined) throw notFound('member', missing, 'member_id')
 }
 
 /** The group's direct members (nested groups' members are not repeated here). */

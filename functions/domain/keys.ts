@@ -8,8 +8,8 @@ import {
   type SecretKind,
   secretKindOf,
 } from '../lib/secrets.js'
-import type { AdminKey, Credential, OrgRole, ServiceKey } from '../model/index.js'
-import { adminKeys, credentials, serviceKeys } from '../store/credentials.js'
+import type { AdminKey, Credential, OrgRole, ScimToken, ServiceKey } from '../model/index.js'
+import { adminKeys, credentials, scimTokens, serviceKeys } from '../store/credentials.js'
 import type { Db } from '../store/db.js'
 import type { PageRequest } from '../store/pagination.js'
 import { recordAudit } from './audit.js'
@@ -115,6 +115,72 @@ export async function revokeAdminKey(
     event_type: 'admin_key.revoked',
     target: { type: 'admin_key', id: keyId },
     before: key,
+    after: revoked,
+  })
+  return revoked
+}
+
+// ----- SCIM tokens -------------------------------------------------------------------------
+
+/** A SCIM token for an identity provider: it may call /scim/v2 of its organization only. */
+export async function createScimToken(
+  ctx: ServiceContext,
+  organizationId: string,
+  name: string
+): Promise<WithSecret<ScimToken>> {
+  const now = ctx.clock.now()
+  const secret = generateSecret('scim')
+  const token: ScimToken = {
+    id: newId('scimToken', now),
+    object: 'scim_token',
+    organization_id: organizationId,
+    name,
+    redacted_value: redactSecret(secret),
+    status: 'active',
+    created_by: ctx.actor,
+    created_at: now.toISOString(),
+    revoked_at: null,
+  }
+  await scimTokens.create(ctx.db, organizationId, token, { secret_hash: hashSecret(secret) })
+  await storeCredential(
+    ctx.db,
+    secret,
+    { kind: 'scim', key_id: token.id, organization_id: organizationId },
+    () => scimTokens.remove(ctx.db, organizationId, token.id)
+  )
+  await recordAudit(ctx, organizationId, {
+    event_type: 'scim_token.created',
+    target: { type: 'scim_token', id: token.id },
+    after: token,
+  })
+  return { ...token, secret }
+}
+
+export function listScimTokens(ctx: ServiceContext, organizationId: string, page: PageRequest) {
+  return scimTokens.list(ctx.db, organizationId, page)
+}
+
+/** Revokes the token (it stops working at once); revoking twice changes nothing. */
+export async function revokeScimToken(
+  ctx: ServiceContext,
+  organizationId: string,
+  tokenId: string
+): Promise<ScimToken> {
+  const found = await scimTokens.getWithInternal(ctx.db, organizationId, tokenId)
+  if (!found) throw notFound('SCIM token', tokenId, 'id')
+  const { record: token, internal } = found
+  await credentials.remove(ctx.db, internal.secret_hash)
+  if (token.status === 'revoked') return token
+  const revoked: ScimToken = {
+    ...token,
+    status: 'revoked',
+    revoked_at: ctx.clock.now().toISOString(),
+  }
+  await scimTokens.replace(ctx.db, organizationId, revoked, { secret_hash: internal.secret_hash })
+  await recordAudit(ctx, organizationId, {
+    event_type: 'scim_token.revoked',
+    target: { type: 'scim_token', id: tokenId },
+    before: token,
     after: revoked,
   })
   return revoked

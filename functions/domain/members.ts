@@ -1,4 +1,5 @@
-import { conflict, notFound, preconditionFailed } from '../lib/errors.js'
+import { isDeepStrictEqual } from 'node:util'
+import { conflict, duplicate, notFound, preconditionFailed } from '../lib/errors.js'
 import { newId } from '../lib/ids.js'
 import {
   type Member,
@@ -9,7 +10,7 @@ import {
 } from '../model/index.js'
 import { uniqueClaims } from '../store/claims.js'
 import { ConditionFailedError } from '../store/db.js'
-import { members, type StoredMember } from '../store/members.js'
+import { type MemberProfile, members, type StoredMember } from '../store/members.js'
 import { organizations } from '../store/organizations.js'
 import type { Page, PageRequest } from '../store/pagination.js'
 import { removeAllGrantsOf, resolveWorkspaceRoles, writeGrant } from './access.js'
@@ -35,13 +36,40 @@ export interface NewMember {
   name: string
   org_role?: OrgRole | undefined
   workspaces?: WorkspaceRoles[] | undefined
+  status?: MemberStatus | undefined
+  given_name?: string | null | undefined
+  family_name?: string | null | undefined
+  external_id?: string | null | undefined
+  scim_managed?: boolean | undefined
+  profile?: MemberProfile | null | undefined
 }
 
+/** A change of a member; undefined leaves a field as it is. */
 export interface MemberPatch {
   name?: string | undefined
   org_role?: OrgRole | undefined
   status?: MemberStatus | undefined
+  /** A new email: claimed first (409 when taken), the old one released after the change. */
+  email?: string | undefined
+  given_name?: string | null | undefined
+  family_name?: string | null | undefined
+  external_id?: string | null | undefined
+  scim_managed?: boolean | undefined
+  /** Replaces the profile (null clears it). */
+  profile?: MemberProfile | null | undefined
 }
+
+/** The fields of Member a patch may change, compared to tell whether anything changes. */
+const PATCHABLE = [
+  'name',
+  'org_role',
+  'status',
+  'email',
+  'given_name',
+  'family_name',
+  'external_id',
+  'scim_managed',
+] as const
 
 const isActiveAdmin = (member: Member) =>
   member.status === 'active' && member.org_role === 'organization_admin'
@@ -52,12 +80,63 @@ export async function memberByEmail(
   organizationId: string,
   email: string
 ): Promise<Member | undefined> {
+  return (await memberDetailsByEmail(ctx, organizationId, email))?.member
+}
+
+/** As memberByEmail, with the member's direct groups and profile. */
+export async function memberDetailsByEmail(
+  ctx: ServiceContext,
+  organizationId: string,
+  email: string
+): Promise<StoredMember | undefined> {
   const claim = await uniqueClaims.get(ctx.db, organizationId, EMAIL_CLAIM, emailKey(email))
   if (!claim) return undefined
   const stored = await members.find(ctx.db, organizationId, claim.owner_id)
   return stored?.state === 'ready' && emailKey(stored.member.email) === emailKey(email)
-    ? stored.member
+    ? stored
     : undefined
+}
+
+/** Ready members with an externalId (GSI1 candidates confirmed by consistent reads). */
+export async function membersByExternalId(
+  ctx: ServiceContext,
+  organizationId: string,
+  externalId: string
+): Promise<StoredMember[]> {
+  const ids = await members.idsByExternalId(ctx.db, organizationId, externalId)
+  const found = await members.findMany(ctx.db, organizationId, ids)
+  return [...found.values()]
+    .filter((stored) => stored.state === 'ready' && stored.member.external_id === externalId)
+    .sort((a, b) => (a.member.id < b.member.id ? -1 : 1))
+}
+
+/** A ready member with their direct groups and profile. */
+export async function getMemberDetails(
+  ctx: ServiceContext,
+  organizationId: string,
+  memberId: string
+): Promise<StoredMember> {
+  return requireMember(ctx, organizationId, memberId)
+}
+
+/** Ready members with direct groups and profile, by id; absent or not ready ones are left out. */
+export async function findMemberDetails(
+  ctx: ServiceContext,
+  organizationId: string,
+  memberIds: string[]
+): Promise<Map<string, StoredMember>> {
+  const found = await members.findMany(ctx.db, organizationId, memberIds)
+  for (const [id, stored] of found) if (stored.state !== 'ready') found.delete(id)
+  return found
+}
+
+/** The organization's ready members in creation order, at most `max` (whole-org reads). */
+export function scanMembers(
+  ctx: ServiceContext,
+  organizationId: string,
+  max: number
+): Promise<StoredMember[]> {
+  return members.scan(ctx.db, organizationId, max)
 }
 
 /**
@@ -84,11 +163,21 @@ async function claimEmail(
     )
     if (!holder || holder.owner_id === memberId) return
     const owner = await members.find(ctx.db, organizationId, holder.owner_id)
-    if (owner?.state === 'ready') {
-      throw conflict(`A member with email ${email} already exists.`, 'email')
+    const ownerHasEmail = owner !== undefined && emailKey(owner.member.email) === value
+    if (owner?.state === 'ready' && ownerHasEmail) {
+      throw duplicate(`A member with email ${email} already exists.`, 'email')
     }
-    if (owner?.state === 'removing') {
+    if (owner?.state === 'removing' && ownerHasEmail) {
       await finishRemoval(ctx, organizationId, owner.member.id)
+      continue
+    }
+    if (owner && owner.state !== 'creating') {
+      // A claim taken for an email change of `owner` that has not been saved yet (or was
+      // abandoned by a crash): it becomes stale once the lease has run out.
+      if (!leaseExpired(holder.claimed_at, now)) {
+        throw conflict(`The email ${email} is being assigned; retry shortly.`, 'email')
+      }
+      await uniqueClaims.takeOver(ctx.db, organizationId, EMAIL_CLAIM, value, holder, memberId, now)
       continue
     }
     const since = owner ? owner.member.created_at : holder.claimed_at
@@ -140,14 +229,19 @@ export async function createMember(
       organization_id: organizationId,
       email: input.email.trim(),
       name: input.name,
+      given_name: input.given_name ?? null,
+      family_name: input.family_name ?? null,
+      external_id: input.external_id ?? null,
+      scim_managed: input.scim_managed ?? false,
       org_role: input.org_role ?? 'member',
-      status: 'active',
+      status: input.status ?? 'active',
       created_at: at,
       updated_at: at,
       version: 1,
     }
-    await members.create(ctx.db, member, 'creating')
-    stored = { member, state: 'creating', groupIds: [] }
+    const profile = input.profile ?? null
+    await members.create(ctx.db, member, 'creating', profile)
+    stored = { member, state: 'creating', groupIds: [], profile }
   }
   const { member } = stored
   const written = []
@@ -238,16 +332,21 @@ async function saveMember(
   organizationId: string,
   current: Member,
   next: Member,
-  state: 'ready' | 'removing'
+  state: 'ready' | 'removing',
+  profile?: MemberProfile | null
 ): Promise<Member> {
   const takesAdminAway = isActiveAdmin(current) && (state === 'removing' || !isActiveAdmin(next))
-  if (!takesAdminAway) return members.save(ctx.db, next, current.version, state)
+  if (!takesAdminAway) return members.save(ctx.db, next, current.version, state, profile)
   return withLock(ctx, organizationId, ADMIN_LOCK, async () => {
     await requireAnotherAdmin(ctx, organizationId, current.id)
-    return members.save(ctx.db, next, current.version, state)
+    return members.save(ctx.db, next, current.version, state, profile)
   })
 }
 
+/**
+ * Changes a member. A new email is claimed before the change is written and the old one
+ * released after it (if the change fails, the new claim is released again), as group renames do.
+ */
 export async function updateMember(
   ctx: ServiceContext,
   organizationId: string,
@@ -255,30 +354,71 @@ export async function updateMember(
   patch: MemberPatch,
   expectedVersion?: number
 ): Promise<Member> {
+  const newEmail = patch.email?.trim()
+  let claimed: string | undefined
+  if (newEmail !== undefined) {
+    const { member } = await requireMember(ctx, organizationId, memberId)
+    if (emailKey(newEmail) !== emailKey(member.email)) {
+      await claimEmail(ctx, organizationId, newEmail, memberId)
+      claimed = emailKey(newEmail)
+    }
+  }
+  let result: { before: Member; after: Member } | undefined
+  try {
+    result = await saveMemberPatch(ctx, organizationId, memberId, patch, expectedVersion)
+  } finally {
+    const kept = result ? emailKey(result.after.email) : undefined
+    if (claimed !== undefined && claimed !== kept) {
+      await uniqueClaims.release(ctx.db, organizationId, EMAIL_CLAIM, claimed, memberId)
+    }
+  }
+  const { before, after } = result
+  if (emailKey(before.email) !== emailKey(after.email)) {
+    await uniqueClaims.release(
+      ctx.db,
+      organizationId,
+      EMAIL_CLAIM,
+      emailKey(before.email),
+      memberId
+    )
+  }
+  return after
+}
+
+async function saveMemberPatch(
+  ctx: ServiceContext,
+  organizationId: string,
+  memberId: string,
+  patch: MemberPatch,
+  expectedVersion: number | undefined
+): Promise<{ before: Member; after: Member }> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const { member: current } = await requireMember(ctx, organizationId, memberId)
+    const { member: current, profile } = await requireMember(ctx, organizationId, memberId)
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
       throw preconditionFailed(
         `The member is at version ${current.version}, not ${expectedVersion}.`
       )
     }
-    const next: Member = {
-      ...current,
-      ...(patch.name !== undefined ? { name: patch.name } : {}),
-      ...(patch.org_role !== undefined ? { org_role: patch.org_role } : {}),
-      ...(patch.status !== undefined ? { status: patch.status } : {}),
+    const next: Member = { ...current }
+    for (const field of PATCHABLE) {
+      const value = field === 'email' ? patch.email?.trim() : patch[field]
+      if (value !== undefined) Object.assign(next, { [field]: value })
     }
-    if (
-      next.name === current.name &&
-      next.org_role === current.org_role &&
-      next.status === current.status
-    ) {
-      return current
+    const profileChanges = patch.profile !== undefined && !isDeepStrictEqual(patch.profile, profile)
+    if (!profileChanges && PATCHABLE.every((field) => next[field] === current[field])) {
+      return { before: current, after: current }
     }
     next.updated_at = ctx.clock.now().toISOString()
     let saved: Member
     try {
-      saved = await saveMember(ctx, organizationId, current, next, 'ready')
+      saved = await saveMember(
+        ctx,
+        organizationId,
+        current,
+        next,
+        'ready',
+        profileChanges ? patch.profile : undefined
+      )
     } catch (error) {
       if (!(error instanceof ConditionFailedError)) throw error
       if (expectedVersion !== undefined) {
@@ -289,10 +429,10 @@ export async function updateMember(
     await recordAudit(ctx, organizationId, {
       event_type: 'member.updated',
       target: { type: 'member', id: memberId },
-      before: current,
-      after: saved,
+      before: profileChanges ? { ...current, profile } : current,
+      after: profileChanges ? { ...saved, profile: patch.profile } : saved,
     })
-    return saved
+    return { before: current, after: saved }
   }
   throw preconditionFailed('The member keeps changing; read it again.')
 }

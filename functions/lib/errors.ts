@@ -21,7 +21,9 @@ export class AppError extends Error {
     message: string,
     readonly param: string | null = null,
     /** Overrides the default status of `type` (e.g. 422 instead of 400). */
-    readonly status?: number
+    readonly status?: number,
+    /** Why a conflict happened, when a caller may act on it (SCIM answers `uniqueness`). */
+    readonly reason?: 'uniqueness'
   ) {
     super(message)
   }
@@ -33,6 +35,9 @@ export const notFound = (what: string, id: string, param: string | null = null) 
   new AppError('not_found', `No ${what} with id '${id}'.`, param)
 export const conflict = (message: string, param: string | null = null) =>
   new AppError('conflict', message, param)
+/** A 409 because a value that must be unique (an email, a group name) is taken. */
+export const duplicate = (message: string, param: string | null = null) =>
+  new AppError('conflict', message, param, undefined, 'uniqueness')
 export const preconditionFailed = (message: string) =>
   new AppError('precondition_failed', message, 'If-Match')
 export const forbidden = (message: string) => new AppError('permission', message)

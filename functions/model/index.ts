@@ -70,6 +70,19 @@ export interface AdminKey {
   revoked_at: string | null
 }
 
+/** An organization's SCIM token: the credential an identity provider uses on /scim/v2. */
+export interface ScimToken {
+  id: string
+  object: 'scim_token'
+  organization_id: string
+  name: string
+  redacted_value: string
+  status: KeyStatus
+  created_by: Actor
+  created_at: string
+  revoked_at: string | null
+}
+
 export interface ServiceKey {
   id: string
   object: 'service_key'
@@ -116,6 +129,13 @@ export interface Member {
   organization_id: string
   email: string
   name: string
+  /** Structured name parts (SCIM `name.givenName` / `name.familyName`); `name` is the display name. */
+  given_name: string | null
+  family_name: string | null
+  /** The identity provider's id for the member (SCIM `externalId`). */
+  external_id: string | null
+  /** Created or changed through SCIM (it stays true): managed by an identity provider. */
+  scim_managed: boolean
   org_role: OrgRole
   status: MemberStatus
   created_at: string
@@ -130,6 +150,10 @@ export interface Group {
   name: string
   /** An org role every member of the group (directly or through nesting) holds. */
   org_role: OrgRole | null
+  /** The identity provider's id for the group (SCIM `externalId`). */
+  external_id: string | null
+  /** Created or changed through SCIM (it stays true). */
+  scim_managed: boolean
   /** Groups this group is a subgroup of (its members are members of those too). */
   parent_group_ids: string[]
   subgroup_ids: string[]

@@ -140,7 +140,9 @@ export async function saveVersioned<R extends { version: number }>(
   key: Key,
   record: R,
   expectedVersion: number,
-  extra: Item = {}
+  extra: Item = {},
+  /** Attributes to remove from the item (e.g. an index key that no longer applies). */
+  remove: string[] = []
 ): Promise<R> {
   const saved = { ...record, version: expectedVersion + 1 }
   const fields = Object.entries({ ...extra, ...saved }).filter(
@@ -153,9 +155,14 @@ export async function saveVersioned<R extends { version: number }>(
     values[`:f${index}`] = value
     return `#f${index} = :f${index}`
   })
+  const removals = remove.map((name, index) => {
+    names[`#r${index}`] = name
+    return `#r${index}`
+  })
+  const expression = `SET ${assignments.join(', ')}${removals.length ? ` REMOVE ${removals.join(', ')}` : ''}`
   await db.update(
     key,
-    { expression: `SET ${assignments.join(', ')}`, names, values },
+    { expression, names, values },
     { expression: 'attribute_exists(PK) AND #version = :expected' }
   )
   return saved

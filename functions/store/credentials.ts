@@ -1,4 +1,4 @@
-import type { AdminKey, Credential, ServiceKey } from '../model/index.js'
+import type { AdminKey, Credential, ScimToken, ServiceKey } from '../model/index.js'
 import { Collection } from './collection.js'
 import type { Db } from './db.js'
 import { keys } from './keys.js'
@@ -14,6 +14,15 @@ export const adminKeys = new Collection<AdminKey, SecretRef>(
   keys.adminKey,
   (orgId) => keys.organization(orgId).PK,
   keys.adminKeyPrefix,
+  ['secret_hash']
+)
+
+/** SCIM tokens of an organization: `ORG#o` / `SCT#t`. */
+export const scimTokens = new Collection<ScimToken, SecretRef>(
+  'scim-tokens',
+  keys.scimToken,
+  (orgId) => keys.organization(orgId).PK,
+  keys.scimTokenPrefix,
   ['secret_hash']
 )
 

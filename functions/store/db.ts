@@ -155,16 +155,22 @@ export class Db {
     }
   }
 
-  /** Every item of a query, following pages. Only for bounded collections. */
-  async queryAll(input: Omit<QueryInput, 'startKey' | 'limit'>): Promise<Item[]> {
+  /**
+   * Every item of a query, following pages, or the first `max` of them. Only for bounded
+   * collections.
+   */
+  async queryAll(
+    input: Omit<QueryInput, 'startKey' | 'limit'>,
+    max = Number.POSITIVE_INFINITY
+  ): Promise<Item[]> {
     const items: Item[] = []
     let startKey: Item | undefined
     do {
       const page = await this.query({ ...input, ...(startKey ? { startKey } : {}) })
       items.push(...page.items)
       startKey = page.lastKey
-    } while (startKey)
-    return items
+    } while (startKey && items.length < max)
+    return items.slice(0, max)
   }
 
   /**

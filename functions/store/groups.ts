@@ -26,14 +26,34 @@ function asSortedArray(value: unknown): string[] {
 
 function toStored(item: Item): StoredGroup {
   const { state, parent_ids, subgroup_ids, ...rest } = stripKeys<Record<string, unknown>>(item)
+  const record = rest as unknown as GroupRecord
   return {
     group: {
-      ...(rest as unknown as GroupRecord),
+      ...record,
+      // Fields added after the first release, defaulted for items written before them.
+      external_id: record.external_id ?? null,
+      scim_managed: record.scim_managed ?? false,
       parent_group_ids: asSortedArray(parent_ids),
       subgroup_ids: asSortedArray(subgroup_ids),
     },
     state: state as GroupState,
   }
+}
+
+/** GSI1 places a group under its SCIM externalId, when it has one. */
+function externalIndex(group: GroupRecord) {
+  return group.external_id
+    ? {
+        GSI1PK: keys.groupsByExternalId(group.organization_id, group.external_id),
+        GSI1SK: group.id,
+      }
+    : {}
+}
+
+const ACTIVE_FILTER = {
+  expression: '#state = :active',
+  names: { '#state': 'state' },
+  values: { ':active': 'active' },
 }
 
 function recordOf(group: Group | GroupRecord): GroupRecord {
@@ -51,7 +71,12 @@ const isConditionFailure = (error: unknown) => error instanceof ConditionFailedE
  */
 export const groups = {
   async create(db: Db, group: GroupRecord): Promise<void> {
-    await db.create({ ...keys.group(group.organization_id, group.id), ...group, state: 'active' })
+    await db.create({
+      ...keys.group(group.organization_id, group.id),
+      ...group,
+      ...externalIndex(group),
+      state: 'active',
+    })
   },
 
   async find(db: Db, orgId: string, groupId: string): Promise<StoredGroup | undefined> {
@@ -86,15 +111,33 @@ export const groups = {
       {
         partition: keys.organization(orgId).PK,
         sort: { prefix: keys.groupPrefix },
-        filter: {
-          expression: '#state = :active',
-          names: { '#state': 'state' },
-          values: { ':active': 'active' },
-        },
+        filter: ACTIVE_FILTER,
       },
       page,
       (item) => toStored(item).group
     )
+  },
+
+  /** The organization's active groups in id order, at most `max` (SCIM lists and filters). */
+  async scan(db: Db, orgId: string, max: number): Promise<Group[]> {
+    const items = await db.queryAll(
+      {
+        partition: keys.organization(orgId).PK,
+        sort: { prefix: keys.groupPrefix },
+        filter: ACTIVE_FILTER,
+      },
+      max
+    )
+    return items.map((item) => toStored(item).group)
+  },
+
+  /** Ids of groups indexed under an externalId (GSI1, eventually consistent). */
+  async idsByExternalId(db: Db, orgId: string, externalId: string): Promise<string[]> {
+    const items = await db.queryAll({
+      index: 'GSI1',
+      partition: keys.groupsByExternalId(orgId, externalId),
+    })
+    return items.map((item) => item.GSI1SK as string)
   },
 
   /** Optimistic update of name, org role (and state); nesting sets are left alone. */
@@ -104,12 +147,14 @@ export const groups = {
     expectedVersion: number,
     state: GroupState = 'active'
   ): Promise<GroupRecord> {
+    const record = recordOf(group)
     return saveVersioned(
       db,
       keys.group(group.organization_id, group.id),
-      recordOf(group),
+      record,
       expectedVersion,
-      { state }
+      { state, ...externalIndex(record) },
+      record.external_id ? [] : ['GSI1PK', 'GSI1SK']
     )
   },
 

@@ -50,12 +50,22 @@ export const keys = {
     SK: `MEM#${memberId}`,
   }),
   memberPrefix: 'MEM#',
+  /** GSI1 partition of the members with one SCIM externalId (GSI1SK = member id). */
+  membersByExternalId: (orgId: string, externalId: string) => `MEMEXT#${orgId}#${externalId}`,
   /** GSI2 partition of the members holding one org role with one status (e.g. active admins). */
   membersByRole: (orgId: string, orgRole: string, status: string) =>
     `MEMROLE#${orgId}#${orgRole}#${status}`,
 
   group: (orgId: string, groupId: string): Key => ({ PK: `ORG#${orgId}`, SK: `GRP#${groupId}` }),
   groupPrefix: 'GRP#',
+  /** GSI1 partition of the groups with one SCIM externalId (GSI1SK = group id). */
+  groupsByExternalId: (orgId: string, externalId: string) => `GRPEXT#${orgId}#${externalId}`,
+
+  scimToken: (orgId: string, tokenId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `SCT#${tokenId}`,
+  }),
+  scimTokenPrefix: 'SCT#',
 
   groupMembership: (orgId: string, groupId: string, memberId: string): Key => ({
     PK: `ORG#${orgId}`,

@@ -1,5 +1,5 @@
 import type { Member, MemberStatus, OrgRole } from '../model/index.js'
-import { Collection } from './collection.js'
+import { Collection, saveVersioned } from './collection.js'
 import { ConditionFailedError, type Db, type Expression, type Item } from './db.js'
 import { keys } from './keys.js'
 import type { Page, PageRequest } from './pagination.js'
@@ -11,17 +11,25 @@ import type { Page, PageRequest } from './pagination.js'
  */
 export type MemberState = 'creating' | 'ready' | 'removing'
 
+/**
+ * Profile attributes an identity provider sends that the Admin model does not use (the SCIM
+ * enterprise extension: employeeNumber, department, manager…), kept so SCIM reads return them.
+ */
+export type MemberProfile = Record<string, unknown>
+
 interface MemberInternal extends Item {
   state: MemberState
   /** The member's direct groups, a string set (absent when empty). Authoritative for access. */
   group_ids?: Set<string>
+  profile?: MemberProfile
 }
 
-/** A member item: the API record plus its lifecycle state and direct groups. */
+/** A member item: the API record plus its lifecycle state, direct groups and profile. */
 export interface StoredMember {
   member: Member
   state: MemberState
   groupIds: string[]
+  profile: MemberProfile | null
 }
 
 const collection = new Collection<Member, MemberInternal>(
@@ -29,24 +37,51 @@ const collection = new Collection<Member, MemberInternal>(
   keys.member,
   (orgId) => keys.organization(orgId).PK,
   keys.memberPrefix,
-  ['state', 'group_ids']
+  ['state', 'group_ids', 'profile']
 )
 
-/** GSI2 places every member under its (org role, status), so "the active admins" is a Query. */
-function roleIndex(member: Member) {
+/**
+ * GSI2 places every member under its (org role, status), so "the active admins" is a Query;
+ * GSI1 under its externalId when it has one (SCIM `externalId eq "…"`).
+ */
+function indexKeys(member: Member) {
   return {
     GSI2PK: keys.membersByRole(member.organization_id, member.org_role, member.status),
     GSI2SK: member.id,
+    ...(member.external_id
+      ? {
+          GSI1PK: keys.membersByExternalId(member.organization_id, member.external_id),
+          GSI1SK: member.id,
+        }
+      : {}),
+  }
+}
+
+/** Fields added after the first release, defaulted for items written before them. */
+function withDefaults(member: Member): Member {
+  return {
+    ...member,
+    given_name: member.given_name ?? null,
+    family_name: member.family_name ?? null,
+    external_id: member.external_id ?? null,
+    scim_managed: member.scim_managed ?? false,
   }
 }
 
 function toStored(item: Item): StoredMember {
   const groups = item.group_ids as Set<string> | undefined
   return {
-    member: collection.toRecord(item),
+    member: withDefaults(collection.toRecord(item)),
     state: item.state as MemberState,
     groupIds: groups ? [...groups].sort() : [],
+    profile: (item.profile as MemberProfile | undefined) ?? null,
   }
+}
+
+const READY_FILTER: Expression = {
+  expression: '#state = :ready',
+  names: { '#state': 'state' },
+  values: { ':ready': 'ready' },
 }
 
 export interface MemberFilter {
@@ -55,8 +90,17 @@ export interface MemberFilter {
 
 /** Members of an organization: `ORG#o` / `MEM#m`. */
 export const members = {
-  async create(db: Db, member: Member, state: MemberState): Promise<void> {
-    await collection.create(db, member.organization_id, member, { state, ...roleIndex(member) })
+  async create(
+    db: Db,
+    member: Member,
+    state: MemberState,
+    profile: MemberProfile | null = null
+  ): Promise<void> {
+    await collection.create(db, member.organization_id, member, {
+      state,
+      ...indexKeys(member),
+      ...(profile ? { profile } : {}),
+    })
   },
 
   /** The member item with its state and direct groups (one strongly consistent GetItem). */
@@ -73,18 +117,49 @@ export const members = {
   },
 
   /** Ready members, optionally of one status. */
-  list(db: Db, orgId: string, page: PageRequest, filter: MemberFilter = {}): Promise<Page<Member>> {
+  async list(
+    db: Db,
+    orgId: string,
+    page: PageRequest,
+    filter: MemberFilter = {}
+  ): Promise<Page<Member>> {
     const expression: Expression = {
-      expression: '#state = :ready',
-      names: { '#state': 'state' },
-      values: { ':ready': 'ready' },
+      ...READY_FILTER,
+      names: { ...READY_FILTER.names },
+      values: { ...READY_FILTER.values },
     }
     if (filter.status) {
       expression.expression += ' AND #status = :status'
       expression.names!['#status'] = 'status'
       expression.values![':status'] = filter.status
     }
-    return collection.list(db, orgId, page, { filter: expression })
+    const listed = await collection.list(db, orgId, page, { filter: expression })
+    return { ...listed, data: listed.data.map(withDefaults) }
+  },
+
+  /**
+   * The organization's ready members in id (creation) order, at most `max` of them: for SCIM
+   * lists and filters that no key answers. Reads the whole partition range of members.
+   */
+  async scan(db: Db, orgId: string, max: number): Promise<StoredMember[]> {
+    const items = await db.queryAll(
+      {
+        partition: keys.organization(orgId).PK,
+        sort: { prefix: keys.memberPrefix },
+        filter: READY_FILTER,
+      },
+      max
+    )
+    return items.map(toStored)
+  },
+
+  /** Ids of members indexed under an externalId (GSI1, eventually consistent). */
+  async idsByExternalId(db: Db, orgId: string, externalId: string): Promise<string[]> {
+    const items = await db.queryAll({
+      index: 'GSI1',
+      partition: keys.membersByExternalId(orgId, externalId),
+    })
+    return items.map((item) => item.GSI1SK as string)
   },
 
   /**
@@ -95,12 +170,22 @@ export const members = {
     db: Db,
     member: Member,
     expectedVersion: number,
-    state: MemberState = 'ready'
+    state: MemberState = 'ready',
+    /** A new profile (null removes it); undefined keeps the stored one. */
+    profile?: MemberProfile | null
   ): Promise<Member> {
-    return collection.save(db, member.organization_id, member, expectedVersion, {
-      state,
-      ...roleIndex(member),
-    })
+    const remove = [
+      ...(member.external_id ? [] : ['GSI1PK', 'GSI1SK']),
+      ...(profile === null ? ['profile'] : []),
+    ]
+    return saveVersioned(
+      db,
+      keys.member(member.organization_id, member.id),
+      member,
+      expectedVersion,
+      { state, ...indexKeys(member), ...(profile ? { profile } : {}) },
+      remove
+    )
   },
 
   /** Ends a creation: `creating` → `ready` (no version change). False if no longer creating. */

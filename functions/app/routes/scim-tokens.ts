@@ -1,0 +1,90 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { createScimToken, listScimTokens, revokeScimToken } from '../../domain/keys.js'
+import type { AppEnv } from '../env.js'
+import { guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+import { NameSchema, ScimTokenSchema, ScimTokenWithSecretSchema } from '../schemas.js'
+
+/** SCIM tokens: the credentials identity providers use on /scim/v2 (see docs/scim.md). */
+export const scimTokenRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['SCIM tokens']
+const adminOnly = [allow('admin')]
+
+scimTokenRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/scim-tokens',
+    tags,
+    summary: 'List SCIM tokens',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { query: PageQuery },
+    responses: {
+      200: json(listOf(ScimTokenSchema), 'SCIM tokens'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'read_scim_tokens')
+    const page = await listScimTokens(serviceContext(c), organizationId, c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+scimTokenRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/scim-tokens',
+    tags,
+    summary: 'Create a SCIM token for an identity provider (Okta, Microsoft Entra)',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: {
+      headers: IdempotencyHeader,
+      body: jsonBody(z.object({ name: NameSchema }).strict()),
+    },
+    responses: {
+      201: json(ScimTokenWithSecretSchema, 'Created; the secret is shown only here'),
+      ...errorResponses(...AUTH_ERRORS, 409),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_scim_tokens')
+    const token = await createScimToken(serviceContext(c), organizationId, c.req.valid('json').name)
+    return c.json(token, 201)
+  }
+)
+
+scimTokenRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/scim-tokens/{id}',
+    tags,
+    summary: 'Revoke a SCIM token (it stops working at once)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: {
+      200: json(ScimTokenSchema, 'The revoked token'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = guard(c, 'manage_scim_tokens')
+    const token = await revokeScimToken(serviceContext(c), organizationId, c.req.valid('param').id)
+    return c.json(token, 200)
+  }
+)

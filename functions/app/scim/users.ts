@@ -1,0 +1,382 @@
+import { z } from 'zod'
+import type { ServiceContext } from '../../domain/context.js'
+import { findGroups } from '../../domain/groups.js'
+import {
+  createMember,
+  findMemberDetails,
+  getMemberDetails,
+  memberDetailsByEmail,
+  membersByExternalId,
+  removeMember,
+  scanMembers,
+  updateMember,
+} from '../../domain/members.js'
+import { AppError } from '../../lib/errors.js'
+import type { MemberStatus } from '../../model/index.js'
+import type { MemberProfile, StoredMember } from '../../store/members.js'
+import { ScimProblem, scimValidationError } from './errors.js'
+import {
+  candidates,
+  type FilterableAttributes,
+  type KeyedLookup,
+  keyedLookups,
+  matches,
+  parseFilter,
+} from './filter.js'
+import { applyPatch, nameMap, type PatchOperation } from './patch.js'
+import { ENTERPRISE_SCHEMA, ENTERPRISE_STRING_ATTRIBUTES, USER_SCHEMA } from './schemas.js'
+
+/**
+ * SCIM Users are the organization's members: userName is the member's email, displayName
+ * their name, active their status. Every change goes through the member domain functions,
+ * so the Admin API and SCIM are two views of one model under the same rules and audit log.
+ */
+
+export type ScimUser = Record<string, unknown> & { id: string }
+
+const ENTERPRISE_LOWER = ENTERPRISE_SCHEMA.toLowerCase()
+
+export const USER_FILTER_ATTRIBUTES: FilterableAttributes = {
+  id: { type: 'string', caseExact: true },
+  externalid: { type: 'string', caseExact: true },
+  username: { type: 'string' },
+  displayname: { type: 'string' },
+  name: { type: 'complex' },
+  'name.givenname': { type: 'string' },
+  'name.familyname': { type: 'string' },
+  'name.formatted': { type: 'string' },
+  emails: { type: 'complex' },
+  'emails.value': { type: 'string' },
+  'emails.type': { type: 'string' },
+  'emails.primary': { type: 'boolean' },
+  active: { type: 'boolean' },
+  groups: { type: 'complex' },
+  'groups.value': { type: 'string', caseExact: true },
+  'groups.display': { type: 'string' },
+  'meta.created': { type: 'dateTime' },
+  'meta.lastmodified': { type: 'dateTime' },
+  ...Object.fromEntries(
+    ENTERPRISE_STRING_ATTRIBUTES.map((name) => [
+      `${ENTERPRISE_LOWER}:${name.toLowerCase()}`,
+      { type: 'string' as const },
+    ])
+  ),
+  [`${ENTERPRISE_LOWER}:manager.value`]: { type: 'string', caseExact: true },
+}
+
+/** Filters these attributes answer with a key: the email claim, the externalId index, the id. */
+const USER_KEYED = new Set(['username', 'emails.value', 'externalid', 'id'])
+
+const USER_NAMES = nameMap([
+  'id',
+  'externalId',
+  'userName',
+  'name',
+  'givenName',
+  'familyName',
+  'formatted',
+  'displayName',
+  'emails',
+  'value',
+  'type',
+  'primary',
+  'active',
+  'groups',
+  'schemas',
+  'manager',
+  ...ENTERPRISE_STRING_ATTRIBUTES,
+])
+
+// ----- Representation ----------------------------------------------------------------------
+
+/** The SCIM User of a member; `groupNames` names the member's active groups. */
+export function userResource(
+  stored: StoredMember,
+  base: string,
+  groupNames: ReadonlyMap<string, string>
+): ScimUser {
+  const member = stored.member
+  const formatted = [member.given_name, member.family_name].filter(Boolean).join(' ')
+  return {
+    schemas: stored.profile ? [USER_SCHEMA, ENTERPRISE_SCHEMA] : [USER_SCHEMA],
+    id: member.id,
+    ...(member.external_id !== null ? { externalId: member.external_id } : {}),
+    userName: member.email,
+    name: {
+      formatted: formatted || member.name,
+      ...(member.given_name !== null ? { givenName: member.given_name } : {}),
+      ...(member.family_name !== null ? { familyName: member.family_name } : {}),
+    },
+    displayName: member.name,
+    emails: [{ value: member.email, type: 'work', primary: true }],
+    active: member.status === 'active',
+    groups: stored.groupIds
+      .filter((id) => groupNames.has(id))
+      .map((id) => ({ value: id, $ref: `${base}/Groups/${id}`, display: groupNames.get(id) })),
+    ...(stored.profile ? { [ENTERPRISE_SCHEMA]: stored.profile } : {}),
+    meta: {
+      resourceType: 'User',
+      created: member.created_at,
+      lastModified: member.updated_at,
+      version: weakEtag(member.version),
+      location: `${base}/Users/${member.id}`,
+    },
+  }
+}
+
+export const weakEtag = (version: number) => `W/"${version}"`
+
+/** Names of the active groups the given members are directly in (one BatchGet per 100). */
+async function groupNamesOf(
+  ctx: ServiceContext,
+  organizationId: string,
+  members: StoredMember[]
+): Promise<Map<string, string>> {
+  const ids = [...new Set(members.flatMap((stored) => stored.groupIds))]
+  const found = await findGroups(ctx, organizationId, ids)
+  return new Map([...found].map(([id, group]) => [id, group.name]))
+}
+
+export async function representUsers(
+  ctx: ServiceContext,
+  organizationId: string,
+  base: string,
+  members: StoredMember[]
+): Promise<ScimUser[]> {
+  const names = await groupNamesOf(ctx, organizationId, members)
+  return members.map((stored) => userResource(stored, base, names))
+}
+
+// ----- Input ---------------------------------------------------------------------------------
+
+/** Entra sends booleans as the strings "True"/"False" (without its aadOptscim062020 flag). */
+export const ScimBoolean = z.preprocess(
+  (value) =>
+    typeof value === 'string' && /^(true|false)$/i.test(value)
+      ? value.toLowerCase() === 'true'
+      : value,
+  z.boolean()
+)
+
+const Text = (max: number) => z.string().trim().max(max).nullable().optional()
+
+const EnterpriseInput = z.object({
+  ...Object.fromEntries(ENTERPRISE_STRING_ATTRIBUTES.map((name) => [name, Text(200)])),
+  // Entra sends the manager as its id alone in PATCH values.
+  manager: z
+    .union([
+      z.string().trim().max(256),
+      z.object({ value: Text(256), displayName: z.unknown().optional() }),
+    ])
+    .nullable()
+    .optional(),
+})
+
+/** A User as POST and PUT take it; attributes not listed are ignored (RFC 7644 §3.3). */
+const UserInput = z.object({
+  userName: z.preprocess(
+    (value) => (typeof value === 'string' ? value.trim() : value),
+    z.email('userName must be an email address').max(320)
+  ),
+  externalId: z.string().trim().min(1).max(256).nullable().optional(),
+  name: z
+    .object({ formatted: Text(400), givenName: Text(200), familyName: Text(200) })
+    .nullable()
+    .optional(),
+  displayName: Text(200),
+  active: ScimBoolean.optional(),
+  [ENTERPRISE_SCHEMA]: EnterpriseInput.nullable().optional(),
+})
+
+type UserInput = z.infer<typeof UserInput>
+
+function parseUser(body: unknown): UserInput {
+  const parsed = UserInput.safeParse(body)
+  if (!parsed.success) throw scimValidationError(parsed.error)
+  return parsed.data
+}
+
+const blank = (value: string | null | undefined) =>
+  value === undefined || value === null || value === '' ? null : value
+
+/** The enterprise attributes kept for the member, or null when none has a value. */
+function profileOf(input: UserInput): MemberProfile | null {
+  const enterprise = input[ENTERPRISE_SCHEMA]
+  if (!enterprise) return null
+  const profile: MemberProfile = {}
+  for (const name of ENTERPRISE_STRING_ATTRIBUTES) {
+    const value = blank((enterprise as Record<string, string | null | undefined>)[name])
+    if (value !== null) profile[name] = value
+  }
+  const manager = enterprise.manager
+  const managerId = blank(typeof manager === 'string' ? manager : manager?.value)
+  if (managerId !== null) profile.manager = { value: managerId }
+  return Object.keys(profile).length > 0 ? profile : null
+}
+
+/** The member fields a SCIM User sets (all of them: POST and PUT replace). */
+function memberFields(input: UserInput) {
+  const givenName = blank(input.name?.givenName)
+  const familyName = blank(input.name?.familyName)
+  const displayName =
+    blank(input.displayName) ??
+    blank(input.name?.formatted) ??
+    blank([givenName, familyName].filter(Boolean).join(' ')) ??
+    input.userName
+  const status: MemberStatus | undefined =
+    input.active === undefined ? undefined : input.active ? 'active' : 'deactivated'
+  return {
+    email: input.userName,
+    name: displayName.slice(0, 200),
+    given_name: givenName,
+    family_name: familyName,
+    external_id: input.externalId ?? null,
+    scim_managed: true,
+    profile: profileOf(input),
+    status,
+  }
+}
+
+// ----- Operations ----------------------------------------------------------------------------
+
+export async function getUser(
+  ctx: ServiceContext,
+  organizationId: string,
+  base: string,
+  id: string
+): Promise<ScimUser> {
+  const stored = await getMemberDetails(ctx, organizationId, id)
+  const [user] = await representUsers(ctx, organizationId, base, [stored])
+  return user!
+}
+
+/**
+ * Members matching a filter (or all), in creation order. The filter is evaluated on each
+ * candidate's SCIM representation (group names are read only when the filter names groups);
+ * callers represent only the page they return.
+ */
+export async function searchUsers(
+  ctx: ServiceContext,
+  organizationId: string,
+  filterText: string | undefined
+): Promise<StoredMember[]> {
+  const filter =
+    filterText === undefined
+      ? undefined
+      : parseFilter(filterText, USER_FILTER_ATTRIBUTES, USER_SCHEMA)
+  const found = await candidates(
+    filter && keyedLookups(filter, USER_KEYED, USER_SCHEMA),
+    (lookups) => lookUpMembers(ctx, organizationId, lookups),
+    (max) => scanMembers(ctx, organizationId, max),
+    'members',
+    'userName, externalId, emails.value or id'
+  )
+  if (!filter) return found
+  const names = /groups/i.test(filterText!)
+    ? await groupNamesOf(ctx, organizationId, found)
+    : new Map<string, string>()
+  return found.filter((stored) =>
+    matches(userResource(stored, '', names), filter, USER_FILTER_ATTRIBUTES, USER_SCHEMA)
+  )
+}
+
+async function lookUpMembers(
+  ctx: ServiceContext,
+  organizationId: string,
+  lookups: KeyedLookup[]
+): Promise<StoredMember[]> {
+  const found = new Map<string, StoredMember>()
+  for (const { attribute, value } of lookups) {
+    if (attribute === 'id') {
+      for (const stored of (await findMemberDetails(ctx, organizationId, [value])).values()) {
+        found.set(stored.member.id, stored)
+      }
+    } else if (attribute === 'externalid') {
+      for (const stored of await membersByExternalId(ctx, organizationId, value)) {
+        found.set(stored.member.id, stored)
+      }
+    } else {
+      const stored = await memberDetailsByEmail(ctx, organizationId, value)
+      if (stored) found.set(stored.member.id, stored)
+    }
+  }
+  return [...found.values()].sort((a, b) => (a.member.id < b.member.id ? -1 : 1))
+}
+
+export async function createUser(
+  ctx: ServiceContext,
+  organizationId: string,
+  base: string,
+  body: unknown
+): Promise<ScimUser> {
+  const { status, profile, ...fields } = memberFields(parseUser(body))
+  const member = await createMember(ctx, organizationId, {
+    ...fields,
+    profile,
+    status: status ?? 'active',
+  })
+  return userResource({ member, state: 'ready', groupIds: [], profile }, base, new Map())
+}
+
+/** PUT: every attribute is set from the body (absent ones cleared), except `active` if absent. */
+export async function replaceUser(
+  ctx: ServiceContext,
+  organizationId: string,
+  base: string,
+  id: string,
+  body: unknown,
+  expectedVersion: number | undefined
+): Promise<ScimUser> {
+  await updateMember(ctx, organizationId, id, memberFields(parseUser(body)), expectedVersion)
+  return getUser(ctx, organizationId, base, id)
+}
+
+/**
+ * PATCH: the operations applied to the current User, then saved as a PUT of the result, on
+ * the condition that the member is still at the version read (retried on fresh data when
+ * the request has no If-Match).
+ */
+export async function patchUser(
+  ctx: ServiceContext,
+  organizationId: string,
+  base: string,
+  id: string,
+  operations: PatchOperation[],
+  expectedVersion: number | undefined
+): Promise<ScimUser> {
+  for (const operation of operations) {
+    const path = operation.path?.toLowerCase() ?? ''
+    if (path.startsWith('groups') || path === 'id' || path.startsWith('meta')) {
+      throw new ScimProblem(400, 'mutability', `'${operation.path}' cannot be changed.`)
+    }
+  }
+  for (let attempt = 1; ; attempt++) {
+    const current = await getMemberDetails(ctx, organizationId, id)
+    if (expectedVersion !== undefined && current.member.version !== expectedVersion) {
+      throw new ScimProblem(
+        412,
+        undefined,
+        `The user is at version ${current.member.version}, not ${expectedVersion}.`
+      )
+    }
+    const { meta, groups, ...resource } = userResource(current, base, new Map())
+    const fields = memberFields(parseUser(applyPatch(resource, operations, USER_NAMES)))
+    try {
+      await updateMember(ctx, organizationId, id, fields, current.member.version)
+    } catch (error) {
+      const lostRace = error instanceof AppError && error.type === 'precondition_failed'
+      if (!lostRace || expectedVersion !== undefined || attempt >= 5) throw error
+      continue
+    }
+    return getUser(ctx, organizationId, base, id)
+  }
+}
+
+export async function deleteUser(
+  ctx: ServiceContext,
+  organizationId: string,
+  id: string,
+  expectedVersion: number | undefined
+): Promise<void> {
+  await removeMember(ctx, organizationId, id, expectedVersion)
+}
