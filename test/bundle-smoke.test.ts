@@ -251,8 +251,8 @@ describe('the aggregation function, from its built asset', () => {
   }, 60_000)
   afterAll(() => job?.close())
 
-  /** Events of `dollars` each: claude-haiku-4 input costs $1 per million tokens. */
-  const events = (workspace: string, count: number, dollars = 0.01) =>
+  /** Events of $0.01 each: claude-haiku-4 input costs $1 per million tokens. */
+  const events = (workspace: string, count: number) =>
     Array.from({ length: count }, () => ({
       id: `smoke-${++eventCount}`,
       organization_id: organizationId,
@@ -260,7 +260,7 @@ describe('the aggregation function, from its built asset', () => {
       timestamp: new Date().toISOString(),
       product: 'chat',
       model: 'claude-haiku-4',
-      input_tokens: dollars * 1_000_000,
+      input_tokens: 10_000,
       output_tokens: 0,
     }))
 
