@@ -110,6 +110,16 @@ describe('aggregation job', () => {
     expect(requests('1d ')).toBe(60)
   })
 
+  it('starts no round once its time budget is spent, leaving the events to the next run', async () => {
+    const org = await seed('budget')
+    const spent = await runAggregation({ db: h.db, clock: h.clock, runBudgetMs: 0 })
+    expect(spent).toMatchObject({ status: 'completed', events_aggregated: 0 })
+    const totals = await snapshot(org.adminKey)
+    expect(Object.keys(totals)).toEqual([])
+    const next = await runAggregation({ db: h.db, clock: h.clock })
+    expect(next.events_aggregated).toBe(60)
+  })
+
   it('yields the same totals when a run dies after any number of writes and is re-run', async () => {
     const reference = await seed('reference')
     await aggregate(h)

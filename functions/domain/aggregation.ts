@@ -29,6 +29,8 @@ export interface AggregationDeps {
   clock: Clock
   /** Where fired budget alerts are published (EventBridge in AWS); none locally. */
   publisher?: AlertPublisher | undefined
+  /** Starts no new round after this long; defaults to RUN_BUDGET_MS (the scheduled run's). */
+  runBudgetMs?: number | undefined
 }
 
 /** A run holds the job lock this long without renewing it; a dead run is replaced after it. */
@@ -37,6 +39,11 @@ export const AGGREGATION_LEASE_MS = 10 * 60_000
 export const LEASE_MARGIN_MS = 2 * 60_000
 /** A run starts no new round after this long (below the Lambda timeout); the next run goes on. */
 export const RUN_BUDGET_MS = 4 * 60_000
+/**
+ * The budget of a run requested over HTTP (`POST /v1/jobs/aggregate`): in AWS it runs in the API
+ * function, under API Gateway's 29-second limit, so it leaves a large backlog to the schedule.
+ */
+export const ON_DEMAND_RUN_BUDGET_MS = 10_000
 /** Oldest slots taken per journal shard per round: at most 32 × 4 slots × 500 = 64,000 events. */
 const SLOTS_PER_SHARD_PER_ROUND = 4
 const TOTALS_CONCURRENCY = 16
@@ -65,7 +72,8 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
   try {
     const scopes = new Set(lock.pending_scopes)
     if (lock.round) await run.processRound(lock.round, undefined)
-    while (deps.clock.now().getTime() - started.getTime() < RUN_BUDGET_MS) {
+    const budgetMs = deps.runBudgetMs ?? RUN_BUDGET_MS
+    while (deps.clock.now().getTime() - started.getTime() < budgetMs) {
       await run.renewLease()
       const slots = await usageJournal.pending(deps.db, SLOTS_PER_SHARD_PER_ROUND)
       if (slots.length === 0) break

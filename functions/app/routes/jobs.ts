@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
-import { runAggregation } from '../../domain/aggregation.js'
+import { ON_DEMAND_RUN_BUDGET_MS, runAggregation } from '../../domain/aggregation.js'
 import { conflict } from '../../lib/errors.js'
 import type { AppEnv } from '../env.js'
 import { allow } from '../middleware/authenticate.js'
@@ -16,7 +16,8 @@ jobRoutes.openapi(
     tags: ['Operator'],
     summary: 'Run one usage-aggregation pass now and return its summary',
     description:
-      'The same pass the schedule runs. One runs at a time: while another is in progress → 409.',
+      'The same pass the schedule runs, with a shorter time budget (a large backlog is left to ' +
+      'the next run). One runs at a time: while another is in progress → 409.',
     security: BEARER,
     middleware: [allow('operator')],
     responses: {
@@ -26,7 +27,12 @@ jobRoutes.openapi(
   }),
   async (c) => {
     const { db, clock, alertPublisher } = c.get('deps')
-    const summary = await runAggregation({ db, clock, publisher: alertPublisher })
+    const summary = await runAggregation({
+      db,
+      clock,
+      publisher: alertPublisher,
+      runBudgetMs: ON_DEMAND_RUN_BUDGET_MS,
+    })
     if (summary.status === 'skipped') {
       throw conflict('Another aggregation run is in progress; try again shortly.')
     }
