@@ -364,7 +364,7 @@ describe('decisions agree with the contract role table', () => {
           })
         }
       }),
-      { numRuns: 12 }
+      { numRuns: 25 }
     )
   }, 180_000)
 })

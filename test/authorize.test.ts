@@ -361,6 +361,12 @@ describe('who may ask', () => {
     })
     expect(noPrincipal.status).toBe(400)
     expect(noPrincipal.body.error.param).toBe('principal.type')
+    const badId = await h.call('POST', '/v1/authorize', {
+      key: svc,
+      body: { ...body(), resource: { type: 'Workspace', id: `${ws}#member#x` } },
+    })
+    expect(badId.status).toBe(400)
+    expect(badId.body.error.param).toBe('resource.id')
   })
 })
 

@@ -3,7 +3,12 @@ import { PRODUCT_ACTIONS } from '../model/index.js'
 
 /** Schemas of the decision API, introspection and custom policies. */
 
-const Id = z.string().min(1).max(100)
+/** API ids are prefixed ULIDs; anything outside this alphabet cannot name one. */
+const Id = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_-]+$/, 'Ids are letters, digits, "_" and "-".')
 
 export const AuthorizationItemSchema = z
   .object({

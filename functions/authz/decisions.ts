@@ -438,7 +438,7 @@ class OrgSnapshot {
   > {
     const context = contextOf(request.context, now)
     if ('error' in context) return { errors: [context.error] }
-    const key = `${request.principal.type}:${request.principal.id}@${request.resource.id}`
+    const key = JSON.stringify([request.principal.type, request.principal.id, request.resource.id])
     let prepared = this.prepared.get(key)
     if (!prepared) {
       prepared = this.prepare(request.principal, request.resource.id)
