@@ -454,9 +454,9 @@ async function startServer(endpoint: string, operatorKey: string) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const url = await new Promise<string>((resolve, reject) => {
+  const started = new Promise<string>((resolve, reject) => {
     let output = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000)
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 120_000)
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
       const match = /on (http:\/\/localhost:\d+)/.exec(output)
@@ -469,6 +469,15 @@ async function startServer(endpoint: string, operatorKey: string) {
     child.stderr!.on('data', onData)
     child.once('exit', (code) => reject(new Error(`server exited ${code}:\n${output}`)))
   })
+  let url: string
+  try {
+    url = await started
+  } catch (error) {
+    // A server that never came up must not keep this process alive.
+    child.kill('SIGKILL')
+    rmSync(dataDir, { recursive: true, force: true })
+    throw error
+  }
   return {
     url,
     stop: async () => {
