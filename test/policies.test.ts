@@ -7,10 +7,12 @@ import {
   builtinPolicies,
   decide,
   type EntityJson,
+  schemaProductActions,
   schemaText,
   validatePolicies,
 } from '../functions/authz/engine.js'
 import { policyDirectory } from '../functions/authz/policy-files.js'
+import { PRODUCT_ACTIONS } from '../functions/model/index.js'
 
 interface PolicyCase {
   name: string
@@ -24,6 +26,8 @@ interface PolicyCase {
 
 interface PolicyTestFile {
   description: string
+  /** The context of every case that gives none (product actions need `now`). */
+  context?: Record<string, cedar.CedarValueJson>
   entities: EntityJson[]
   cases: PolicyCase[]
 }
@@ -54,6 +58,38 @@ describe('built-in policies', () => {
   })
 })
 
+describe('product actions', () => {
+  it('PRODUCT_ACTIONS lists exactly the schema actions in the product_action group', () => {
+    expect([...PRODUCT_ACTIONS].sort()).toEqual([...schemaProductActions].sort())
+  })
+
+  it('the policy tests cover every role × product action and name every guardrail', () => {
+    const all = files.flatMap(
+      (file) => (JSON.parse(readFileSync(join(testDir, file), 'utf8')) as PolicyTestFile).cases
+    )
+    const guardrails = builtinPolicies.filter((p) => p.effect === 'forbid').map((p) => p.id)
+    const named = new Set(all.flatMap((c) => c.determining_policies))
+    for (const id of guardrails) expect(named, id).toContain(id)
+    for (const role of [
+      'workspace_admin',
+      'workspace_contributor',
+      'user',
+      'dev',
+      'code_user',
+      'billing',
+      'observability_viewer',
+      'organization_admin',
+      'billing_manager',
+      'member',
+    ]) {
+      const actions = new Set(
+        all.filter((c) => c.principal.id === `mem-${role}`).map((c) => c.action)
+      )
+      expect([...actions].sort(), role).toEqual([...PRODUCT_ACTIONS].sort())
+    }
+  })
+})
+
 describe.each(files)('policy tests: %s', (file) => {
   const data = JSON.parse(readFileSync(join(testDir, file), 'utf8')) as PolicyTestFile
   it.each(data.cases)('$name → $decision', (testCase) => {
@@ -62,7 +98,7 @@ describe.each(files)('policy tests: %s', (file) => {
       action: testCase.action,
       resource: testCase.resource,
       entities: data.entities,
-      ...(testCase.context ? { context: testCase.context } : {}),
+      ...((testCase.context ?? data.context) ? { context: testCase.context ?? data.context } : {}),
     })
     expect(result.errors).toEqual([])
     expect(result.decision).toBe(testCase.decision)

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
+import { DecisionService, decisionOptionsFromEnv } from '../authz/decisions.js'
 import { AppError } from '../lib/errors.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
@@ -8,6 +9,7 @@ import { requestContext } from './middleware/request-log.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
+import { authorizeRoutes } from './routes/authorize.js'
 import { budgetRoutes } from './routes/budgets.js'
 import { groupRoutes } from './routes/groups.js'
 import { inviteRoutes } from './routes/invites.js'
@@ -15,6 +17,7 @@ import { jobRoutes } from './routes/jobs.js'
 import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
+import { policyRoutes } from './routes/policies.js'
 import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
@@ -39,7 +42,8 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use('*', requestId())
-  app.use('*', requestContext(deps))
+  const decisions = deps.decisions ?? new DecisionService(deps.db, decisionOptionsFromEnv())
+  app.use('*', requestContext({ ...deps, decisions }))
   app.use(
     '*',
     bodyLimit({
@@ -70,6 +74,8 @@ export function createApp(deps: AppDeps) {
     budgetRoutes,
     jobRoutes,
     scimTokenRoutes,
+    authorizeRoutes,
+    policyRoutes,
   ]
   for (const router of routers) app.route('/', router)
   // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).

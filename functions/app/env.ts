@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
+import type { DecisionService } from '../authz/decisions.js'
 import type { Principal } from '../domain/context.js'
 import type { AlertPublisher } from '../lib/alert-bus.js'
 import type { Clock } from '../lib/clock.js'
@@ -12,12 +13,17 @@ export interface AppDeps {
   operatorKey: string
   /** Where budget alerts are published (EventBridge in AWS); none locally and in tests. */
   alertPublisher?: AlertPublisher | undefined
+  /** The decision path (Cedar over cached store facts); one per process unless given. */
+  decisions?: DecisionService | undefined
 }
+
+/** The dependencies as requests see them: the decision service is always there. */
+export type RequestDeps = AppDeps & { decisions: DecisionService }
 
 export interface AppEnv {
   Variables: {
     requestId: string
-    deps: AppDeps
+    deps: RequestDeps
     log: Logger
     /** Set by the authenticate middleware on /v1 routes. */
     principal: Principal

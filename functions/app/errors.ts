@@ -35,6 +35,7 @@ export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
         message: error.message,
         param: error.param,
         request_id: c.get('requestId') ?? null,
+        ...error.details,
       },
     },
     status

@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { type AdminAction, type AdminResource, authorizeAdmin } from '../authz/admin.js'
+import type { AdminAction, AdminResource } from '../authz/admin.js'
 import { type AdminPrincipal, actorOf, type ServiceContext } from '../domain/context.js'
 import { forbidden, invalid } from '../lib/errors.js'
 import type { AppEnv } from './env.js'
@@ -17,17 +17,18 @@ export function adminPrincipal(c: Context<AppEnv>): AdminPrincipal {
 }
 
 /**
- * Asks the policy engine whether the calling admin key may do `action` on `resource`;
- * a deny is a 403 naming the action. Returns the admin principal for convenience.
+ * Asks the policy engine whether the calling admin key may do `action` on `resource` (the
+ * same decision path and policy set as product decisions); a deny is a 403 naming the action.
+ * Returns the admin principal for convenience.
  */
-export function guard(
+export async function guard(
   c: Context<AppEnv>,
   action: AdminAction,
   resource?: AdminResource
-): AdminPrincipal {
+): Promise<AdminPrincipal> {
   const principal = adminPrincipal(c)
   const target = resource ?? { type: 'Organization', organizationId: principal.organizationId }
-  const decision = authorizeAdmin(principal, action, target)
+  const decision = await c.get('deps').decisions.authorizeAdmin(principal, action, target)
   if (decision.decision !== 'allow') {
     throw forbidden(
       `An admin key with roles [${principal.orgRoles.join(', ')}] may not ${action.replaceAll('_', ' ')}.`

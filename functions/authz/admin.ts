@@ -1,5 +1,13 @@
 import type { OrgRole, Workspace } from '../model/index.js'
-import { type Decision, decide, type EntityJson, type EntityRef } from './engine.js'
+import type { OrgFacts } from '../store/decision-facts.js'
+import type { AuthorizationRequest, EntityRef } from './engine.js'
+import {
+  adminKeyEntity,
+  organizationEntity,
+  organizationRef,
+  workspaceEntity,
+  workspaceRef,
+} from './entities.js'
 
 /** The Admin API actions of the schema, with the resource type each is asked about. */
 export const ADMIN_ACTIONS = {
@@ -32,6 +40,9 @@ export const ADMIN_ACTIONS = {
   update_spend_limits: 'Organization|Workspace',
   read_scim_tokens: 'Organization',
   manage_scim_tokens: 'Organization',
+  read_policies: 'Organization',
+  manage_policies: 'Organization',
+  request_decisions: 'Organization',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS
@@ -47,53 +58,56 @@ export type AdminResource =
   | { type: 'Organization'; organizationId: string }
   | { type: 'Workspace'; workspace: Workspace }
 
-const organizationRef = (id: string): EntityRef => ({ type: 'Organization', id })
-
-function adminKeyEntity(principal: AdminKeyPrincipal): EntityJson {
-  return {
-    uid: { type: 'AdminKey', id: principal.id },
-    attrs: { organization: { __entity: organizationRef(principal.organizationId) } },
-    parents: principal.orgRoles.map((role) => ({ type: 'OrgRole', id: role })),
-  }
-}
-
-export function workspaceEntity(workspace: Workspace): EntityJson {
-  return {
-    uid: { type: 'Workspace', id: workspace.id },
-    attrs: { archived: workspace.status === 'archived', is_default: workspace.is_default },
-    parents: [organizationRef(workspace.organization_id)],
-  }
+/** What an Admin decision reads besides the key: the resource's organization and budgets. */
+export interface AdminResourceFacts {
+  organization: OrgFacts
+  /** The workspace's own hard limit is exhausted (Workspace resources). */
+  workspaceSuspended: boolean
 }
 
 /**
- * Asks Cedar whether an admin key may perform an Admin action on a resource. The entities are
- * exactly what the policies read: the key with its roles, the organization, and the resource.
+ * The Cedar request for an Admin route: the key with its org roles, the organization, and
+ * the workspace (from the record the route loaded, with its budget state) — the same entity
+ * shapes as product decisions, evaluated against the same policy set.
  */
-export function authorizeAdmin(
+export function adminRequest(
   principal: AdminKeyPrincipal,
   action: AdminAction,
-  resource: AdminResource
-): Decision {
-  const resourceOrgId =
-    resource.type === 'Organization' ? resource.organizationId : resource.workspace.organization_id
-  const entities: EntityJson[] = [
-    adminKeyEntity(principal),
-    { uid: organizationRef(resourceOrgId), attrs: {}, parents: [] },
+  resource: AdminResource,
+  facts: AdminResourceFacts
+): AuthorizationRequest {
+  const entities = [
+    adminKeyEntity(principal.id, principal.organizationId, principal.orgRoles),
+    organizationEntity(facts.organization),
   ]
-  if (resourceOrgId !== principal.organizationId) {
-    entities.push({ uid: organizationRef(principal.organizationId), attrs: {}, parents: [] })
-  }
   let resourceRef: EntityRef
   if (resource.type === 'Workspace') {
-    entities.push(workspaceEntity(resource.workspace))
-    resourceRef = { type: 'Workspace', id: resource.workspace.id }
+    const { workspace } = resource
+    entities.push(
+      workspaceEntity(
+        workspace.organization_id,
+        {
+          id: workspace.id,
+          archived: workspace.status === 'archived',
+          isDefault: workspace.is_default,
+        },
+        facts.workspaceSuspended
+      )
+    )
+    resourceRef = workspaceRef(workspace.id)
   } else {
     resourceRef = organizationRef(resource.organizationId)
   }
-  return decide({
+  return {
     principal: { type: 'AdminKey', id: principal.id },
     action,
     resource: resourceRef,
     entities,
-  })
+  }
+}
+
+export function resourceOrganizationId(resource: AdminResource): string {
+  return resource.type === 'Organization'
+    ? resource.organizationId
+    : resource.workspace.organization_id
 }

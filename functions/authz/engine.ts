@@ -24,10 +24,40 @@ export interface AuthorizationRequest {
   context?: Record<string, CedarValue>
 }
 
+export type DecisionErrorCode =
+  | 'unknown_principal'
+  | 'unknown_resource'
+  | 'invalid_request'
+  | 'policy_evaluation'
+
+/** Why a decision could not be made as asked, or a policy that failed while evaluating. */
+export interface DecisionError {
+  code: DecisionErrorCode
+  message: string
+  /** The policy that raised the error (`policy_evaluation`). */
+  policy_id?: string
+}
+
 export interface Decision {
   decision: 'allow' | 'deny'
   determining_policies: { policy_id: string; description: string }[]
-  errors: string[]
+  errors: DecisionError[]
+}
+
+/** A pre-parsed policy set in the wasm module, and the descriptions of its policies. */
+export interface PolicySetHandle {
+  id: string
+  descriptions: ReadonlyMap<string, string>
+}
+
+/** Where a Cedar diagnostic points in the policy text (1-based line and column). */
+export interface PolicyDiagnostic {
+  message: string
+  help: string | null
+  line: number | null
+  column: number | null
+  end_line: number | null
+  end_column: number | null
 }
 
 const SCHEMA_NAME = 'admin-engine'
@@ -70,6 +100,20 @@ export function validatePolicies(schema: string, policies: PolicyInfo[]): string
   return answer.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`)
 }
 
+/** The names of the schema's concrete actions that are (transitively) in `group`. */
+function actionsIn(schema: string, group: string): string[] {
+  const json = cedar.schemaToJson(schema)
+  if (json.type === 'failure') throw new Error(json.errors[0]?.message)
+  const actions = Object.values(json.json)[0]?.actions ?? {}
+  const parentsOf = (name: string) => (actions[name]?.memberOf ?? []).map((ref) => ref.id)
+  const inGroup = (name: string, seen = new Set<string>()): boolean =>
+    parentsOf(name).some(
+      (parent) => parent === group || (!seen.has(parent) && inGroup(parent, seen.add(parent)))
+    )
+  const concrete = (name: string) => (actions[name]?.appliesTo?.principalTypes.length ?? 0) > 0
+  return Object.keys(actions).filter((name) => concrete(name) && inGroup(name))
+}
+
 /**
  * The built-in schema and policies, loaded, validated and pre-parsed once per process (cold
  * start), never per request.
@@ -93,19 +137,59 @@ function loadBuiltins() {
     staticPolicies: Object.fromEntries(policies.map((p) => [p.id, p.cedar])),
   })
   if (setAnswer.type === 'failure') throw new Error(setAnswer.errors[0]?.message)
-  return { schema: files.schema, policies, byId: new Map(policies.map((p) => [p.id, p])) }
+  return {
+    schema: files.schema,
+    policies,
+    set: {
+      id: BUILTIN_SET_ID,
+      descriptions: new Map(policies.map((p) => [p.id, p.description])),
+    } satisfies PolicySetHandle,
+    productActions: actionsIn(files.schema, 'product_action'),
+  }
 }
 
 const builtins = loadBuiltins()
 
 export const schemaText = builtins.schema
+/** The schema in Cedar's JSON format (for clients that edit policies). */
+export const schemaJson: unknown = (() => {
+  const json = cedar.schemaToJson(builtins.schema)
+  if (json.type === 'failure') throw new Error(json.errors[0]?.message)
+  return json.json
+})()
 export const builtinPolicies: readonly PolicyInfo[] = builtins.policies
+export const builtinPolicySet: PolicySetHandle = builtins.set
+/** The schema's product actions (members of the `product_action` group). */
+export const schemaProductActions: readonly string[] = builtins.productActions
+const builtinIds = new Set(builtins.policies.map((p) => p.id))
+
+export function isBuiltinPolicyId(id: string): boolean {
+  return builtinIds.has(id)
+}
 
 /**
- * One Cedar decision against the pre-parsed schema and policy set. Never throws: a malformed
- * request or entity data is a deny with the problem in `errors`.
+ * Pre-parses the built-in policies plus `custom` under `setId` (replacing what was there:
+ * cedar-wasm keeps pre-parsed sets until overwritten). The custom policies were validated
+ * when they were written.
  */
-export function decide(request: AuthorizationRequest): Decision {
+export function preparsePolicySet(setId: string, custom: readonly PolicyInfo[]): PolicySetHandle {
+  const all = [...builtins.policies, ...custom]
+  const answer = cedar.preparsePolicySet(setId, {
+    staticPolicies: Object.fromEntries(all.map((p) => [p.id, p.cedar])),
+  })
+  if (answer.type === 'failure') throw new Error(answer.errors.map((e) => e.message).join('; '))
+  return { id: setId, descriptions: new Map(all.map((p) => [p.id, p.description])) }
+}
+
+/**
+ * One Cedar decision against the pre-parsed schema and a pre-parsed policy set (the built-in
+ * one unless told). Never throws: a malformed request or entity data is a deny with the
+ * problem in `errors`.
+ */
+export function decide(
+  request: AuthorizationRequest,
+  set: PolicySetHandle = builtinPolicySet
+): Decision {
   let answer: cedar.AuthorizationAnswer
   try {
     answer = cedar.statefulIsAuthorized({
@@ -114,27 +198,133 @@ export function decide(request: AuthorizationRequest): Decision {
       resource: request.resource,
       context: request.context ?? {},
       entities: request.entities,
-      preparsedPolicySetId: BUILTIN_SET_ID,
+      preparsedPolicySetId: set.id,
       preparsedSchemaName: SCHEMA_NAME,
       validateRequest: true,
     })
   } catch (error) {
-    return { decision: 'deny', determining_policies: [], errors: [String(error)] }
+    return denied([{ code: 'invalid_request', message: String(error) }])
   }
   if (answer.type === 'failure') {
-    return {
-      decision: 'deny',
-      determining_policies: [],
-      errors: answer.errors.map((e) => e.message),
-    }
+    return denied(answer.errors.map((e) => ({ code: 'invalid_request', message: e.message })))
   }
   const { decision, diagnostics } = answer.response
   return {
     decision,
     determining_policies: diagnostics.reason.map((id) => ({
       policy_id: id,
-      description: builtins.byId.get(id)?.description ?? '',
+      description: set.descriptions.get(id) ?? '',
     })),
-    errors: diagnostics.errors.map((e) => `policy ${e.policyId}: ${e.error.message}`),
+    errors: diagnostics.errors.map((e) => ({
+      code: 'policy_evaluation',
+      message: e.error.message,
+      policy_id: e.policyId,
+    })),
   }
+}
+
+export function denied(errors: DecisionError[]): Decision {
+  return { decision: 'deny', determining_policies: [], errors }
+}
+
+// ----- Custom policies ------------------------------------------------------------------
+
+export type CustomPolicyCheck =
+  | { ok: true; policy: PolicyInfo; warnings: PolicyDiagnostic[] }
+  | { ok: false; diagnostics: PolicyDiagnostic[] }
+
+/**
+ * Checks the Cedar text of a custom policy: exactly one static policy (no template), an `@id`
+ * annotation (if any) equal to the id it is stored under, strict validation against the schema, and only product
+ * actions in what it can apply to — so an organization cannot lock itself out of the Admin
+ * API. Diagnostics carry Cedar's messages and where they point in `text`.
+ */
+export function checkCustomPolicy(
+  requestedId: string | undefined,
+  text: string,
+  description?: string
+): CustomPolicyCheck {
+  const fail = (...diagnostics: PolicyDiagnostic[]): CustomPolicyCheck => ({
+    ok: false,
+    diagnostics,
+  })
+  const parts = cedar.policySetTextToParts(text)
+  if (parts.type === 'failure') {
+    return fail(...parts.errors.map((error) => diagnosticOf(error, text)))
+  }
+  if (parts.policy_templates.length > 0) {
+    return fail(plain('Templates (policies with ?principal or ?resource slots) are not accepted.'))
+  }
+  if (parts.policies.length !== 1) {
+    return fail(plain(`Write exactly one policy per id; the text holds ${parts.policies.length}.`))
+  }
+  const json = cedar.policyToJson(text)
+  if (json.type === 'failure') return fail(...json.errors.map((e) => diagnosticOf(e, text)))
+  const annotations = json.json.annotations ?? {}
+  // A dry run without an id takes the @id annotation, if any.
+  const id = requestedId ?? annotations.id ?? 'draft'
+  if (annotations.id !== undefined && annotations.id !== id) {
+    return fail(plain(`The @id annotation ("${annotations.id}") must equal the policy id "${id}".`))
+  }
+  const validation = cedar.validate({
+    schema: builtins.schema,
+    policies: { staticPolicies: { [id]: text } },
+    validationSettings: { mode: 'strict' },
+  })
+  if (validation.type === 'failure') {
+    return fail(...validation.errors.map((e) => diagnosticOf(e, text)))
+  }
+  if (validation.validationErrors.length > 0) {
+    return fail(...validation.validationErrors.map((e) => diagnosticOf(e.error, text)))
+  }
+  const envs = cedar.getValidRequestEnvsPolicy(text, builtins.schema)
+  if (envs.type === 'failure') return fail(plain(envs.error))
+  const product = new Set(builtins.productActions)
+  const outside = envs.actions
+    .map((action) => /^Action::"(.*)"$/.exec(action)?.[1] ?? action)
+    .filter((action) => !product.has(action))
+  if (outside.length > 0) {
+    return fail(
+      plain(
+        `Custom policies may only govern product actions; this one also applies to ${outside.join(', ')}. ` +
+          'Constrain the action, e.g. `action in Action::"product_action"`.'
+      )
+    )
+  }
+  return {
+    ok: true,
+    policy: {
+      id,
+      description: description ?? annotations.description ?? '',
+      effect: json.json.effect,
+      cedar: text,
+    },
+    warnings: [...validation.validationWarnings.map((w) => diagnosticOf(w.error, text))],
+  }
+}
+
+function plain(message: string): PolicyDiagnostic {
+  return { message, help: null, line: null, column: null, end_line: null, end_column: null }
+}
+
+/** Cedar gives byte offsets into the text; turns the first one into 1-based line and column. */
+function diagnosticOf(error: cedar.DetailedError, text: string): PolicyDiagnostic {
+  const location = error.sourceLocations?.[0]
+  if (!location) return { ...plain(error.message), help: error.help ?? null }
+  const start = positionAt(text, location.start)
+  const end = positionAt(text, location.end)
+  return {
+    message: error.message,
+    help: error.help ?? null,
+    line: start.line,
+    column: start.column,
+    end_line: end.line,
+    end_column: end.column,
+  }
+}
+
+function positionAt(text: string, byteOffset: number): { line: number; column: number } {
+  const before = Buffer.from(text, 'utf8').subarray(0, byteOffset).toString('utf8')
+  const lines = before.split('\n')
+  return { line: lines.length, column: [...lines[lines.length - 1]!].length + 1 }
 }

@@ -1,12 +1,9 @@
 import { AppError, conflict, invalid, notFound, preconditionFailed } from '../lib/errors.js'
 import {
   type Group,
-  type Member,
   type Organization,
   type OrgRole,
-  type SeatAssignment,
   WORKSPACE_ROLES,
-  type Workspace,
   type WorkspaceGrant,
   type WorkspaceRole,
   type WorkspaceRoles,
@@ -16,7 +13,6 @@ import { grants, type PrincipalRef } from '../store/grants.js'
 import { groups } from '../store/groups.js'
 import { members } from '../store/members.js'
 import type { PageRequest } from '../store/pagination.js'
-import { seats } from '../store/seats.js'
 import { workspaces } from '../store/workspaces.js'
 import { recordAudit } from './audit.js'
 import type { ServiceContext } from './context.js'
@@ -409,45 +405,4 @@ export async function effectiveAccess(
       ]
     }),
   }
-}
-
-/** What a product decision needs about one member in one workspace. */
-export interface AccessContext {
-  /** The member, unless absent or not `ready` (being created or removed). */
-  member: Member | undefined
-  /** Every group containing the member, with a shortest path to each. */
-  groups: Map<string, GroupReach>
-  /** The grants in the workspace of the member and of each of those groups. */
-  grants: WorkspaceGrant[]
-  workspace: Workspace | undefined
-  seats: SeatAssignment[]
-}
-
-/**
- * Loads what a decision about `memberId` in `workspaceId` reads (docs/access-patterns.md,
- * "decision read path"): the member, seats and workspace in parallel, then one BatchGet per
- * nesting level of groups, then one BatchGet of the grants. The number of reads depends on the
- * member's groups only, never on the size of the organization.
- */
-export async function loadAccessContext(
-  ctx: Pick<ServiceContext, 'db'>,
-  organizationId: string,
-  memberId: string,
-  workspaceId: string
-): Promise<AccessContext> {
-  const [stored, workspace, seatList] = await Promise.all([
-    members.find(ctx.db, organizationId, memberId),
-    workspaces.get(ctx.db, organizationId, workspaceId),
-    seats.assignmentsOf(ctx.db, organizationId, memberId),
-  ])
-  if (stored?.state !== 'ready') {
-    return { member: undefined, groups: new Map(), grants: [], workspace, seats: [] }
-  }
-  const closure = await groupClosure(ctx, organizationId, stored.groupIds)
-  const principals: PrincipalRef[] = [
-    { type: 'member', id: memberId },
-    ...[...closure.keys()].map((id) => ({ type: 'group' as const, id })),
-  ]
-  const found = await grants.getMany(ctx.db, organizationId, workspaceId, principals)
-  return { member: stored.member, groups: closure, grants: found, workspace, seats: seatList }
 }

@@ -1,7 +1,7 @@
 import { DAY_MS } from '../lib/clock.js'
 import { conflict, invalid, notFound } from '../lib/errors.js'
 import { newId } from '../lib/ids.js'
-import { generateSecret, hashSecret, redactSecret } from '../lib/secrets.js'
+import { generateSecret, hashSecret, redactSecret, secretKindOf } from '../lib/secrets.js'
 import type { ApiKey, Credential } from '../model/index.js'
 import { type ApiKeyFilter, apiKeys } from '../store/api-keys.js'
 import { credentials } from '../store/credentials.js'
@@ -233,8 +233,8 @@ export async function revokeApiKeysOfMember(
 }
 
 /**
- * Records that a key was used: the introspection route (authorization issue) calls this after
- * a successful lookup. Throttled to one write per key per minute in the store.
+ * Records that a key was used: the introspection route calls this after a successful lookup.
+ * Throttled to one write per key per minute in the store.
  */
 export async function recordApiKeyUse(
   ctx: Pick<ServiceContext, 'db' | 'clock'>,
@@ -242,4 +242,59 @@ export async function recordApiKeyUse(
   keyId: string
 ): Promise<void> {
   await apiKeys.touchLastUsed(ctx.db, organizationId, keyId, ctx.clock.now())
+}
+
+/** How often one process tries to record a key's use (the store lets one write a minute win). */
+const LAST_USED_ATTEMPT_MS = 60_000
+/** Keys whose use this process noted recently, per table client, oldest first (bounded). */
+const lastUseAttempts = new WeakMap<object, Map<string, number>>()
+const MAX_REMEMBERED_KEYS = 10_000
+
+export interface ApiKeyIntrospection {
+  active: boolean
+  id?: string
+  organization_id?: string
+  workspace_id?: string
+  member_id?: string | null
+  expires_at?: string | null
+}
+
+/**
+ * `POST /v1/api-keys/introspect`: what a workspace API key secret is, for products. Inactive
+ * for anything but a known, unrevoked, unexpired `sk_` secret (one GetItem by its hash).
+ * Whether the key may do something (archived workspace, its member deactivated, spend limit)
+ * is a decision: ask `/v1/authorize` with the key as principal. A use is recorded as the key's
+ * `last_used_at` at most once a minute: each process tries at most once a minute per key and
+ * the store's condition lets one write a minute win, so a hot key costs no write per call.
+ */
+export async function introspectApiKey(
+  ctx: Pick<ServiceContext, 'db' | 'clock'>,
+  secret: string
+): Promise<ApiKeyIntrospection> {
+  if (secretKindOf(secret) !== 'apiKey') return { active: false }
+  const now = ctx.clock.now()
+  const credential = await credentials.find(ctx.db, hashSecret(secret), now)
+  if (credential?.kind !== 'api_key' || !credential.organization_id) {
+    return { active: false }
+  }
+  let attempts = lastUseAttempts.get(ctx.db)
+  if (!attempts) {
+    attempts = new Map()
+    lastUseAttempts.set(ctx.db, attempts)
+  }
+  const previous = attempts.get(credential.key_id)
+  if (previous === undefined || now.getTime() - previous >= LAST_USED_ATTEMPT_MS) {
+    attempts.delete(credential.key_id)
+    attempts.set(credential.key_id, now.getTime())
+    if (attempts.size > MAX_REMEMBERED_KEYS) attempts.delete(attempts.keys().next().value!)
+    await recordApiKeyUse(ctx, credential.organization_id, credential.key_id)
+  }
+  return {
+    active: true,
+    id: credential.key_id,
+    organization_id: credential.organization_id,
+    workspace_id: credential.workspace_id!,
+    member_id: credential.member_id ?? null,
+    expires_at: credential.expires_at ?? null,
+  }
 }

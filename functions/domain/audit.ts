@@ -3,6 +3,7 @@ import { ID_PREFIXES, newId } from '../lib/ids.js'
 import type { AuditEvent } from '../model/index.js'
 import { auditEvents } from '../store/audit.js'
 import type { PageRequest } from '../store/pagination.js'
+import { revisions } from '../store/revisions.js'
 import type { ServiceContext } from './context.js'
 
 export interface AuditEntry {
@@ -17,7 +18,9 @@ export interface AuditEntry {
 
 /**
  * Appends an event to the organization's audit log. Called after the change it describes has
- * been written, so the log never shows a change that did not happen.
+ * been written, so the log never shows a change that did not happen. Every change is
+ * audited, so this is also where the organization's revision is bumped: cached decision data
+ * of an older revision is not used again (docs/authorization.md).
  */
 export async function recordAudit(
   ctx: ServiceContext,
@@ -38,7 +41,7 @@ export async function recordAudit(
     after: entry.after ?? null,
     request_id: ctx.requestId,
   }
-  await auditEvents.put(ctx.db, event)
+  await Promise.all([auditEvents.put(ctx.db, event), revisions.bump(ctx.db, organizationId)])
   return event
 }
 

@@ -16,6 +16,7 @@ import {
 import { ConditionFailedError, type Db } from '../store/db.js'
 import { organizations } from '../store/organizations.js'
 import type { PageRequest } from '../store/pagination.js'
+import { revisions } from '../store/revisions.js'
 import { scopeName, usageTotals } from '../store/usage-totals.js'
 import { workspaces } from '../store/workspaces.js'
 import { recordAudit } from './audit.js'
@@ -105,6 +106,8 @@ export async function evaluateBudgets(
 
   const fired: BudgetAlert[] = []
   const next: StoredBudget[] = []
+  /** Organizations where a scope's suspension changed: their decisions must see it. */
+  const changed = new Set<string>()
   for (const scope of scopes) {
     const currency = currencyOf.get(scope.organization_id)
     if (!currency) continue
@@ -138,6 +141,7 @@ export async function evaluateBudgets(
       if (fresh) fired.push(alert)
     }
     if ((previous?.suspended ?? false) !== figures.suspended) {
+      changed.add(scope.organization_id)
       // Before the state write: a crash in between repeats this entry rather than losing it.
       await recordAudit(ctx, scope.organization_id, {
         event_type: figures.suspended ? 'budget.suspended' : 'budget.resumed',
@@ -164,6 +168,8 @@ export async function evaluateBudgets(
     })
   }
   await budgetStates.putMany(ctx.db, next)
+  // After the states are written (the audit entries above came before them).
+  for (const organizationId of changed) await revisions.bump(ctx.db, organizationId)
   return {
     workspacesEvaluated: next.filter((budget) => budget.workspace_id !== null).length,
     alerts: fired,

@@ -16,6 +16,9 @@ export type ErrorType =
  * error handler turns it into the contract's error body. Anything else becomes a 500.
  */
 export class AppError extends Error {
+  /** More fields for the error body (e.g. a policy's Cedar diagnostics). */
+  details?: Record<string, unknown>
+
   constructor(
     readonly type: ErrorType,
     message: string,

@@ -17,6 +17,19 @@ export const WORKSPACE_ROLES = [
 ] as const
 export type WorkspaceRole = (typeof WORKSPACE_ROLES)[number]
 
+/** The product actions `/v1/authorize` decides (the schema's `product_action` group). */
+export const PRODUCT_ACTIONS = [
+  'use_chat',
+  'use_studio',
+  'use_code',
+  'invoke_model',
+  'manage_api_keys',
+  'read_usage',
+  'view_observability',
+  'administer_workspace',
+] as const
+export type ProductAction = (typeof PRODUCT_ACTIONS)[number]
+
 /** Who made a change (audit log) or holds a credential. */
 export interface Actor {
   type: 'operator' | 'service_key' | 'admin_key' | 'scim_token' | 'api_key' | 'invite' | 'system'
@@ -349,4 +362,21 @@ export interface AggregationSummary {
   events_aggregated: number
   duplicates_dropped: number
   alerts: BudgetAlert[]
+}
+
+// ----- Authorization -----------------------------------------------------------------------
+
+/** A Cedar policy an organization added (`PUT /v1/policies/{id}`); it governs product actions. */
+export interface CustomPolicy {
+  id: string
+  object: 'policy'
+  organization_id: string
+  source: 'custom'
+  effect: 'permit' | 'forbid'
+  description: string
+  /** The policy's Cedar text, as written. */
+  cedar: string
+  created_at: string
+  updated_at: string
+  version: number
 }

@@ -148,7 +148,7 @@ export const apiKeys = {
         {
           expression:
             'attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR ' +
-            'attribute_type(last_used_at, :null) OR last_used_at < :threshold)',
+            'attribute_type(last_used_at, :null) OR last_used_at <= :threshold)',
           values: { ':threshold': threshold, ':null': 'NULL' },
         }
       )

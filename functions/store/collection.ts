@@ -43,6 +43,15 @@ export class Collection<T extends StoredRecord, Internal extends Item = Item> {
     await db.create({ ...this.keyOf(scope, record.id), ...extra, ...record })
   }
 
+  /** Bulk load (BatchWriteItem, unconditional): for seeding; the ids must be new. */
+  async putMany(db: Db, scope: string, records: T[]): Promise<void> {
+    await db.batchWrite(
+      records.map((record) => ({ ...this.keyOf(scope, record.id), ...(record as Item) })),
+      [],
+      4
+    )
+  }
+
   async get(db: Db, scope: string, id: string): Promise<T | undefined> {
     const item = await db.get(this.keyOf(scope, id))
     return item ? this.toRecord(item) : undefined

@@ -61,6 +61,18 @@ export const grants = {
     return items.map(toGrant)
   },
 
+  /** Bulk load (BatchWriteItem, unconditional): for seeding large organizations. */
+  async putMany(db: Db, list: WorkspaceGrant[]): Promise<void> {
+    await db.batchWrite(
+      list.map((grant) => ({
+        ...keyOf(grant.organization_id, grant.workspace_id, grant.principal),
+        ...toItem(grant),
+      })),
+      [],
+      4
+    )
+  },
+
   /** Writes a new grant; throws ConditionFailedError if one exists. */
   async create(db: Db, grant: WorkspaceGrant): Promise<void> {
     await db.create({

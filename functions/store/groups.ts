@@ -79,6 +79,23 @@ export const groups = {
     })
   },
 
+  /**
+   * Bulk load of active groups with the groups they are nested in (BatchWriteItem,
+   * unconditional): for seeding large organizations. Writes no name claims or subgroup lists.
+   */
+  async putMany(db: Db, entries: { group: GroupRecord; parentIds: string[] }[]): Promise<void> {
+    await db.batchWrite(
+      entries.map(({ group, parentIds }) => ({
+        ...keys.group(group.organization_id, group.id),
+        ...recordOf(group),
+        state: 'active',
+        ...(parentIds.length > 0 ? { parent_ids: new Set(parentIds) } : {}),
+      })),
+      [],
+      4
+    )
+  },
+
   async find(db: Db, orgId: string, groupId: string): Promise<StoredGroup | undefined> {
     const item = await db.get(keys.group(orgId, groupId))
     return item ? toStored(item) : undefined

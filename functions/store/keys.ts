@@ -99,6 +99,21 @@ export const keys = {
   apiKeyPrefix: 'KEY#',
   /** GSI1 partition of the API keys owned by one member (GSI1SK = key id). */
   apiKeysOfMember: (orgId: string, memberId: string) => `MEMKEYS#${orgId}#${memberId}`,
+  // ----- Decisions (docs/authorization.md) -----
+
+  /**
+   * The organization's revision: `revision` is bumped after every committed change that can
+   * affect a decision, `policy_revision` after every change of its custom policies.
+   */
+  revision: (orgId: string): Key => ({ PK: `ORG#${orgId}`, SK: 'REV' }),
+
+  /** A custom Cedar policy of the organization, by its slug id. */
+  customPolicy: (orgId: string, policyId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `POLICY#${policyId}`,
+  }),
+  customPolicyPrefix: 'POLICY#',
+
   // ----- Usage, prices, spend limits and budgets (docs/access-patterns.md, "Usage") -----
 
   prices: (orgId: string): Key => ({ PK: `ORG#${orgId}`, SK: 'PRICES' }),

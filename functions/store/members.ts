@@ -103,6 +103,25 @@ export const members = {
     })
   },
 
+  /**
+   * Bulk load of ready members with their direct groups (BatchWriteItem, unconditional): for
+   * seeding large organizations (the decision benchmark). Writes no email claims, so only for
+   * records known to be new and unique.
+   */
+  async putMany(db: Db, entries: { member: Member; groupIds: string[] }[]): Promise<void> {
+    await db.batchWrite(
+      entries.map(({ member, groupIds }) => ({
+        ...keys.member(member.organization_id, member.id),
+        ...member,
+        state: 'ready',
+        ...indexKeys(member),
+        ...(groupIds.length > 0 ? { group_ids: new Set(groupIds) } : {}),
+      })),
+      [],
+      4
+    )
+  },
+
   /** The member item with its state and direct groups (one strongly consistent GetItem). */
   async find(db: Db, orgId: string, memberId: string): Promise<StoredMember | undefined> {
     const item = await db.get(keys.member(orgId, memberId))

@@ -172,6 +172,18 @@ export const seats = {
     return items.map(toAssignment).sort((a, b) => a.product.localeCompare(b.product))
   },
 
+  /**
+   * Bulk load of seat items (BatchWriteItem, unconditional): for seeding large organizations;
+   * the pool's `assigned` counter is the caller's to set (setPurchased, then steps).
+   */
+  async putAssignments(db: Db, orgId: string, list: SeatAssignment[]): Promise<void> {
+    await db.batchWrite(
+      list.map((a) => ({ ...keys.seat(orgId, a.product, a.member_id), ...a })),
+      [],
+      4
+    )
+  },
+
   async putAssignment(db: Db, orgId: string, assignment: SeatAssignment): Promise<void> {
     await conditional(() =>
       db.create({

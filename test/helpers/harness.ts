@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { createApp } from '../../functions/app/app.js'
+import type { DecisionService } from '../../functions/authz/decisions.js'
 import type { Clock } from '../../functions/lib/clock.js'
 import { generateSecret } from '../../functions/lib/secrets.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
@@ -50,6 +51,8 @@ export async function startHarness(
     clock?: TestClock
     /** Builds the Db the app uses (e.g. a FaultyDb that fails chosen writes). */
     makeDb?: (doc: DynamoDBDocumentClient, tableName: string) => Db
+    /** The app's decision service (e.g. with another revision check interval). */
+    decisions?: (db: Db) => DecisionService
   } = {}
 ): Promise<Harness> {
   const store = await startEmbeddedStore()
@@ -59,7 +62,7 @@ export async function startHarness(
   const db = options.makeDb ? options.makeDb(doc, tableName) : new Db(doc, tableName)
   const clock = options.clock ?? new TestClock()
   const operatorKey = generateSecret('operator')
-  const app = createApp({ db, clock, operatorKey })
+  const app = createApp({ db, clock, operatorKey, decisions: options.decisions?.(db) })
   const call = async (
     method: string,
     path: string,

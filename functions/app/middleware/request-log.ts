@@ -1,13 +1,13 @@
 import { createMiddleware } from 'hono/factory'
 import { logger } from '../../lib/logger.js'
-import type { AppDeps, AppEnv } from '../env.js'
+import type { AppEnv, RequestDeps } from '../env.js'
 
 /**
  * Gives each request its dependencies and a child logger carrying the request id, and writes
  * one structured line per request (method, path, status, duration). Headers and bodies are
  * not logged, so secrets never reach the log.
  */
-export function requestContext(deps: AppDeps) {
+export function requestContext(deps: RequestDeps) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now()
     const log = logger.createChild()

@@ -38,7 +38,7 @@ adminKeyRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_admin_keys')
+    const { organizationId } = await guard(c, 'read_admin_keys')
     const page = await listAdminKeys(serviceContext(c), organizationId, c.req.valid('query'))
     return c.json({ object: 'list' as const, ...page }, 200)
   }
@@ -70,7 +70,7 @@ adminKeyRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_admin_keys')
+    const { organizationId } = await guard(c, 'manage_admin_keys')
     const key = await createAdminKey(serviceContext(c), organizationId, c.req.valid('json'))
     return c.json(key, 201)
   }
@@ -91,7 +91,7 @@ adminKeyRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_admin_keys')
+    const { organizationId } = await guard(c, 'manage_admin_keys')
     const key = await revokeAdminKey(serviceContext(c), organizationId, c.req.valid('param').id)
     return c.json(key, 200)
   }

@@ -50,7 +50,7 @@ apiKeyRoutes.openapi(
     responses: { 200: json(listOf(ApiKeySchema), 'API keys'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_workspace_api_keys')
+    const { organizationId } = await guard(c, 'read_workspace_api_keys')
     const { workspace_id, member_id, status, ...page } = c.req.valid('query')
     const result = await listApiKeys(serviceContext(c), organizationId, page, {
       workspace_id,
@@ -93,7 +93,7 @@ apiKeyRoutes.openapi(
     const { organizationId } = adminPrincipal(c)
     const input = c.req.valid('json')
     const workspace = await getWorkspace(ctx, organizationId, input.workspace_id, 'workspace_id')
-    guard(c, 'manage_workspace_api_keys', { type: 'Workspace', workspace })
+    await guard(c, 'manage_workspace_api_keys', { type: 'Workspace', workspace })
     const key = await createApiKey(ctx, organizationId, input)
     return c.json(key, 201)
   }
@@ -109,7 +109,7 @@ async function keyWithGuard(
   const { organizationId } = adminPrincipal(c)
   const key = await getApiKey(ctx, organizationId, keyId)
   const workspace = await getWorkspace(ctx, organizationId, key.workspace_id)
-  guard(c, action, { type: 'Workspace', workspace })
+  await guard(c, action, { type: 'Workspace', workspace })
   return { ctx, organizationId, key }
 }
 

@@ -65,7 +65,7 @@ auditRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_audit_log')
+    const { organizationId } = await guard(c, 'read_audit_log')
     const query = c.req.valid('query')
     const csv = query.format === 'csv'
     if (!csv && query.limit !== undefined && query.limit > 100) {

@@ -47,7 +47,7 @@ budgetRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_budgets')
+    const { organizationId } = await guard(c, 'read_budgets')
     const limit = await getSpendLimit(serviceContext(c), organizationId, null)
     c.header('ETag', etag(limit.version))
     return c.json(limit, 200)
@@ -70,7 +70,7 @@ budgetRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'update_spend_limits')
+    const { organizationId } = await guard(c, 'update_spend_limits')
     const limit = await putSpendLimit(
       serviceContext(c),
       organizationId,
@@ -91,7 +91,7 @@ async function workspaceScope(
 ) {
   const { organizationId } = adminPrincipal(c)
   const workspace = await getWorkspace(serviceContext(c), organizationId, workspaceId)
-  guard(c, action, { type: 'Workspace', workspace })
+  await guard(c, action, { type: 'Workspace', workspace })
   return organizationId
 }
 
@@ -164,7 +164,7 @@ budgetRoutes.openapi(
     responses: { 200: json(listOf(BudgetSchema), 'Budgets'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_budgets')
+    const { organizationId } = await guard(c, 'read_budgets')
     const page = await listBudgets(serviceContext(c), organizationId, c.req.valid('query'))
     return c.json({ object: 'list' as const, ...page }, 200)
   }
@@ -183,7 +183,7 @@ budgetRoutes.openapi(
     responses: { 200: json(PriceListSchema, 'Prices'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_prices')
+    const { organizationId } = await guard(c, 'read_prices')
     const list = await getPriceList(serviceContext(c), organizationId)
     c.header('ETag', etag(list.version))
     return c.json(priceListBody(list), 200)
@@ -211,7 +211,7 @@ budgetRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'update_prices')
+    const { organizationId } = await guard(c, 'update_prices')
     const entries = c.req.valid('json').prices.map((entry) => ({
       ...entry,
       per_request: entry.per_request ?? null,

@@ -55,7 +55,7 @@ groupRoutes.openapi(
     responses: { 200: json(listOf(GroupSchema), 'Groups'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_groups')
+    const { organizationId } = await guard(c, 'read_groups')
     const page = await listGroups(serviceContext(c), organizationId, c.req.valid('query'))
     return c.json({ object: 'list' as const, ...page }, 200)
   }
@@ -78,7 +78,7 @@ groupRoutes.openapi(
     responses: { 201: json(GroupSchema, 'Created'), ...errorResponses(...AUTH_ERRORS, 409) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_groups')
+    const { organizationId } = await guard(c, 'manage_groups')
     const group = await createGroup(serviceContext(c), organizationId, c.req.valid('json'))
     c.header('ETag', etag(group.version))
     return c.json(group, 201)
@@ -97,7 +97,7 @@ groupRoutes.openapi(
     responses: { 200: json(GroupSchema, 'The group'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_groups')
+    const { organizationId } = await guard(c, 'read_groups')
     const group = await getGroup(serviceContext(c), organizationId, c.req.valid('param').id)
     c.header('ETag', etag(group.version))
     return c.json(group, 200)
@@ -127,7 +127,7 @@ groupRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_groups')
+    const { organizationId } = await guard(c, 'manage_groups')
     const group = await updateGroup(
       serviceContext(c),
       organizationId,
@@ -155,7 +155,7 @@ groupRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_groups')
+    const { organizationId } = await guard(c, 'manage_groups')
     const result = await deleteGroup(
       serviceContext(c),
       organizationId,
@@ -181,7 +181,7 @@ groupRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_groups')
+    const { organizationId } = await guard(c, 'read_groups')
     const page = await listGroupMembers(
       serviceContext(c),
       organizationId,
@@ -208,7 +208,7 @@ groupRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_groups')
+    const { organizationId } = await guard(c, 'manage_groups')
     const { id, member_id } = c.req.valid('param')
     const { membership, created } = await addGroupMember(
       serviceContext(c),
@@ -243,7 +243,7 @@ groupRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_groups')
+    const { organizationId } = await guard(c, 'manage_groups')
     const { id, member_id } = c.req.valid('param')
     await removeGroupMember(serviceContext(c), organizationId, id, member_id)
     return c.json(
@@ -273,7 +273,7 @@ groupRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_groups')
+    const { organizationId } = await guard(c, 'manage_groups')
     const { id, group_id } = c.req.valid('param')
     const group = await addSubgroup(serviceContext(c), organizationId, id, group_id)
     c.header('ETag', etag(group.version))
@@ -296,7 +296,7 @@ groupRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_groups')
+    const { organizationId } = await guard(c, 'manage_groups')
     const { id, group_id } = c.req.valid('param')
     const group = await removeSubgroup(serviceContext(c), organizationId, id, group_id)
     c.header('ETag', etag(group.version))

@@ -48,7 +48,7 @@ inviteRoutes.openapi(
     responses: { 200: json(listOf(InviteSchema), 'Invites'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_invites')
+    const { organizationId } = await guard(c, 'read_invites')
     const { status, ...page } = c.req.valid('query')
     const result = await listInvites(serviceContext(c), organizationId, page, status)
     return c.json({ object: 'list' as const, ...result }, 200)
@@ -84,7 +84,7 @@ inviteRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_invites')
+    const { organizationId } = await guard(c, 'manage_invites')
     const invite = await createInvite(serviceContext(c), organizationId, c.req.valid('json'))
     return c.json(invite, 201)
   }
@@ -126,7 +126,7 @@ inviteRoutes.openapi(
     responses: { 200: json(InviteSchema, 'The invite'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_invites')
+    const { organizationId } = await guard(c, 'read_invites')
     const invite = await getInvite(serviceContext(c), organizationId, c.req.valid('param').id)
     return c.json(invite, 200)
   }
@@ -147,7 +147,7 @@ inviteRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_invites')
+    const { organizationId } = await guard(c, 'manage_invites')
     const invite = await revokeInvite(serviceContext(c), organizationId, c.req.valid('param').id)
     return c.json(invite, 200)
   }

@@ -55,7 +55,7 @@ memberRoutes.openapi(
     responses: { 200: json(listOf(MemberSchema), 'Members'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_members')
+    const { organizationId } = await guard(c, 'read_members')
     const { email, status, ...page } = c.req.valid('query')
     const result = await listMembers(serviceContext(c), organizationId, page, { email, status })
     return c.json({ object: 'list' as const, ...result }, 200)
@@ -89,7 +89,7 @@ memberRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_members')
+    const { organizationId } = await guard(c, 'manage_members')
     const member = await createMember(serviceContext(c), organizationId, c.req.valid('json'))
     c.header('ETag', etag(member.version))
     return c.json(member, 201)
@@ -108,7 +108,7 @@ memberRoutes.openapi(
     responses: { 200: json(MemberSchema, 'The member'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_members')
+    const { organizationId } = await guard(c, 'read_members')
     const member = await getMember(serviceContext(c), organizationId, c.req.valid('param').id)
     c.header('ETag', etag(member.version))
     return c.json(member, 200)
@@ -142,7 +142,7 @@ memberRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_members')
+    const { organizationId } = await guard(c, 'manage_members')
     const member = await updateMember(
       serviceContext(c),
       organizationId,
@@ -171,7 +171,7 @@ memberRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_members')
+    const { organizationId } = await guard(c, 'manage_members')
     const result = await removeMember(
       serviceContext(c),
       organizationId,
@@ -198,7 +198,7 @@ memberRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_workspace_access')
+    const { organizationId } = await guard(c, 'read_workspace_access')
     const access = await effectiveAccess(serviceContext(c), organizationId, c.req.valid('param').id)
     return c.json(access, 200)
   }

@@ -35,7 +35,7 @@ organizationRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_organization')
+    const { organizationId } = await guard(c, 'read_organization')
     const organization = await getOrganization(serviceContext(c), organizationId)
     c.header('ETag', etag(organization.version))
     return c.json(organization, 200)
@@ -76,7 +76,7 @@ organizationRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'update_organization')
+    const { organizationId } = await guard(c, 'update_organization')
     const organization = await updateOrganization(
       serviceContext(c),
       organizationId,
@@ -98,8 +98,8 @@ organizationRoutes.openapi(
     middleware: adminOnly,
     responses: { 200: json(listOf(RoleSchema), 'Roles'), ...errorResponses(...AUTH_ERRORS) },
   }),
-  (c) => {
-    guard(c, 'read_roles')
+  async (c) => {
+    await guard(c, 'read_roles')
     const data = listRoles()
     return c.json({ object: 'list' as const, data, has_more: false, next_cursor: null }, 200)
   }

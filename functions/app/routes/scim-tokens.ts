@@ -38,7 +38,7 @@ scimTokenRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_scim_tokens')
+    const { organizationId } = await guard(c, 'read_scim_tokens')
     const page = await listScimTokens(serviceContext(c), organizationId, c.req.valid('query'))
     return c.json({ object: 'list' as const, ...page }, 200)
   }
@@ -62,7 +62,7 @@ scimTokenRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_scim_tokens')
+    const { organizationId } = await guard(c, 'manage_scim_tokens')
     const token = await createScimToken(serviceContext(c), organizationId, c.req.valid('json').name)
     return c.json(token, 201)
   }
@@ -83,7 +83,7 @@ scimTokenRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_scim_tokens')
+    const { organizationId } = await guard(c, 'manage_scim_tokens')
     const token = await revokeScimToken(serviceContext(c), organizationId, c.req.valid('param').id)
     return c.json(token, 200)
   }

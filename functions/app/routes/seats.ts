@@ -39,7 +39,7 @@ seatRoutes.openapi(
     responses: { 200: json(listOf(SeatPoolSchema), 'Seats'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_seats')
+    const { organizationId } = await guard(c, 'read_seats')
     const data = await listSeatPools(serviceContext(c), organizationId)
     return c.json({ object: 'list' as const, data, has_more: false, next_cursor: null }, 200)
   }
@@ -64,7 +64,7 @@ seatRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_seats')
+    const { organizationId } = await guard(c, 'manage_seats')
     const pool = await setPurchasedSeats(
       serviceContext(c),
       organizationId,
@@ -93,7 +93,7 @@ seatRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_seats')
+    const { organizationId } = await guard(c, 'manage_seats')
     const { id, product } = c.req.valid('param')
     const { assignment, created } = await assignSeat(serviceContext(c), organizationId, product, id)
     return created ? c.json(assignment, 201) : c.json(assignment, 200)
@@ -123,7 +123,7 @@ seatRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'manage_seats')
+    const { organizationId } = await guard(c, 'manage_seats')
     const { id, product } = c.req.valid('param')
     await releaseMemberSeat(serviceContext(c), organizationId, product, id)
     return c.json(

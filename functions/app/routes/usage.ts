@@ -273,7 +273,7 @@ usageRoutes.openapi(
     responses: reportResponses(UsagePageSchema, 'Usage'),
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_usage_reports')
+    const { organizationId } = await guard(c, 'read_usage_reports')
     const raw = c.req.valid('query')
     const query = reportQuery(raw, USAGE_GROUPS)
     checkLimit(query)
@@ -294,7 +294,7 @@ usageRoutes.openapi(
     responses: reportResponses(CostPageSchema, 'Costs'),
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_usage_reports')
+    const { organizationId } = await guard(c, 'read_usage_reports')
     const raw = c.req.valid('query')
     const query = reportQuery(raw, COST_GROUPS)
     checkLimit(query)

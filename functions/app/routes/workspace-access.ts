@@ -44,7 +44,7 @@ workspaceAccessRoutes.openapi(
     const ctx = serviceContext(c)
     const { organizationId } = adminPrincipal(c)
     const workspace = await getWorkspace(ctx, organizationId, c.req.valid('param').id)
-    guard(c, 'read_workspace_access', { type: 'Workspace', workspace })
+    await guard(c, 'read_workspace_access', { type: 'Workspace', workspace })
     const page = await listWorkspaceAccess(ctx, organizationId, workspace.id, c.req.valid('query'))
     return c.json({ object: 'list' as const, ...page }, 200)
   }
@@ -85,7 +85,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
       const { organizationId } = adminPrincipal(c)
       const params = c.req.valid('param') as { id: string } & Record<P, string>
       const workspace = await getWorkspace(ctx, organizationId, params.id)
-      guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
+      await guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
       const { grant, created } = await putGrant(
         ctx,
         organizationId,
@@ -129,7 +129,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
       const { organizationId } = adminPrincipal(c)
       const params = c.req.valid('param') as { id: string } & Record<P, string>
       const workspace = await getWorkspace(ctx, organizationId, params.id)
-      guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
+      await guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
       const principal = principalOf(params)
       await removeGrant(ctx, organizationId, workspace.id, principal)
       return c.json(

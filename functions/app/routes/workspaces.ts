@@ -46,7 +46,7 @@ workspaceRoutes.openapi(
     },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'read_workspace')
+    const { organizationId } = await guard(c, 'read_workspace')
     const { status, ...page } = c.req.valid('query')
     const result = await listWorkspaces(serviceContext(c), organizationId, page, status)
     return c.json({ object: 'list' as const, ...result }, 200)
@@ -68,7 +68,7 @@ workspaceRoutes.openapi(
     responses: { 201: json(WorkspaceSchema, 'Created'), ...errorResponses(...AUTH_ERRORS, 409) },
   }),
   async (c) => {
-    const { organizationId } = guard(c, 'create_workspace')
+    const { organizationId } = await guard(c, 'create_workspace')
     const workspace = await createWorkspace(serviceContext(c), organizationId, c.req.valid('json'))
     c.header('ETag', etag(workspace.version))
     return c.json(workspace, 201)
@@ -96,7 +96,7 @@ workspaceRoutes.openapi(
       adminPrincipal(c).organizationId,
       c.req.valid('param').id
     )
-    guard(c, 'read_workspace', { type: 'Workspace', workspace })
+    await guard(c, 'read_workspace', { type: 'Workspace', workspace })
     c.header('ETag', etag(workspace.version))
     return c.json(workspace, 200)
   }
@@ -126,7 +126,7 @@ workspaceRoutes.openapi(
     const ctx = serviceContext(c)
     const { organizationId } = adminPrincipal(c)
     const id = c.req.valid('param').id
-    guard(c, 'update_workspace', {
+    await guard(c, 'update_workspace', {
       type: 'Workspace',
       workspace: await getWorkspace(ctx, organizationId, id),
     })
@@ -167,7 +167,7 @@ for (const [verb, change] of [
       const ctx = serviceContext(c)
       const { organizationId } = adminPrincipal(c)
       const id = c.req.valid('param').id
-      guard(c, 'archive_workspace', {
+      await guard(c, 'archive_workspace', {
         type: 'Workspace',
         workspace: await getWorkspace(ctx, organizationId, id),
       })

@@ -1,0 +1,126 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import type { Decision } from '../../authz/engine.js'
+import { introspectApiKey } from '../../domain/api-keys.js'
+import { notFound } from '../../lib/errors.js'
+import {
+  AuthorizationItemSchema,
+  AuthorizationRequestSchema,
+  BatchAuthorizationRequestSchema,
+  BatchDecisionSchema,
+  DecisionSchema,
+  IntrospectionRequestSchema,
+  IntrospectionSchema,
+} from '../authz-schemas.js'
+import type { AppEnv } from '../env.js'
+import { validationError } from '../errors.js'
+import { guard } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { AUTH_ERRORS, BEARER, errorResponses, json, jsonBody } from '../openapi.js'
+
+/** Product decisions (`/v1/authorize*`) and API key introspection, for products. */
+export const authorizeRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Decisions']
+
+/**
+ * Which organizations a caller may ask about: a service key any, an admin key its own (with
+ * the `request_decisions` permission). Another organization's, or one that does not exist,
+ * is a 404.
+ */
+async function requireOrganization(c: Context<AppEnv>, organizationId: string): Promise<void> {
+  const principal = c.get('principal')
+  if (principal.kind === 'admin') {
+    if (principal.organizationId !== organizationId) {
+      throw notFound('organization', organizationId, 'organization_id')
+    }
+    await guard(c, 'request_decisions')
+  }
+  if (!(await c.get('deps').decisions.organizationExists(organizationId))) {
+    throw notFound('organization', organizationId, 'organization_id')
+  }
+}
+
+authorizeRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/authorize',
+    tags,
+    summary: 'May this principal do this product action in this workspace?',
+    description:
+      "A Cedar decision over the organization's built-in and custom policies. An unknown principal or workspace is a deny with the reason in `errors`; a guardrail deny names its policy in `determining_policies`.",
+    security: BEARER,
+    middleware: [allow('service', 'admin')],
+    request: { body: jsonBody(AuthorizationRequestSchema) },
+    responses: {
+      200: json(DecisionSchema, 'The decision'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organization_id, ...request } = c.req.valid('json')
+    await requireOrganization(c, organization_id)
+    const { decisions, clock } = c.get('deps')
+    const decision = await decisions.authorize(organization_id, request, clock.now())
+    return c.json(decision, 200)
+  }
+)
+
+authorizeRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/authorize/batch',
+    tags,
+    summary: 'Up to 100 decisions in one organization; results in order',
+    description:
+      'Each request is checked on its own: a malformed one gets a deny with its problem in its own result, and the others are decided.',
+    security: BEARER,
+    middleware: [allow('service', 'admin')],
+    request: { body: jsonBody(BatchAuthorizationRequestSchema) },
+    responses: {
+      200: json(BatchDecisionSchema, 'One decision per request, in order'),
+      ...errorResponses(...AUTH_ERRORS, 404),
+    },
+  }),
+  async (c) => {
+    const { organization_id, requests } = c.req.valid('json')
+    await requireOrganization(c, organization_id)
+    const parsed = requests.map((item) => AuthorizationItemSchema.safeParse(item))
+    const valid = parsed.flatMap((result) => (result.success ? [result.data] : []))
+    const { decisions, clock } = c.get('deps')
+    const decided = await decisions.authorizeMany(organization_id, valid, clock.now())
+    let next = 0
+    const results: Decision[] = parsed.map((result) => {
+      if (result.success) return decided[next++]!
+      const error = validationError(result.error, 'json')
+      return {
+        decision: 'deny',
+        determining_policies: [],
+        errors: [{ code: 'invalid_request', message: error.message }],
+      }
+    })
+    return c.json({ results }, 200)
+  }
+)
+
+authorizeRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/api-keys/introspect',
+    tags,
+    summary: 'What a workspace API key secret is (service keys)',
+    description:
+      "`active: false` for an unknown, revoked or expired key. Records the key's `last_used_at` (to the minute).",
+    security: BEARER,
+    middleware: [allow('service')],
+    request: { body: jsonBody(IntrospectionRequestSchema) },
+    responses: {
+      200: json(IntrospectionSchema, 'The key, or active: false'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const { db, clock } = c.get('deps')
+    return c.json(await introspectApiKey({ db, clock }, c.req.valid('json').secret), 200)
+  }
+)

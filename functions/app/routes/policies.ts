@@ -1,0 +1,205 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import {
+  checkPolicy,
+  deletePolicy,
+  getPolicy,
+  listPolicies,
+  policySchema,
+  putPolicy,
+} from '../../domain/policies.js'
+import {
+  PolicyErrorSchema,
+  PolicyInputSchema,
+  PolicySchema,
+  PolicyValidationSchema,
+} from '../authz-schemas.js'
+import type { AppEnv } from '../env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { allow } from '../middleware/authenticate.js'
+import { idempotent } from '../middleware/idempotency.js'
+import {
+  AUTH_ERRORS,
+  BEARER,
+  errorResponses,
+  IdempotencyHeader,
+  IdParam,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+  PageQuery,
+} from '../openapi.js'
+
+/** The built-in policies and the organization's custom ones (Cedar, product actions only). */
+export const policyRoutes = new OpenAPIHono<AppEnv>()
+
+const tags = ['Policies']
+const adminOnly = [allow('admin')]
+const invalidPolicy = {
+  400: json(PolicyErrorSchema, "Invalid: Cedar's diagnostics, each with line and column"),
+}
+
+policyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/policies',
+    tags,
+    summary: "Built-in policies, then the organization's own",
+    security: BEARER,
+    middleware: adminOnly,
+    request: { query: PageQuery },
+    responses: { 200: json(listOf(PolicySchema), 'Policies'), ...errorResponses(...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { organizationId } = await guard(c, 'read_policies')
+    const page = await listPolicies(serviceContext(c), organizationId, c.req.valid('query'))
+    return c.json({ object: 'list' as const, ...page }, 200)
+  }
+)
+
+policyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/policies/schema',
+    tags,
+    summary: 'The Cedar schema policies are validated against (Cedar text and JSON)',
+    security: BEARER,
+    middleware: adminOnly,
+    responses: {
+      200: json(
+        z.object({ object: z.literal('policy_schema'), cedar: z.string(), json: z.unknown() }),
+        'The schema'
+      ),
+      ...errorResponses(...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    await guard(c, 'read_policies')
+    return c.json(policySchema(), 200)
+  }
+)
+
+policyRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/policies/validate',
+    tags,
+    summary: 'Check a custom policy without storing it (the same checks as PUT)',
+    security: BEARER,
+    middleware: adminOnly,
+    request: {
+      body: jsonBody(
+        PolicyInputSchema.extend({
+          id: z.string().min(1).max(64).optional().openapi({
+            description: 'The id it would be stored under (default: its @id annotation)',
+          }),
+        })
+      ),
+    },
+    responses: {
+      200: json(PolicyValidationSchema, 'Valid'),
+      ...invalidPolicy,
+      ...errorResponses(401, 403),
+    },
+  }),
+  async (c) => {
+    await guard(c, 'read_policies')
+    const { id, ...input } = c.req.valid('json')
+    const { policy, warnings } = checkPolicy(id, input)
+    return c.json(
+      {
+        object: 'policy_validation' as const,
+        valid: true as const,
+        id: policy.id,
+        effect: policy.effect,
+        description: policy.description,
+        warnings,
+      },
+      200
+    )
+  }
+)
+
+policyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/policies/{id}',
+    tags,
+    summary: 'Get a built-in or custom policy',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam },
+    responses: { 200: json(PolicySchema, 'The policy'), ...errorResponses(...AUTH_ERRORS, 404) },
+  }),
+  async (c) => {
+    const { organizationId } = await guard(c, 'read_policies')
+    const policy = await getPolicy(serviceContext(c), organizationId, c.req.valid('param').id)
+    if (policy.version !== null) c.header('ETag', etag(policy.version))
+    return c.json(policy, 200)
+  }
+)
+
+policyRoutes.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/policies/{id}',
+    tags,
+    summary: 'Create or replace a custom policy; it takes effect on the next decision',
+    description:
+      'Validated strictly against the schema; it may only govern product actions. A `forbid` restricts what the built-in policies allow; guardrails cannot be overridden by a `permit`. Ids: 1–64 of a-z, 0-9, "-".',
+    security: BEARER,
+    middleware: [...adminOnly, idempotent()],
+    request: {
+      params: IdParam,
+      headers: IfMatchHeader.merge(IdempotencyHeader),
+      body: jsonBody(PolicyInputSchema),
+    },
+    responses: {
+      200: json(PolicySchema, 'Replaced (or unchanged)'),
+      201: json(PolicySchema, 'Created'),
+      ...invalidPolicy,
+      ...errorResponses(401, 403, 409, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = await guard(c, 'manage_policies')
+    const { policy, created } = await putPolicy(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').id,
+      c.req.valid('json'),
+      expectedVersion(c)
+    )
+    c.header('ETag', etag(policy.version))
+    return created ? c.json(policy, 201) : c.json(policy, 200)
+  }
+)
+
+policyRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/v1/policies/{id}',
+    tags,
+    summary: 'Delete a custom policy; it stops applying on the next decision',
+    security: BEARER,
+    middleware: adminOnly,
+    request: { params: IdParam, headers: IfMatchHeader },
+    responses: {
+      200: json(
+        z.object({ object: z.literal('policy.deleted'), id: z.string(), deleted: z.literal(true) }),
+        'Deleted'
+      ),
+      ...errorResponses(...AUTH_ERRORS, 404, 409, 412),
+    },
+  }),
+  async (c) => {
+    const { organizationId } = await guard(c, 'manage_policies')
+    const result = await deletePolicy(
+      serviceContext(c),
+      organizationId,
+      c.req.valid('param').id,
+      expectedVersion(c)
+    )
+    return c.json(result, 200)
+  }
+)
