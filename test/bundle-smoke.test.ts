@@ -218,6 +218,69 @@ describe('the API function, from its built asset', () => {
     expect(created.body.name).toBe('Research')
     expect(secrets.requests).toHaveLength(1)
   })
+
+  it('decides product requests with the Cedar policies, for a service key', async () => {
+    const org = await send({
+      method: 'POST',
+      path: '/v1/organizations',
+      key: OPERATOR_KEY,
+      json: { name: 'Decisions Inc' },
+    })
+    const adminKey = org.body.admin_key.secret as string
+    const organizationId = org.body.organization.id as string
+    const workspaceId = org.body.default_workspace.id as string
+    const service = await send({
+      method: 'POST',
+      path: '/v1/service-keys',
+      key: OPERATOR_KEY,
+      json: { name: 'studio' },
+    })
+    const member = await send({
+      method: 'POST',
+      path: '/v1/members',
+      key: adminKey,
+      json: {
+        email: 'dev@decisions.example',
+        name: 'Dev',
+        workspaces: [{ workspace_id: workspaceId, roles: ['dev'] }],
+      },
+    })
+    expect(member.status).toBe(201)
+    const decide = async (action: string) => {
+      const res = await send({
+        method: 'POST',
+        path: '/v1/authorize',
+        key: service.body.secret,
+        json: {
+          organization_id: organizationId,
+          principal: { type: 'Member', id: member.body.id },
+          action,
+          resource: { type: 'Workspace', id: workspaceId },
+        },
+      })
+      expect(res.status).toBe(200)
+      return res.body as { decision: string; determining_policies: { policy_id: string }[] }
+    }
+    const studio = await decide('use_studio')
+    expect(studio.decision).toBe('allow')
+    expect(studio.determining_policies.map((p) => p.policy_id)).toContain('ws-dev')
+    const code = await decide('use_code')
+    expect(code.decision).toBe('deny')
+    expect(code.determining_policies.map((p) => p.policy_id)).toContain('forbid-no-code-seat')
+
+    const deactivated = await send({
+      method: 'PATCH',
+      path: `/v1/members/${member.body.id}`,
+      key: adminKey,
+      json: { status: 'deactivated' },
+    })
+    expect(deactivated.status).toBe(200)
+    const after = await decide('use_studio')
+    expect(after.decision).toBe('deny')
+    expect(after.determining_policies.map((p) => p.policy_id)).toEqual([
+      'forbid-deactivated-member',
+    ])
+  })
 })
 
 describe('the aggregation function, from its built asset', () => {
@@ -345,6 +408,32 @@ describe('the aggregation function, from its built asset', () => {
         })
       )
     )
+  })
+
+  it('denies invoke_model in the suspended workspace, naming the budget guardrail', async () => {
+    const key = await send({
+      method: 'POST',
+      path: '/v1/api-keys',
+      key: adminKey,
+      json: { name: 'metered app', workspace_id: workspaceId },
+    })
+    expect(key.status).toBe(201)
+    const decision = await send({
+      method: 'POST',
+      path: '/v1/authorize',
+      key: serviceKey,
+      json: {
+        organization_id: organizationId,
+        principal: { type: 'ApiKey', id: key.body.id },
+        action: 'invoke_model',
+        resource: { type: 'Workspace', id: workspaceId },
+      },
+    })
+    expect(decision.status).toBe(200)
+    expect(decision.body.decision).toBe('deny')
+    expect(
+      decision.body.determining_policies.map((p: { policy_id: string }) => p.policy_id)
+    ).toEqual(['forbid-workspace-budget-exhausted'])
   })
 
   it('fires nothing again on a run with nothing new', async () => {
