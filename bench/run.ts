@@ -31,6 +31,9 @@ function printTable(table: BenchTable): void {
 }
 
 async function main() {
+  // Request logs of the in-process app (and of servers the suites start) would drown the tables.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT'
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const filters = process.argv.slice(2)
   const dir = fileURLToPath(new URL('./suites/', import.meta.url))
   const files = readdirSync(dir)
