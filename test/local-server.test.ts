@@ -16,6 +16,8 @@ afterAll(() => {
 interface Started {
   child: ChildProcess
   output: string
+  /** Everything the process wrote so far (the banner, then JSON log lines). */
+  log: () => string
   baseUrl: string
 }
 
@@ -26,7 +28,8 @@ function start(): Promise<Started> {
       PORT: '0',
       DATA_DIR: dataDir,
       OPERATOR_KEY: '',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      AGGREGATION_INTERVAL_SECONDS: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -43,7 +46,7 @@ function start(): Promise<Started> {
         (/Demo admin key/.test(output) || /exist already/.test(output))
       ) {
         clearTimeout(timer)
-        resolve({ child, output, baseUrl: url[1]! })
+        resolve({ child, output, log: () => output, baseUrl: url[1]! })
       }
     }
     child.stdout!.on('data', onData)
@@ -83,6 +86,27 @@ describe('npm start', () => {
       body: JSON.stringify({ name: 'Persisted' }),
     })
     expect(created.status).toBe(201)
+    const requestId = created.headers.get('x-request-id')
+
+    // One structured JSON line per request, with its request id; no secret in any log line.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const logLines = first
+      .log()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    const createLog = logLines.find((line) => line.request_id === requestId)
+    expect(createLog).toMatchObject({
+      level: 'INFO',
+      method: 'POST',
+      path: '/v1/workspaces',
+      status: 201,
+      actor: { type: 'admin_key' },
+    })
+    const logText = JSON.stringify(logLines)
+    expect(logText).not.toContain(adminKey!)
+    expect(logText).not.toContain(operatorKey!)
+    expect(logText).not.toMatch(/adm_[A-Za-z0-9_-]{20,}|op_[A-Za-z0-9_-]{20,}/)
     await stop(first.child)
 
     // A restart keeps the data and the operator key, and does not create a second demo org.
