@@ -487,10 +487,13 @@ async function startServer(endpoint: string, operatorKey: string) {
   return {
     url,
     stop: async () => {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve())
-        child.kill('SIGTERM')
-      })
+      // A server that already exited (crashed) fires no further 'exit': do not wait for one.
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve())
+          child.kill('SIGTERM')
+        })
+      }
       rmSync(dataDir, { recursive: true, force: true })
     },
     child: child as ChildProcess,
