@@ -2,6 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OrgRole } from '../functions/model/index.js'
 import { as, type Caller, email } from './helpers/admin-model.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
+import {
+  ADMIN_ONLY,
+  BILLING_WRITERS,
+  describeRoleMatrix,
+  READERS,
+  type RoleMatrixRow,
+} from './helpers/role-matrix.js'
 
 /**
  * Every route of members, invites, groups, workspace access, seats and workspace API keys × the
@@ -40,18 +47,10 @@ beforeAll(async () => {
 })
 afterAll(() => h.close())
 
-type Row = {
-  route: string
-  allowed: OrgRole[]
-  request: () => Promise<{ method: string; path: string; body?: unknown }>
-}
+const ADMIN = ADMIN_ONLY
+const BILLING = BILLING_WRITERS
 
-const ALL: OrgRole[] = ['organization_admin', 'billing_manager', 'member']
-const READERS: OrgRole[] = ['organization_admin', 'billing_manager']
-const ADMIN: OrgRole[] = ['organization_admin']
-const BILLING: OrgRole[] = ['organization_admin', 'billing_manager']
-
-const rows: Row[] = [
+const rows: RoleMatrixRow[] = [
   // Members
   {
     route: 'GET /v1/members',
@@ -290,18 +289,7 @@ const rows: Row[] = [
   },
 ]
 
-describe.each(rows)('$route', (row) => {
-  it.each(ALL)('as %s', async (role) => {
-    const { method, path, body } = await row.request()
-    const res = await h.call(method, path, { key: keys[role], body })
-    if (row.allowed.includes(role)) {
-      expect(res.status, res.text).toBeLessThan(300)
-    } else {
-      expect(res.status, res.text).toBe(403)
-      expect(res.body.error.type).toBe('permission')
-    }
-  })
-})
+describeRoleMatrix(rows, () => ({ h, keys }))
 
 describe('refused changes write nothing', () => {
   it('billing_manager adding a member or a group grant: 403, nothing stored or audited', async () => {

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OrgRole } from '../functions/model/index.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
+import {
+  ADMIN_ONLY,
+  ALL_ROLES,
+  describeRoleMatrix,
+  READERS,
+  type RoleMatrixRow,
+} from './helpers/role-matrix.js'
 
 /**
  * Every Admin route of the foundation × the three org roles, through HTTP. The expectation
@@ -36,17 +43,10 @@ beforeAll(async () => {
 })
 afterAll(() => h.close())
 
-type Row = {
-  route: string
-  allowed: OrgRole[]
-  request: () => Promise<{ method: string; path: string; body?: unknown }>
-}
+const ALL = ALL_ROLES
+const ADMIN = ADMIN_ONLY
 
-const ALL: OrgRole[] = ['organization_admin', 'billing_manager', 'member']
-const READERS: OrgRole[] = ['organization_admin', 'billing_manager']
-const ADMIN: OrgRole[] = ['organization_admin']
-
-const rows: Row[] = [
+const rows: RoleMatrixRow[] = [
   {
     route: 'GET /v1/organization',
     allowed: ALL,
@@ -143,18 +143,7 @@ const rows: Row[] = [
   },
 ]
 
-describe.each(rows)('$route', (row) => {
-  it.each(ALL)('as %s', async (role) => {
-    const { method, path, body } = await row.request()
-    const res = await h.call(method, path, { key: keys[role], body })
-    if (row.allowed.includes(role)) {
-      expect(res.status, res.text).toBeLessThan(300)
-    } else {
-      expect(res.status, res.text).toBe(403)
-      expect(res.body.error.type).toBe('permission')
-    }
-  })
-})
+describeRoleMatrix(rows, () => ({ h, keys }))
 
 describe('a refused change writes nothing', () => {
   it('billing_manager creating a workspace: 403 and no new workspace, no audit event', async () => {
