@@ -119,6 +119,13 @@ describe('HTTP conventions', () => {
       expect.arrayContaining(['201', '400', '401', '403'])
     )
     expect(res.body.components.schemas.Error).toBeDefined()
+    // Every /v1 route except the invite acceptance (its token is the credential) needs a bearer.
+    for (const [path, operations] of Object.entries(res.body.paths)) {
+      if (!path.startsWith('/v1/') || path === '/v1/invites/accept') continue
+      for (const operation of Object.values(operations as Record<string, { security?: unknown }>)) {
+        expect(operation.security, path).toEqual([{ bearer: [] }])
+      }
+    }
   })
 
   it('serves interactive docs at /docs', async () => {

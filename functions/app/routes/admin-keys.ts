@@ -1,12 +1,9 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { createAdminKey, listAdminKeys, revokeAdminKey } from '../../domain/keys.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -16,21 +13,19 @@ import {
   PageQuery,
   Timestamp,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 import { AdminKeySchema, AdminKeyWithSecretSchema, NameSchema, OrgRoleSchema } from '../schemas.js'
 
 export const adminKeyRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Admin keys']
-const adminOnly = [allow('admin')]
 
 adminKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/admin-keys',
     tags,
     summary: 'List admin keys',
-    security: BEARER,
-    middleware: adminOnly,
     request: { query: PageQuery },
     responses: {
       200: json(listOf(AdminKeySchema), 'Admin keys'),
@@ -45,13 +40,11 @@ adminKeyRoutes.openapi(
 )
 
 adminKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/admin-keys',
     tags,
     summary: 'Create an admin key holding organization roles',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       headers: IdempotencyHeader,
       body: jsonBody(
@@ -77,13 +70,11 @@ adminKeyRoutes.openapi(
 )
 
 adminKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/admin-keys/{id}',
     tags,
     summary: 'Revoke an admin key (its secret stops working at once)',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: {
       200: json(AdminKeySchema, 'The revoked key'),

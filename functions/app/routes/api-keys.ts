@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import {
   createApiKey,
   getApiKey,
@@ -10,11 +10,8 @@ import { getWorkspace } from '../../domain/workspaces.js'
 import { ApiKeySchema, ApiKeyWithSecretSchema } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
 import { adminPrincipal, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -24,22 +21,20 @@ import {
   PageQuery,
   Timestamp,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 import { NameSchema } from '../schemas.js'
 
 export const apiKeyRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Workspace API keys']
-const adminOnly = [allow('admin')]
 const Id = z.string().min(1).max(100)
 
 apiKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/api-keys',
     tags,
     summary: 'List workspace API keys',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       query: PageQuery.extend({
         workspace_id: Id.optional(),
@@ -62,14 +57,12 @@ apiKeyRoutes.openapi(
 )
 
 apiKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/api-keys',
     tags,
     summary:
       "Create a workspace API key; the secret is shown only here. Expiry is clamped to the organization's api_key_max_validity_days",
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       headers: IdempotencyHeader,
       body: jsonBody(
@@ -114,13 +107,11 @@ async function keyWithGuard(
 }
 
 apiKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/api-keys/{id}',
     tags,
     summary: 'Get a workspace API key',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: { 200: json(ApiKeySchema, 'The key'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
@@ -131,13 +122,11 @@ apiKeyRoutes.openapi(
 )
 
 apiKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/api-keys/{id}',
     tags,
     summary: 'Revoke a workspace API key (its secret stops working at once)',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: {
       200: json(ApiKeySchema, 'The revoked key'),
@@ -155,13 +144,11 @@ apiKeyRoutes.openapi(
 )
 
 apiKeyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/api-keys/{id}/rotate',
     tags,
     summary: 'Give the key a new secret (shown only here); the old one stops working',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: { params: IdParam, headers: IdempotencyHeader },
     responses: {
       200: json(ApiKeyWithSecretSchema, 'The key with its new secret'),

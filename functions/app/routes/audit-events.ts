@@ -1,11 +1,11 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { listAuditEvents } from '../../domain/audit.js'
 import { toCsv } from '../../lib/csv.js'
 import { invalid } from '../../lib/errors.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { AUTH_ERRORS, BEARER, errorResponses, listOf, Timestamp } from '../openapi.js'
+import { AUTH_ERRORS, errorResponses, listOf, Timestamp } from '../openapi.js'
+import { ADMIN, securedRoute } from '../route.js'
 import { AuditEventSchema } from '../schemas.js'
 
 export const auditRoutes = new OpenAPIHono<AppEnv>()
@@ -45,13 +45,11 @@ const CSV_HEADER = [
 ]
 
 auditRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/audit-events',
     tags: ['Audit log'],
     summary: 'Every change made through the API or SCIM, newest first (JSON or CSV)',
-    security: BEARER,
-    middleware: [allow('admin')],
     request: { query: AuditQuery },
     responses: {
       200: {

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Decision } from '../../authz/engine.js'
 import { introspectApiKey } from '../../domain/api-keys.js'
@@ -15,8 +15,8 @@ import {
 import type { AppEnv } from '../env.js'
 import { validationError } from '../errors.js'
 import { guard } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { AUTH_ERRORS, BEARER, errorResponses, json, jsonBody } from '../openapi.js'
+import { AUTH_ERRORS, errorResponses, json, jsonBody } from '../openapi.js'
+import { securedRoute } from '../route.js'
 
 /** Product decisions (`/v1/authorize*`) and API key introspection, for products. */
 export const authorizeRoutes = new OpenAPIHono<AppEnv>()
@@ -42,21 +42,22 @@ async function requireOrganization(c: Context<AppEnv>, organizationId: string): 
 }
 
 authorizeRoutes.openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/authorize',
-    tags,
-    summary: 'May this principal do this product action in this workspace?',
-    description:
-      "A Cedar decision over the organization's built-in and custom policies. An unknown principal or workspace is a deny with the reason in `errors`; a guardrail deny names its policy in `determining_policies`.",
-    security: BEARER,
-    middleware: [allow('service', 'admin')],
-    request: { body: jsonBody(AuthorizationRequestSchema) },
-    responses: {
-      200: json(DecisionSchema, 'The decision'),
-      ...errorResponses(...AUTH_ERRORS, 404),
-    },
-  }),
+  securedRoute(
+    { credentials: ['service', 'admin'] },
+    {
+      method: 'post',
+      path: '/v1/authorize',
+      tags,
+      summary: 'May this principal do this product action in this workspace?',
+      description:
+        "A Cedar decision over the organization's built-in and custom policies. An unknown principal or workspace is a deny with the reason in `errors`; a guardrail deny names its policy in `determining_policies`.",
+      request: { body: jsonBody(AuthorizationRequestSchema) },
+      responses: {
+        200: json(DecisionSchema, 'The decision'),
+        ...errorResponses(...AUTH_ERRORS, 404),
+      },
+    }
+  ),
   async (c) => {
     const { organization_id, ...request } = c.req.valid('json')
     await requireOrganization(c, organization_id)
@@ -67,21 +68,22 @@ authorizeRoutes.openapi(
 )
 
 authorizeRoutes.openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/authorize/batch',
-    tags,
-    summary: 'Up to 100 decisions in one organization; results in order',
-    description:
-      'Each request is checked on its own: a malformed one gets a deny with its problem in its own result, and the others are decided.',
-    security: BEARER,
-    middleware: [allow('service', 'admin')],
-    request: { body: jsonBody(BatchAuthorizationRequestSchema) },
-    responses: {
-      200: json(BatchDecisionSchema, 'One decision per request, in order'),
-      ...errorResponses(...AUTH_ERRORS, 404),
-    },
-  }),
+  securedRoute(
+    { credentials: ['service', 'admin'] },
+    {
+      method: 'post',
+      path: '/v1/authorize/batch',
+      tags,
+      summary: 'Up to 100 decisions in one organization; results in order',
+      description:
+        'Each request is checked on its own: a malformed one gets a deny with its problem in its own result, and the others are decided.',
+      request: { body: jsonBody(BatchAuthorizationRequestSchema) },
+      responses: {
+        200: json(BatchDecisionSchema, 'One decision per request, in order'),
+        ...errorResponses(...AUTH_ERRORS, 404),
+      },
+    }
+  ),
   async (c) => {
     const { organization_id, requests } = c.req.valid('json')
     await requireOrganization(c, organization_id)
@@ -104,21 +106,22 @@ authorizeRoutes.openapi(
 )
 
 authorizeRoutes.openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/api-keys/introspect',
-    tags,
-    summary: 'What a workspace API key secret is (service keys)',
-    description:
-      "`active: false` for an unknown, revoked or expired key. Records the key's `last_used_at` (to the minute).",
-    security: BEARER,
-    middleware: [allow('service')],
-    request: { body: jsonBody(IntrospectionRequestSchema) },
-    responses: {
-      200: json(IntrospectionSchema, 'The key, or active: false'),
-      ...errorResponses(...AUTH_ERRORS),
-    },
-  }),
+  securedRoute(
+    { credentials: ['service'] },
+    {
+      method: 'post',
+      path: '/v1/api-keys/introspect',
+      tags,
+      summary: 'What a workspace API key secret is (service keys)',
+      description:
+        "`active: false` for an unknown, revoked or expired key. Records the key's `last_used_at` (to the minute).",
+      request: { body: jsonBody(IntrospectionRequestSchema) },
+      responses: {
+        200: json(IntrospectionSchema, 'The key, or active: false'),
+        ...errorResponses(...AUTH_ERRORS),
+      },
+    }
+  ),
   async (c) => {
     const { db, clock } = c.get('deps')
     return c.json(await introspectApiKey({ db, clock }, c.req.valid('json').secret), 200)

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { listBudgets } from '../../domain/budgets.js'
 import { getPriceList, updatePrices } from '../../domain/prices.js'
@@ -6,10 +6,8 @@ import { getSpendLimit, putSpendLimit } from '../../domain/spend-limits.js'
 import { getWorkspace } from '../../domain/workspaces.js'
 import type { AppEnv } from '../env.js'
 import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdParam,
   IfMatchHeader,
@@ -18,6 +16,7 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, securedRoute } from '../route.js'
 import {
   BudgetSchema,
   PriceEntrySchema,
@@ -29,18 +28,14 @@ import {
 /** Spend limits, budgets and prices of the admin key's organization. */
 export const budgetRoutes = new OpenAPIHono<AppEnv>()
 
-const adminOnly = [allow('admin')]
-
 // ----- Spend limits ----------------------------------------------------------------------
 
 budgetRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/spend-limit',
     tags: ['Budgets'],
     summary: "The organization's monthly spend limit",
-    security: BEARER,
-    middleware: adminOnly,
     responses: {
       200: json(SpendLimitSchema, 'The limit (monthly_limit null when none is set)'),
       ...errorResponses(...AUTH_ERRORS),
@@ -55,14 +50,12 @@ budgetRoutes.openapi(
 )
 
 budgetRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'put',
     path: '/v1/spend-limit',
     tags: ['Budgets'],
     summary: "Set the organization's monthly spend limit, alert thresholds and enforcement",
     description: 'The limit may not be below the limit of any workspace (400).',
-    security: BEARER,
-    middleware: adminOnly,
     request: { headers: IfMatchHeader, body: jsonBody(SpendLimitInputSchema) },
     responses: {
       200: json(SpendLimitSchema, 'The limit; it takes effect at the next aggregation run'),
@@ -96,13 +89,11 @@ async function workspaceScope(
 }
 
 budgetRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/workspaces/{id}/spend-limit',
     tags: ['Budgets'],
     summary: "A workspace's monthly spend limit",
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: {
       200: json(SpendLimitSchema, 'The limit (monthly_limit null when none is set)'),
@@ -119,13 +110,11 @@ budgetRoutes.openapi(
 )
 
 budgetRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'put',
     path: '/v1/workspaces/{id}/spend-limit',
     tags: ['Budgets'],
     summary: "Set a workspace's monthly spend limit (at most the organization's)",
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam, headers: IfMatchHeader, body: jsonBody(SpendLimitInputSchema) },
     responses: {
       200: json(SpendLimitSchema, 'The limit; it takes effect at the next aggregation run'),
@@ -150,7 +139,7 @@ budgetRoutes.openapi(
 // ----- Budgets ---------------------------------------------------------------------------
 
 budgetRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/budgets',
     tags: ['Budgets'],
@@ -158,8 +147,6 @@ budgetRoutes.openapi(
     description:
       'As of the last aggregation run. The organization comes first on the first page, then a ' +
       'page of workspaces.',
-    security: BEARER,
-    middleware: adminOnly,
     request: { query: PageQuery },
     responses: { 200: json(listOf(BudgetSchema), 'Budgets'), ...errorResponses(...AUTH_ERRORS) },
   }),
@@ -173,13 +160,11 @@ budgetRoutes.openapi(
 // ----- Prices ----------------------------------------------------------------------------
 
 budgetRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/prices',
     tags: ['Prices'],
     summary: "The organization's prices: its own entries and the shipped defaults",
-    security: BEARER,
-    middleware: adminOnly,
     responses: { 200: json(PriceListSchema, 'Prices'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
@@ -191,7 +176,7 @@ budgetRoutes.openapi(
 )
 
 budgetRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'put',
     path: '/v1/prices',
     tags: ['Prices'],
@@ -199,8 +184,6 @@ budgetRoutes.openapi(
     description:
       "An organization's entries for a model apply from the earliest of their effective_from " +
       'on. Costs are fixed when an event is ingested, at the price effective at its timestamp.',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       headers: IfMatchHeader,
       body: jsonBody(z.object({ prices: z.array(PriceEntrySchema).max(1000) }).strict()),

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import {
   addGroupMember,
   addSubgroup,
@@ -19,11 +19,8 @@ import {
 } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -33,24 +30,22 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 import { NameSchema, OrgRoleSchema } from '../schemas.js'
 
 export const groupRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Groups']
-const adminOnly = [allow('admin')]
 const Id = z.string().min(1).max(100)
 const MemberParams = z.object({ id: Id, member_id: Id })
 const SubgroupParams = z.object({ id: Id, group_id: Id })
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/groups',
     tags,
     summary: 'List groups',
-    security: BEARER,
-    middleware: adminOnly,
     request: { query: PageQuery },
     responses: { 200: json(listOf(GroupSchema), 'Groups'), ...errorResponses(...AUTH_ERRORS) },
   }),
@@ -62,13 +57,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/groups',
     tags,
     summary: 'Create a group (names are unique per organization, any case)',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       headers: IdempotencyHeader,
       body: jsonBody(
@@ -86,13 +79,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/groups/{id}',
     tags,
     summary: 'Get a group with its parent groups and subgroups',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: { 200: json(GroupSchema, 'The group'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
@@ -105,13 +96,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'patch',
     path: '/v1/groups/{id}',
     tags,
     summary: 'Rename a group or change the org role it carries',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       params: IdParam,
       headers: IfMatchHeader,
@@ -141,13 +130,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/groups/{id}',
     tags,
     summary: 'Delete a group with its memberships, nesting and grants',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam, headers: IfMatchHeader },
     responses: {
       200: json(deletedSchema('group.deleted'), 'Deleted'),
@@ -167,13 +154,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/groups/{id}/members',
     tags,
     summary: "The group's direct members",
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam, query: PageQuery },
     responses: {
       200: json(listOf(MemberSchema), 'Members'),
@@ -193,13 +178,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'put',
     path: '/v1/groups/{id}/members/{member_id}',
     tags,
     summary: 'Add a member to the group (201 when added now, 200 when already in it)',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: { params: MemberParams, headers: IdempotencyHeader },
     responses: {
       200: json(GroupMembershipSchema, 'Already a member'),
@@ -221,13 +204,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/groups/{id}/members/{member_id}',
     tags,
     summary: 'Remove a member from the group',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: MemberParams },
     responses: {
       200: json(
@@ -259,13 +240,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'put',
     path: '/v1/groups/{id}/subgroups/{group_id}',
     tags,
     summary: 'Nest a group inside this one (its members become members here); a cycle → 409',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: { params: SubgroupParams, headers: IdempotencyHeader },
     responses: {
       200: json(GroupSchema, 'The containing group'),
@@ -282,13 +261,11 @@ groupRoutes.openapi(
 )
 
 groupRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/groups/{id}/subgroups/{group_id}',
     tags,
     summary: 'Un-nest a subgroup',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: SubgroupParams },
     responses: {
       200: json(GroupSchema, 'The containing group'),

@@ -16,11 +16,8 @@ import {
 } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
 import { etag, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -29,21 +26,19 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 import { NameSchema, OrgRoleSchema } from '../schemas.js'
 
 export const inviteRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Invites']
-const adminOnly = [allow('admin')]
 
 inviteRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/invites',
     tags,
     summary: 'List invites, newest first',
-    security: BEARER,
-    middleware: adminOnly,
     request: { query: PageQuery.extend({ status: z.enum(INVITE_STATUSES).optional() }) },
     responses: { 200: json(listOf(InviteSchema), 'Invites'), ...errorResponses(...AUTH_ERRORS) },
   }),
@@ -56,13 +51,11 @@ inviteRoutes.openapi(
 )
 
 inviteRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/invites',
     tags,
     summary: 'Invite someone by email; the one-time token is shown only here',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       headers: IdempotencyHeader,
       body: jsonBody(
@@ -115,13 +108,11 @@ inviteRoutes.openapi(
 )
 
 inviteRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/invites/{id}',
     tags,
     summary: 'Get an invite',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: { 200: json(InviteSchema, 'The invite'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
@@ -133,13 +124,11 @@ inviteRoutes.openapi(
 )
 
 inviteRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/invites/{id}',
     tags,
     summary: 'Revoke an invite (its token stops working); an accepted one → 409',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: {
       200: json(InviteSchema, 'The revoked invite'),

@@ -1,16 +1,16 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { ON_DEMAND_RUN_BUDGET_MS, runAggregation } from '../../domain/aggregation.js'
 import { conflict } from '../../lib/errors.js'
 import type { AppEnv } from '../env.js'
-import { allow } from '../middleware/authenticate.js'
-import { AUTH_ERRORS, BEARER, errorResponses, json } from '../openapi.js'
+import { AUTH_ERRORS, errorResponses, json } from '../openapi.js'
+import { OPERATOR, securedRoute } from '../route.js'
 import { AggregationSummarySchema } from '../usage-schemas.js'
 
 /** Operator-triggered jobs. */
 export const jobRoutes = new OpenAPIHono<AppEnv>()
 
 jobRoutes.openapi(
-  createRoute({
+  securedRoute(OPERATOR, {
     method: 'post',
     path: '/v1/jobs/aggregate',
     tags: ['Operator'],
@@ -18,8 +18,6 @@ jobRoutes.openapi(
     description:
       'The same pass the schedule runs, with a shorter time budget (a large backlog is left to ' +
       'the next run). One runs at a time: while another is in progress → 409.',
-    security: BEARER,
-    middleware: [allow('operator')],
     responses: {
       200: json(AggregationSummarySchema, 'What the pass did'),
       ...errorResponses(...AUTH_ERRORS, 409),

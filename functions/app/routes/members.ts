@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { effectiveAccess } from '../../domain/access.js'
 import {
   createMember,
@@ -17,11 +17,8 @@ import {
 } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -31,21 +28,19 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 import { NameSchema, OrgRoleSchema } from '../schemas.js'
 
 export const memberRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Members']
-const adminOnly = [allow('admin')]
 
 memberRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/members',
     tags,
     summary: 'List members (filter by email, any case, and status)',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       query: PageQuery.extend({
         email: z.string().min(1).max(320).optional(),
@@ -63,13 +58,11 @@ memberRoutes.openapi(
 )
 
 memberRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/members',
     tags,
     summary: 'Add a member (always in the default workspace)',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       headers: IdempotencyHeader,
       body: jsonBody(
@@ -97,13 +90,11 @@ memberRoutes.openapi(
 )
 
 memberRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/members/{id}',
     tags,
     summary: 'Get a member',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: { 200: json(MemberSchema, 'The member'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
@@ -116,13 +107,11 @@ memberRoutes.openapi(
 )
 
 memberRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'patch',
     path: '/v1/members/{id}',
     tags,
     summary: 'Update a member (name, org role, status); never the last organization_admin away',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       params: IdParam,
       headers: IfMatchHeader,
@@ -156,14 +145,12 @@ memberRoutes.openapi(
 )
 
 memberRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/members/{id}',
     tags,
     summary:
       'Remove a member with their group memberships, grants, seats and API keys (a failed removal is completed by retrying)',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam, headers: IfMatchHeader },
     responses: {
       200: json(deletedSchema('member.deleted'), 'Removed'),
@@ -183,14 +170,12 @@ memberRoutes.openapi(
 )
 
 memberRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/members/{id}/effective-access',
     tags,
     summary:
       "A member's org and workspace roles with where each comes from (direct, or via which groups)",
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: {
       200: json(EffectiveAccessSchema, 'Effective access'),

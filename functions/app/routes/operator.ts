@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { createServiceKey, listServiceKeys, revokeServiceKey } from '../../domain/keys.js'
 import {
   createOrganization,
@@ -7,11 +7,8 @@ import {
 } from '../../domain/organizations.js'
 import type { AppEnv } from '../env.js'
 import { serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -20,6 +17,7 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { OPERATOR, OPERATOR_CREATE, securedRoute } from '../route.js'
 import {
   AdminKeyWithSecretSchema,
   NameSchema,
@@ -33,7 +31,6 @@ import {
 export const operatorRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Operator']
-const operatorOnly = [allow('operator')]
 
 const CreateOrganization = z.object({
   name: NameSchema,
@@ -44,13 +41,11 @@ const CreateOrganization = z.object({
 })
 
 operatorRoutes.openapi(
-  createRoute({
+  securedRoute(OPERATOR_CREATE, {
     method: 'post',
     path: '/v1/organizations',
     tags,
     summary: 'Create an organization with its default workspace and first admin key',
-    security: BEARER,
-    middleware: [...operatorOnly, idempotent()],
     request: { headers: IdempotencyHeader, body: jsonBody(CreateOrganization) },
     responses: {
       201: json(
@@ -71,13 +66,11 @@ operatorRoutes.openapi(
 )
 
 operatorRoutes.openapi(
-  createRoute({
+  securedRoute(OPERATOR, {
     method: 'get',
     path: '/v1/organizations',
     tags,
     summary: 'List organizations',
-    security: BEARER,
-    middleware: operatorOnly,
     request: { query: PageQuery },
     responses: {
       200: json(listOf(OrganizationSchema), 'Organizations'),
@@ -91,13 +84,11 @@ operatorRoutes.openapi(
 )
 
 operatorRoutes.openapi(
-  createRoute({
+  securedRoute(OPERATOR, {
     method: 'get',
     path: '/v1/organizations/{id}',
     tags,
     summary: 'Get an organization',
-    security: BEARER,
-    middleware: operatorOnly,
     request: { params: IdParam },
     responses: {
       200: json(OrganizationSchema, 'The organization'),
@@ -111,13 +102,11 @@ operatorRoutes.openapi(
 )
 
 operatorRoutes.openapi(
-  createRoute({
+  securedRoute(OPERATOR_CREATE, {
     method: 'post',
     path: '/v1/service-keys',
     tags,
     summary: 'Create a service key for a first-party product',
-    security: BEARER,
-    middleware: [...operatorOnly, idempotent()],
     request: { headers: IdempotencyHeader, body: jsonBody(z.object({ name: NameSchema })) },
     responses: {
       201: json(ServiceKeyWithSecretSchema, 'Created; the secret is shown only here'),
@@ -131,13 +120,11 @@ operatorRoutes.openapi(
 )
 
 operatorRoutes.openapi(
-  createRoute({
+  securedRoute(OPERATOR, {
     method: 'get',
     path: '/v1/service-keys',
     tags,
     summary: 'List service keys',
-    security: BEARER,
-    middleware: operatorOnly,
     request: { query: PageQuery },
     responses: {
       200: json(listOf(ServiceKeySchema), 'Service keys'),
@@ -151,13 +138,11 @@ operatorRoutes.openapi(
 )
 
 operatorRoutes.openapi(
-  createRoute({
+  securedRoute(OPERATOR, {
     method: 'delete',
     path: '/v1/service-keys/{id}',
     tags,
     summary: 'Revoke a service key',
-    security: BEARER,
-    middleware: operatorOnly,
     request: { params: IdParam },
     responses: {
       200: json(ServiceKeySchema, 'The revoked key'),

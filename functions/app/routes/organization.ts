@@ -1,34 +1,23 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { getOrganization, updateOrganization } from '../../domain/organizations.js'
 import { listRoles } from '../../domain/roles.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import {
-  AUTH_ERRORS,
-  BEARER,
-  errorResponses,
-  IfMatchHeader,
-  json,
-  jsonBody,
-  listOf,
-} from '../openapi.js'
+import { AUTH_ERRORS, errorResponses, IfMatchHeader, json, jsonBody, listOf } from '../openapi.js'
+import { ADMIN, securedRoute } from '../route.js'
 import { NameSchema, OrganizationSchema, RoleSchema } from '../schemas.js'
 
 /** The calling admin key's own organization, and the role catalogue. */
 export const organizationRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Organization']
-const adminOnly = [allow('admin')]
 
 organizationRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/organization',
     tags,
     summary: "Get the admin key's organization",
-    security: BEARER,
-    middleware: adminOnly,
     responses: {
       200: json(OrganizationSchema, 'The organization'),
       ...errorResponses(...AUTH_ERRORS),
@@ -62,13 +51,11 @@ const OrganizationPatch = z
   .strict()
 
 organizationRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'patch',
     path: '/v1/organization',
     tags,
     summary: 'Update the organization (name, settings)',
-    security: BEARER,
-    middleware: adminOnly,
     request: { headers: IfMatchHeader, body: jsonBody(OrganizationPatch) },
     responses: {
       200: json(OrganizationSchema, 'The updated organization'),
@@ -89,13 +76,11 @@ organizationRoutes.openapi(
 )
 
 organizationRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/roles',
     tags,
     summary: 'Every role with the actions it allows',
-    security: BEARER,
-    middleware: adminOnly,
     responses: { 200: json(listOf(RoleSchema), 'Roles'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {

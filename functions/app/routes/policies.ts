@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import {
   checkPolicy,
   deletePolicy,
@@ -15,11 +15,8 @@ import {
 } from '../authz-schemas.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -29,24 +26,22 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 
 /** The built-in policies and the organization's custom ones (Cedar, product actions only). */
 export const policyRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Policies']
-const adminOnly = [allow('admin')]
 const invalidPolicy = {
   400: json(PolicyErrorSchema, "Invalid: Cedar's diagnostics, each with line and column"),
 }
 
 policyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/policies',
     tags,
     summary: "Built-in policies, then the organization's own",
-    security: BEARER,
-    middleware: adminOnly,
     request: { query: PageQuery },
     responses: { 200: json(listOf(PolicySchema), 'Policies'), ...errorResponses(...AUTH_ERRORS) },
   }),
@@ -58,13 +53,11 @@ policyRoutes.openapi(
 )
 
 policyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/policies/schema',
     tags,
     summary: 'The Cedar schema policies are validated against (Cedar text and JSON)',
-    security: BEARER,
-    middleware: adminOnly,
     responses: {
       200: json(
         z.object({ object: z.literal('policy_schema'), cedar: z.string(), json: z.unknown() }),
@@ -80,13 +73,11 @@ policyRoutes.openapi(
 )
 
 policyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'post',
     path: '/v1/policies/validate',
     tags,
     summary: 'Check a custom policy without storing it (the same checks as PUT)',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       body: jsonBody(
         PolicyInputSchema.extend({
@@ -121,13 +112,11 @@ policyRoutes.openapi(
 )
 
 policyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/policies/{id}',
     tags,
     summary: 'Get a built-in or custom policy',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: { 200: json(PolicySchema, 'The policy'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
@@ -140,15 +129,13 @@ policyRoutes.openapi(
 )
 
 policyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'put',
     path: '/v1/policies/{id}',
     tags,
     summary: 'Create or replace a custom policy; it takes effect on the next decision',
     description:
       'Validated strictly against the schema; it may only govern product actions. A `forbid` restricts what the built-in policies allow; guardrails cannot be overridden by a `permit`. Ids: 1–64 of a-z, 0-9, "-".',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       params: IdParam,
       headers: IfMatchHeader.merge(IdempotencyHeader),
@@ -176,13 +163,11 @@ policyRoutes.openapi(
 )
 
 policyRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/policies/{id}',
     tags,
     summary: 'Delete a custom policy; it stops applying on the next decision',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam, headers: IfMatchHeader },
     responses: {
       200: json(

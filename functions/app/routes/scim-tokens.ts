@@ -1,12 +1,9 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { createScimToken, listScimTokens, revokeScimToken } from '../../domain/keys.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -15,22 +12,20 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 import { NameSchema, ScimTokenSchema, ScimTokenWithSecretSchema } from '../schemas.js'
 
 /** SCIM tokens: the credentials identity providers use on /scim/v2 (see docs/scim.md). */
 export const scimTokenRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['SCIM tokens']
-const adminOnly = [allow('admin')]
 
 scimTokenRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/scim-tokens',
     tags,
     summary: 'List SCIM tokens',
-    security: BEARER,
-    middleware: adminOnly,
     request: { query: PageQuery },
     responses: {
       200: json(listOf(ScimTokenSchema), 'SCIM tokens'),
@@ -45,13 +40,11 @@ scimTokenRoutes.openapi(
 )
 
 scimTokenRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/scim-tokens',
     tags,
     summary: 'Create a SCIM token for an identity provider (Okta, Microsoft Entra)',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       headers: IdempotencyHeader,
       body: jsonBody(z.object({ name: NameSchema }).strict()),
@@ -69,13 +62,11 @@ scimTokenRoutes.openapi(
 )
 
 scimTokenRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/scim-tokens/{id}',
     tags,
     summary: 'Revoke a SCIM token (it stops working at once)',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: {
       200: json(ScimTokenSchema, 'The revoked token'),

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import {
   assignSeat,
   listSeatPools,
@@ -8,11 +8,8 @@ import {
 import { ProductSchema, SeatAssignmentSchema, SeatPoolSchema } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IfMatchHeader,
@@ -20,22 +17,20 @@ import {
   jsonBody,
   listOf,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 
 export const seatRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Seats']
-const adminOnly = [allow('admin')]
 const ProductParam = z.object({ product: ProductSchema })
 const MemberSeatParams = z.object({ id: z.string().min(1).max(100), product: ProductSchema })
 
 seatRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/seats',
     tags,
     summary: 'Purchased and assigned seats per product',
-    security: BEARER,
-    middleware: adminOnly,
     responses: { 200: json(listOf(SeatPoolSchema), 'Seats'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
@@ -46,13 +41,11 @@ seatRoutes.openapi(
 )
 
 seatRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'put',
     path: '/v1/seats/{product}',
     tags,
     summary: 'Set the purchased seat count (not below the number assigned)',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       params: ProductParam,
       headers: IfMatchHeader,
@@ -78,13 +71,11 @@ seatRoutes.openapi(
 )
 
 seatRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'put',
     path: '/v1/members/{id}/seats/{product}',
     tags,
     summary: 'Assign the member a seat (201 when assigned now, 200 when they had one)',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: { params: MemberSeatParams, headers: IdempotencyHeader },
     responses: {
       200: json(SeatAssignmentSchema, 'Already assigned'),
@@ -101,13 +92,11 @@ seatRoutes.openapi(
 )
 
 seatRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'delete',
     path: '/v1/members/{id}/seats/{product}',
     tags,
     summary: "Release the member's seat",
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: MemberSeatParams },
     responses: {
       200: json(

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import {
   type EventRejection,
@@ -18,17 +18,15 @@ import { formatMoney } from '../../lib/money.js'
 import type { UsageDimension } from '../../model/index.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   json,
   jsonBody,
   Timestamp,
 } from '../openapi.js'
+import { ADMIN, securedRoute } from '../route.js'
 import {
   CostPageSchema,
   IngestionResultSchema,
@@ -45,40 +43,41 @@ const MAX_EVENTS_PER_BATCH = 1000
 usageRoutes.openAPIRegistry.register('UsageEvent', UsageEventSchema)
 
 usageRoutes.openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/usage/events',
-    tags: ['Usage'],
-    summary: 'Record usage events (up to 1,000); each is accepted, a duplicate, or rejected',
-    description:
-      'Each event is judged on its own: bad ones are listed in `rejected` with the reason and ' +
-      'the others are still accepted. An event id seen before for its organization counts as ' +
-      'a duplicate and is never counted twice, also when the same batch is retried concurrently.',
-    security: BEARER,
-    middleware: [allow('service'), idempotent()],
-    request: {
-      headers: IdempotencyHeader,
-      body: jsonBody(
-        z.object({
-          events: z
-            .array(
-              z.unknown().openapi({
-                type: 'object',
-                description:
-                  'A UsageEvent (components.schemas.UsageEvent), checked one by one so a bad ' +
-                  'event is rejected alone',
-              })
-            )
-            .min(1)
-            .max(MAX_EVENTS_PER_BATCH),
-        })
-      ),
-    },
-    responses: {
-      200: json(IngestionResultSchema, 'What happened to each event'),
-      ...errorResponses(...AUTH_ERRORS, 413),
-    },
-  }),
+  securedRoute(
+    { credentials: ['service'], idempotent: true },
+    {
+      method: 'post',
+      path: '/v1/usage/events',
+      tags: ['Usage'],
+      summary: 'Record usage events (up to 1,000); each is accepted, a duplicate, or rejected',
+      description:
+        'Each event is judged on its own: bad ones are listed in `rejected` with the reason and ' +
+        'the others are still accepted. An event id seen before for its organization counts as ' +
+        'a duplicate and is never counted twice, also when the same batch is retried concurrently.',
+      request: {
+        headers: IdempotencyHeader,
+        body: jsonBody(
+          z.object({
+            events: z
+              .array(
+                z.unknown().openapi({
+                  type: 'object',
+                  description:
+                    'A UsageEvent (components.schemas.UsageEvent), checked one by one so a bad ' +
+                    'event is rejected alone',
+                })
+              )
+              .min(1)
+              .max(MAX_EVENTS_PER_BATCH),
+          })
+        ),
+      },
+      responses: {
+        200: json(IngestionResultSchema, 'What happened to each event'),
+        ...errorResponses(...AUTH_ERRORS, 413),
+      },
+    }
+  ),
   async (c) => {
     const { events } = c.req.valid('json')
     const candidates: { index: number; event: UsageEventInput }[] = []
@@ -262,13 +261,11 @@ const reportResponses = (schema: z.ZodType, what: string) => ({
 })
 
 usageRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/usage',
     tags: ['Usage'],
     summary: 'Token and request usage with its cost, in UTC buckets (JSON or CSV)',
-    security: BEARER,
-    middleware: [allow('admin')],
     request: { query: UsageQuery },
     responses: reportResponses(UsagePageSchema, 'Usage'),
   }),
@@ -283,13 +280,11 @@ usageRoutes.openapi(
 )
 
 usageRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/costs',
     tags: ['Usage'],
     summary: 'Costs in daily or monthly UTC buckets (JSON or CSV)',
-    security: BEARER,
-    middleware: [allow('admin')],
     request: { query: CostQuery },
     responses: reportResponses(CostPageSchema, 'Costs'),
   }),

@@ -1,15 +1,12 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { listWorkspaceAccess, putGrant, removeGrant } from '../../domain/access.js'
 import { getWorkspace } from '../../domain/workspaces.js'
 import type { PrincipalRef } from '../../store/grants.js'
 import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
 import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -19,21 +16,19 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 
 export const workspaceAccessRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Workspace access']
-const adminOnly = [allow('admin')]
 const Id = z.string().min(1).max(100)
 
 workspaceAccessRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/workspaces/{id}/access',
     tags,
     summary: "The workspace's grants: roles per member and per group",
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam, query: PageQuery },
     responses: {
       200: json(listOf(WorkspaceGrantSchema), 'Grants'),
@@ -62,13 +57,11 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
   })
 
   workspaceAccessRoutes.openapi(
-    createRoute({
+    securedRoute(ADMIN_CREATE, {
       method: 'put',
       path: `/v1/workspaces/{id}/access/${type}s/{${param}}`,
       tags,
       summary: `Grant or change the workspace roles of a ${type} (201 when new)`,
-      security: BEARER,
-      middleware: [...adminOnly, idempotent()],
       request: {
         params: Params,
         headers: IfMatchHeader.merge(IdempotencyHeader),
@@ -100,7 +93,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
   )
 
   workspaceAccessRoutes.openapi(
-    createRoute({
+    securedRoute(ADMIN, {
       method: 'delete',
       path: `/v1/workspaces/{id}/access/${type}s/{${param}}`,
       tags,
@@ -108,8 +101,6 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
         type === 'member'
           ? "Remove a member's grant (not in the default workspace: every member is there)"
           : "Remove a group's grant",
-      security: BEARER,
-      middleware: adminOnly,
       request: { params: Params },
       responses: {
         200: json(

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { OpenAPIHono, z } from '@hono/zod-openapi'
 import {
   archiveWorkspace,
   createWorkspace,
@@ -9,11 +9,8 @@ import {
 } from '../../domain/workspaces.js'
 import type { AppEnv } from '../env.js'
 import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
-import { idempotent } from '../middleware/idempotency.js'
 import {
   AUTH_ERRORS,
-  BEARER,
   errorResponses,
   IdempotencyHeader,
   IdParam,
@@ -23,22 +20,20 @@ import {
   listOf,
   PageQuery,
 } from '../openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
 import { NameSchema, WorkspaceSchema } from '../schemas.js'
 
 export const workspaceRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Workspaces']
-const adminOnly = [allow('admin')]
 const Description = z.string().trim().max(2000).nullable()
 
 workspaceRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/workspaces',
     tags,
     summary: 'List workspaces',
-    security: BEARER,
-    middleware: adminOnly,
     request: { query: PageQuery.extend({ status: z.enum(['active', 'archived']).optional() }) },
     responses: {
       200: json(listOf(WorkspaceSchema), 'Workspaces'),
@@ -54,13 +49,11 @@ workspaceRoutes.openapi(
 )
 
 workspaceRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/workspaces',
     tags,
     summary: 'Create a workspace',
-    security: BEARER,
-    middleware: [...adminOnly, idempotent()],
     request: {
       headers: IdempotencyHeader,
       body: jsonBody(z.object({ name: NameSchema, description: Description.optional() }).strict()),
@@ -76,13 +69,11 @@ workspaceRoutes.openapi(
 )
 
 workspaceRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'get',
     path: '/v1/workspaces/{id}',
     tags,
     summary: 'Get a workspace',
-    security: BEARER,
-    middleware: adminOnly,
     request: { params: IdParam },
     responses: {
       200: json(WorkspaceSchema, 'The workspace'),
@@ -103,13 +94,11 @@ workspaceRoutes.openapi(
 )
 
 workspaceRoutes.openapi(
-  createRoute({
+  securedRoute(ADMIN, {
     method: 'patch',
     path: '/v1/workspaces/{id}',
     tags,
     summary: 'Update a workspace',
-    security: BEARER,
-    middleware: adminOnly,
     request: {
       params: IdParam,
       headers: IfMatchHeader,
@@ -147,7 +136,7 @@ for (const [verb, change] of [
   ['unarchive', unarchiveWorkspace],
 ] as const) {
   workspaceRoutes.openapi(
-    createRoute({
+    securedRoute(ADMIN, {
       method: 'post',
       path: `/v1/workspaces/{id}/${verb}`,
       tags,
@@ -155,8 +144,6 @@ for (const [verb, change] of [
         verb === 'archive'
           ? 'Archive a workspace (nothing is allowed in it until unarchived); not the default one'
           : 'Unarchive a workspace',
-      security: BEARER,
-      middleware: adminOnly,
       request: { params: IdParam },
       responses: {
         200: json(WorkspaceSchema, 'The workspace'),
