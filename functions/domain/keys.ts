@@ -8,8 +8,22 @@ import {
   type SecretKind,
   secretKindOf,
 } from '../lib/secrets.js'
-import type { AdminKey, Credential, OrgRole, ScimToken, ServiceKey } from '../model/index.js'
-import { adminKeys, credentials, scimTokens, serviceKeys } from '../store/credentials.js'
+import type {
+  AdminKey,
+  Credential,
+  KeyStatus,
+  OrgRole,
+  ScimToken,
+  ServiceKey,
+} from '../model/index.js'
+import type { Collection } from '../store/collection.js'
+import {
+  adminKeys,
+  credentials,
+  type SecretRef,
+  scimTokens,
+  serviceKeys,
+} from '../store/credentials.js'
 import type { Db } from '../store/db.js'
 import type { PageRequest } from '../store/pagination.js'
 import { recordAudit } from './audit.js'
@@ -98,26 +112,15 @@ export function listAdminKeys(ctx: ServiceContext, organizationId: string, page:
 }
 
 /** Revokes the key (its secret stops working at once); revoking twice changes nothing. */
-export async function revokeAdminKey(
+export function revokeAdminKey(
   ctx: ServiceContext,
   organizationId: string,
   keyId: string
 ): Promise<AdminKey> {
-  const found = await adminKeys.getWithInternal(ctx.db, organizationId, keyId)
-  if (!found) throw notFound('admin key', keyId, 'id')
-  const { record: key, internal } = found
-  // The credential goes first: a retry after a failure below converges on the same state.
-  await credentials.remove(ctx.db, internal.secret_hash)
-  if (key.status === 'revoked') return key
-  const revoked: AdminKey = { ...key, status: 'revoked', revoked_at: ctx.clock.now().toISOString() }
-  await adminKeys.replace(ctx.db, organizationId, revoked, { secret_hash: internal.secret_hash })
-  await recordAudit(ctx, organizationId, {
-    event_type: 'admin_key.revoked',
-    target: { type: 'admin_key', id: keyId },
-    before: key,
-    after: revoked,
+  return revokeSecretHolder(ctx, adminKeys, organizationId, keyId, 'admin key', {
+    organizationId,
+    target: 'admin_key',
   })
-  return revoked
 }
 
 // ----- SCIM tokens -------------------------------------------------------------------------
@@ -161,29 +164,15 @@ export function listScimTokens(ctx: ServiceContext, organizationId: string, page
 }
 
 /** Revokes the token (it stops working at once); revoking twice changes nothing. */
-export async function revokeScimToken(
+export function revokeScimToken(
   ctx: ServiceContext,
   organizationId: string,
   tokenId: string
 ): Promise<ScimToken> {
-  const found = await scimTokens.getWithInternal(ctx.db, organizationId, tokenId)
-  if (!found) throw notFound('SCIM token', tokenId, 'id')
-  const { record: token, internal } = found
-  await credentials.remove(ctx.db, internal.secret_hash)
-  if (token.status === 'revoked') return token
-  const revoked: ScimToken = {
-    ...token,
-    status: 'revoked',
-    revoked_at: ctx.clock.now().toISOString(),
-  }
-  await scimTokens.replace(ctx.db, organizationId, revoked, { secret_hash: internal.secret_hash })
-  await recordAudit(ctx, organizationId, {
-    event_type: 'scim_token.revoked',
-    target: { type: 'scim_token', id: tokenId },
-    before: token,
-    after: revoked,
+  return revokeSecretHolder(ctx, scimTokens, organizationId, tokenId, 'SCIM token', {
+    organizationId,
+    target: 'scim_token',
   })
-  return revoked
 }
 
 // ----- Service keys ----------------------------------------------------------------------
@@ -214,19 +203,46 @@ export function listServiceKeys(ctx: ServiceContext, page: PageRequest) {
   return serviceKeys.list(ctx.db, '', page)
 }
 
-export async function revokeServiceKey(ctx: ServiceContext, keyId: string): Promise<ServiceKey> {
-  const found = await serviceKeys.getWithInternal(ctx.db, '', keyId)
-  if (!found) throw notFound('service key', keyId, 'id')
-  const { record: key, internal } = found
+/** Service keys are deployment-wide, so their revocation is in no organization's audit log. */
+export function revokeServiceKey(ctx: ServiceContext, keyId: string): Promise<ServiceKey> {
+  return revokeSecretHolder(ctx, serviceKeys, '', keyId, 'service key')
+}
+
+/**
+ * Revokes a record that holds a secret (admin key, SCIM token, service key): the credential is
+ * deleted first, so the secret stops working at once and a retry after a failure further on
+ * converges on the same state; revoking twice changes nothing.
+ */
+async function revokeSecretHolder<T extends RevocableRecord>(
+  ctx: ServiceContext,
+  collection: Collection<T, SecretRef>,
+  scope: string,
+  id: string,
+  what: string,
+  audit?: { organizationId: string; target: string }
+): Promise<T> {
+  const found = await collection.getWithInternal(ctx.db, scope, id)
+  if (!found) throw notFound(what, id, 'id')
+  const { record, internal } = found
   await credentials.remove(ctx.db, internal.secret_hash)
-  if (key.status === 'revoked') return key
-  const revoked: ServiceKey = {
-    ...key,
-    status: 'revoked',
-    revoked_at: ctx.clock.now().toISOString(),
+  if (record.status === 'revoked') return record
+  const revoked: T = { ...record, status: 'revoked', revoked_at: ctx.clock.now().toISOString() }
+  await collection.replace(ctx.db, scope, revoked, { secret_hash: internal.secret_hash })
+  if (audit) {
+    await recordAudit(ctx, audit.organizationId, {
+      event_type: `${audit.target}.revoked`,
+      target: { type: audit.target, id },
+      before: record,
+      after: revoked,
+    })
   }
-  await serviceKeys.replace(ctx.db, '', revoked, { secret_hash: internal.secret_hash })
   return revoked
+}
+
+interface RevocableRecord {
+  id: string
+  status: KeyStatus
+  revoked_at: string | null
 }
 
 // ----- Authentication --------------------------------------------------------------------
