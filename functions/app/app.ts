@@ -2,10 +2,12 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { DecisionService, decisionOptionsFromEnv } from '../authz/decisions.js'
-import { AppError } from '../lib/errors.js'
+import { AppError, invalid } from '../lib/errors.js'
+import { illFormedStringPath } from '../lib/unicode.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
+import { documentUnsupportedMediaType } from './openapi.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
@@ -36,8 +38,16 @@ export const MAX_BODY_BYTES = 1024 * 1024
  */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error, result.target)
+    defaultHook: (result, c) => {
+      if (!result.success) throw validationError(result.error, result.target, c.req.queries())
+      // Checked here once for every route and target, not per schema.
+      const path = illFormedStringPath(result.data)
+      if (path !== undefined) {
+        throw invalid(
+          `${path ? `'${path}'` : 'The value'} is not valid Unicode: it holds a lone surrogate.`,
+          path || result.target
+        )
+      }
     },
   })
 
@@ -50,6 +60,7 @@ export function createApp(deps: AppDeps) {
       maxSize: MAX_BODY_BYTES,
       onError: (c) => {
         const error = new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
+        c.header('Connection', 'close')
         return c.req.path.startsWith('/scim/')
           ? scimErrorResponse(c, toScimProblem(error)!)
           : errorResponse(c, error)
@@ -81,6 +92,7 @@ export function createApp(deps: AppDeps) {
   // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).
   app.route('/', scimRoutes)
 
+  documentUnsupportedMediaType(app.openAPIRegistry)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

@@ -101,7 +101,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
         type === 'member'
           ? "Remove a member's grant (not in the default workspace: every member is there)"
           : "Remove a group's grant",
-      request: { params: Params },
+      request: { params: Params, headers: IfMatchHeader },
       responses: {
         200: json(
           z.object({
@@ -112,7 +112,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
           }),
           'Removed'
         ),
-        ...errorResponses(...AUTH_ERRORS, 404, 409),
+        ...errorResponses(...AUTH_ERRORS, 404, 409, 412),
       },
     }),
     async (c) => {
@@ -122,7 +122,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
       const workspace = await getWorkspace(ctx, organizationId, params.id)
       await guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
       const principal = principalOf(params)
-      await removeGrant(ctx, organizationId, workspace.id, principal)
+      await removeGrant(ctx, organizationId, workspace.id, principal, expectedVersion(c))
       return c.json(
         {
           object: 'workspace_grant.deleted' as const,
