@@ -24,22 +24,23 @@ const TYPE_OF_STATUS: Record<number, ErrorType> = Object.fromEntries(
 )
 
 /** The contract's error body: `{error:{type,message,param,request_id}}`. */
+export function errorBody(error: AppError, requestId: string | null) {
+  return {
+    error: {
+      type: error.type,
+      message: error.message,
+      param: error.param,
+      request_id: requestId,
+      ...error.details,
+    },
+  }
+}
+
 export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   const status = (error.status ?? STATUS_OF[error.type]) as ContentfulStatusCode
   if (error.type === 'unavailable') c.header('Retry-After', '5')
   if (error.type === 'authentication') c.header('WWW-Authenticate', 'Bearer')
-  return c.json(
-    {
-      error: {
-        type: error.type,
-        message: error.message,
-        param: error.param,
-        request_id: c.get('requestId') ?? null,
-        ...error.details,
-      },
-    },
-    status
-  )
+  return c.json(errorBody(error, c.get('requestId') ?? null), status)
 }
 
 /** The single error handler: every failure leaves through here in the contract's shape. */
