@@ -274,6 +274,29 @@ describe('If-Match (RFC 9110 §13.1.1)', () => {
   })
 })
 
+describe('If-Match on a PUT that can create (a grant)', () => {
+  it('* and any tag require the grant to exist: 412 and nothing created; * on an existing grant proceeds', async () => {
+    const member = await api.create('/v1/members', { email: email(), name: 'Upsert' })
+    const path = `/v1/workspaces/${ws}/access/members/${member.id}`
+    const before = await auditCount()
+    for (const tag of ['*', '"1"', '"nope"']) {
+      expectError(
+        await api.put(path, { roles: ['user'] }, { 'if-match': tag }),
+        412,
+        'precondition_failed',
+        'If-Match'
+      )
+    }
+    const grants = await listAll<{ principal: { id: string } }>(api, `/v1/workspaces/${ws}/access`)
+    expect(grants.some((g) => g.principal.id === member.id)).toBe(false)
+    expect(await auditCount()).toBe(before)
+    expect((await api.put(path, { roles: ['user'] })).status).toBe(201)
+    const any = await api.put(path, { roles: ['dev'] }, { 'if-match': '*' })
+    expect(any.status, any.text).toBe(200)
+    expect(any.body).toMatchObject({ roles: ['dev'], version: 2 })
+  })
+})
+
 describe('media type, Unicode and repeated parameters', () => {
   it('a body that is not JSON → 415 invalid_request naming Content-Type, and the OpenAPI document says so', async () => {
     const before = await auditCount()

@@ -61,14 +61,13 @@ export function parseIfMatch(value: string): IfMatch | undefined {
 }
 
 /**
- * The version If-Match requires, or undefined when the header is absent or `*` (the route
- * itself answers 404 for a resource that does not exist, which takes precedence over 412,
- * RFC 9110 §13.2.1). Well-formed tags that this API never issues (`"nope"`, `"03"`) can
- * match nothing: NO_SUCH_VERSION, so the request ends in 412. A weak tag compares by its
- * opaque value, because SCIM clients send back the weak ETags SCIM hands out. A syntactically
- * invalid header → 400.
+ * What If-Match requires: `'any'` for `*` (a current representation, RFC 9110 §13.1.1), a
+ * version, or undefined when the header is absent. Well-formed tags that this API never issues
+ * (`"nope"`, `"03"`) can match nothing: NO_SUCH_VERSION, so the request ends in 412. A weak tag
+ * compares by its opaque value, because SCIM clients send back the weak ETags SCIM hands out.
+ * A syntactically invalid header → 400.
  */
-export function expectedVersion(c: Context<AppEnv>): number | undefined {
+export function ifMatchPrecondition(c: Context<AppEnv>): number | 'any' | undefined {
   const header = c.req.header('if-match')
   if (header === undefined) return undefined
   const parsed = parseIfMatch(header)
@@ -78,7 +77,7 @@ export function expectedVersion(c: Context<AppEnv>): number | undefined {
       'If-Match'
     )
   }
-  if (parsed.any) return undefined
+  if (parsed.any) return 'any'
   const versions = new Set(
     parsed.tags
       .map((tag) => tag.opaque)
@@ -92,6 +91,15 @@ export function expectedVersion(c: Context<AppEnv>): number | undefined {
   }
   const [version] = versions
   return version ?? NO_SUCH_VERSION
+}
+
+/**
+ * The version If-Match requires, for a route on a resource that exists or is a 404 (which
+ * takes precedence over 412, RFC 9110 §13.2.1): there `*` holds whenever the route proceeds.
+ */
+export function expectedVersion(c: Context<AppEnv>): number | undefined {
+  const precondition = ifMatchPrecondition(c)
+  return precondition === 'any' ? undefined : precondition
 }
 
 export function etag(version: number): string {

@@ -75,7 +75,8 @@ export type GrantChange = 'created' | 'updated' | 'unchanged'
 
 /**
  * Creates or replaces the roles of one (workspace, principal) grant. With `expectedVersion`
- * (If-Match) the grant must exist at that version. No checks of the principal; no audit.
+ * (If-Match) the grant must exist, at that version unless it is 'any' (`*`). No checks of the
+ * principal; no audit.
  */
 export async function writeGrant(
   ctx: ServiceContext,
@@ -83,7 +84,7 @@ export async function writeGrant(
   workspaceId: string,
   principal: PrincipalRef,
   roles: readonly WorkspaceRole[],
-  expectedVersion?: number
+  expectedVersion?: number | 'any'
 ): Promise<{ grant: WorkspaceGrant; change: GrantChange; before: WorkspaceGrant | null }> {
   const wanted = normalizeRoles(roles)
   for (;;) {
@@ -114,7 +115,7 @@ export async function writeGrant(
     const result = await updateVersioned<WorkspaceGrant>({
       load: () => grants.get(ctx.db, organizationId, workspaceId, principal),
       missing: () => notFound('grant', `${workspaceId}/${principal.type}/${principal.id}`),
-      expectedVersion,
+      expectedVersion: expectedVersion === 'any' ? undefined : expectedVersion,
       apply: (current) =>
         current.roles.join() === wanted.join()
           ? undefined
@@ -163,7 +164,7 @@ export async function putGrant(
   workspaceId: string,
   principal: PrincipalRef,
   roles: readonly WorkspaceRole[],
-  expectedVersion?: number
+  expectedVersion?: number | 'any'
 ): Promise<{ grant: WorkspaceGrant; created: boolean }> {
   await requireWorkspace(ctx, organizationId, workspaceId)
   if (!(await principalExists(ctx, organizationId, principal))) {

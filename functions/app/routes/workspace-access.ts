@@ -4,7 +4,14 @@ import { getWorkspace } from '../../domain/workspaces.js'
 import type { PrincipalRef } from '../../store/grants.js'
 import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
-import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import {
+  adminPrincipal,
+  etag,
+  expectedVersion,
+  guard,
+  ifMatchPrecondition,
+  serviceContext,
+} from '../http.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -85,7 +92,8 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
         workspace.id,
         principalOf(params),
         c.req.valid('json').roles,
-        expectedVersion(c)
+        // A PUT can create: If-Match * then requires the grant to exist already.
+        ifMatchPrecondition(c)
       )
       c.header('ETag', etag(grant.version))
       return created ? c.json(grant, 201) : c.json(grant, 200)
