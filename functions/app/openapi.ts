@@ -91,10 +91,10 @@ export const IdempotencyHeader = z.object({
 })
 
 export const IfMatchHeader = z.object({
-  'if-match': z
-    .string()
-    .optional()
-    .openapi({ description: 'ETag from a previous read; a mismatch → 412' }),
+  'if-match': z.string().optional().openapi({
+    description:
+      '* or ETags from a previous read (RFC 9110); a well-formed tag that does not match → 412, a malformed header → 400',
+  }),
 })
 
 export const BEARER = [{ bearer: [] }]
