@@ -137,6 +137,43 @@ describe('SCIM: ids and filter values that no resource can have', () => {
   })
 })
 
+describe('values at their longest, in the widest UTF-8, still fit every key', () => {
+  // '€' is 3 bytes in UTF-8; 'İ' lower-cases to two code units (3 bytes) for the name claims.
+  it('group names, emails, externalIds and filter values at their maximum length → 2xx, not 500', async () => {
+    const name = 'İ'.repeat(200)
+    expect((await api.post('/v1/groups', { name })).status).toBe(201)
+    expect((await api.post('/v1/groups', { name })).status).toBe(409)
+    const byEmail = await api.get(`/v1/members?email=${encodeURIComponent('€'.repeat(320))}`)
+    expect(byEmail.status, byEmail.text).toBe(200)
+    const externalId = '€'.repeat(256)
+    const created = await scim.post('/Users', newUser(email('wide'), { externalId }))
+    expect(created.status, created.text).toBe(201)
+    const found = await scim.get(
+      `/Users?filter=${encodeURIComponent(`externalId eq "${externalId}"`)}`
+    )
+    expect(found.body.Resources.map((u: { id: string }) => u.id)).toEqual([created.body.id])
+    for (const filter of [
+      `userName eq "${'€'.repeat(320)}"`,
+      `emails.value eq "${'€'.repeat(320)}"`,
+      `id eq "${'€'.repeat(30)}"`,
+    ]) {
+      const res = await scim.get(`/Users?filter=${encodeURIComponent(filter)}`)
+      expect(res.status, res.text).toBe(200)
+      expect(res.body.totalResults).toBe(0)
+    }
+    const group = await scim.post('/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: `${'İ'.repeat(199)}x`,
+      externalId,
+    })
+    expect(group.status, group.text).toBe(201)
+    const byName = await scim.get(
+      `/Groups?filter=${encodeURIComponent(`displayName eq "${'İ'.repeat(199)}x"`)}`
+    )
+    expect(byName.body.Resources.map((g: { id: string }) => g.id)).toEqual([group.body.id])
+  })
+})
+
 describe('Admin API: path ids have one format', () => {
   it('an id over 1 KiB or of another format → 404 naming the parameter, before any read', async () => {
     const member = await api.create('/v1/members', { email: email(), name: 'M' })
