@@ -140,4 +140,46 @@ describe('413 and keep-alive', () => {
     expect(names.filter((name) => name.startsWith('After 413'))).toHaveLength(8)
     expect(names.some((name) => name.startsWith('xxx'))).toBe(false)
   })
+  it('any answer given before the body was read (401, 415, 404) keeps the client usable too', async () => {
+    const large = JSON.stringify({ name: 'y'.repeat(900 * 1024) })
+    const early = [
+      {
+        path: '/v1/workspaces',
+        authorization: 'Bearer adm_unknown',
+        type: 'application/json',
+        status: 401,
+      },
+      {
+        path: '/v1/workspaces',
+        authorization: `Bearer ${org.adminKey}`,
+        type: 'text/plain',
+        status: 415,
+      },
+      {
+        path: '/v1/no-such-route',
+        authorization: `Bearer ${org.adminKey}`,
+        type: 'application/json',
+        status: 404,
+      },
+    ]
+    for (let round = 0; round < 3; round++) {
+      for (const { path, authorization, type, status } of early) {
+        for (const streamed of [false, true]) {
+          const init: RequestInit & { duplex?: 'half' } = {
+            method: 'POST',
+            headers: { authorization, 'content-type': type },
+            ...(streamed
+              ? { body: new Blob([large]).stream(), duplex: 'half' as const }
+              : { body: large }),
+          }
+          const res = await fetch(`${base}${path}`, init)
+          expect(res.status).toBe(status)
+          expect(((await res.json()) as { error: { request_id: string } }).error.request_id).toBe(
+            res.headers.get('x-request-id')
+          )
+          expect((await fetch(`${base}/health`)).status).toBe(200)
+        }
+      }
+    }
+  })
 })

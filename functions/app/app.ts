@@ -60,7 +60,6 @@ export function createApp(deps: AppDeps) {
       maxSize: MAX_BODY_BYTES,
       onError: (c) => {
         const error = new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
-        c.header('Connection', 'close')
         return c.req.path.startsWith('/scim/')
           ? scimErrorResponse(c, toScimProblem(error)!)
           : errorResponse(c, error)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { maxHeaderSize, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { serve } from '@hono/node-server'
+import { type HttpBindings, serve } from '@hono/node-server'
 import { errorBody } from '../app/errors.js'
 import { AppError } from '../lib/errors.js'
 
@@ -18,9 +18,26 @@ export function serveApi(
   options: { port: number; hostname?: string },
   onListening?: (info: AddressInfo) => void
 ): Server {
-  const server = serve({ fetch, ...options }, onListening) as Server
+  const server = serve({ fetch: closingUnreadBodies(fetch), ...options }, onListening) as Server
   server.on('clientError', answerClientError)
   return server
+}
+
+/**
+ * An answer given before the request body was read (413 over the limit, 401, 415, 404, …) leaves
+ * the rest of that body on the connection; @hono/node-server drains it only briefly and then
+ * drops the socket, under a client that may have pooled it (undici then fails its next request
+ * with UND_ERR_SOCKET). Such answers say `Connection: close`, so the client opens a new one.
+ */
+function closingUnreadBodies(fetch: Fetch): Fetch {
+  return async (request, env) => {
+    const response = await fetch(request, env)
+    const incoming = (env as HttpBindings).incoming
+    if (response instanceof Response && incoming && !incoming.complete) {
+      response.headers.set('Connection', 'close')
+    }
+    return response
+  }
 }
 
 interface ClientErrorAnswer {
