@@ -19,13 +19,15 @@ let h: Harness
 let org: Awaited<ReturnType<typeof createOrg>>
 let api: Caller
 let scim: ScimClient
+let scimToken: string
 let ws: string
 
 beforeAll(async () => {
   h = await startHarness()
   org = await createOrg(h)
   api = as(h, org.adminKey)
-  scim = scimClient(h, (await createScimToken(h, org.adminKey)).secret)
+  scimToken = (await createScimToken(h, org.adminKey)).secret
+  scim = scimClient(h, scimToken)
   ws = (await api.create('/v1/workspaces', { name: 'Studio' })).id
 })
 afterAll(() => h.close())
@@ -381,6 +383,49 @@ describe('media type, Unicode and repeated parameters', () => {
     const emoji = await api.send('POST', '/v1/workspaces', '{"name":"Rocket \\ud83d\\ude80"}')
     expect(emoji.status, emoji.text).toBe(201)
     expect(emoji.body.name).toBe('Rocket 🚀')
+  })
+
+  it('a JSON body that is not UTF-8 → 400 (SCIM: invalidSyntax), nothing written', async () => {
+    const before = await auditCount()
+    // "name":"caf\xe9" in Latin-1, and a truncated 3-byte sequence.
+    const latin1 = Uint8Array.from([...Buffer.from('{"name":"caf'), 0xe9, ...Buffer.from('"}')])
+    const truncated = Uint8Array.from([
+      ...Buffer.from('{"name":"x'),
+      0xe2,
+      0x82,
+      ...Buffer.from('"}'),
+    ])
+    for (const body of [latin1, truncated]) {
+      const res = await h.app.request('/v1/workspaces', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${org.adminKey}`, 'content-type': 'application/json' },
+        body,
+      })
+      const parsed: ApiResponse = {
+        status: res.status,
+        headers: res.headers,
+        body: await res.json(),
+        text: '',
+      }
+      expectError(parsed, 400, 'invalid_request')
+      expect(parsed.body.error.message).toMatch(/UTF-8/)
+      const scimRes = await h.app.request('/scim/v2/Groups', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${scimToken}`,
+          'content-type': 'application/scim+json',
+        },
+        body,
+      })
+      const scimParsed: ApiResponse = {
+        status: scimRes.status,
+        headers: scimRes.headers,
+        body: await scimRes.json(),
+        text: '',
+      }
+      expectScimError(scimParsed, 400, 'invalidSyntax')
+    }
+    expect(await auditCount()).toBe(before)
   })
 
   it('a query parameter given twice → 400 saying so', async () => {
