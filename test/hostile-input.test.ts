@@ -125,6 +125,12 @@ describe('SCIM: ids and filter values that no resource can have', () => {
     )
     expect(ok.status, ok.text).toBe(200)
     expect(ok.body.Resources.map((u: { userName: string }) => u.userName)).toEqual([userName])
+    // Brackets inside a quoted value are not nesting.
+    const quoted = await scim.get(
+      `/Users?filter=${encodeURIComponent(`displayName eq "${'(['.repeat(40)}\\"${')'.repeat(40)}"`)}`
+    )
+    expect(quoted.status, quoted.text).toBe(200)
+    expect(quoted.body.totalResults).toBe(0)
   })
 
   it('a lone surrogate in a SCIM body → 400 invalidValue, nothing created', async () => {
