@@ -2,10 +2,13 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { DecisionService, decisionOptionsFromEnv } from '../authz/decisions.js'
-import { AppError } from '../lib/errors.js'
+import { AppError, invalid } from '../lib/errors.js'
+import { illFormedStringPath } from '../lib/unicode.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
+import { utf8JsonBody } from './middleware/utf8-body.js'
+import { documentUnsupportedMediaType } from './openapi.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
@@ -24,20 +27,28 @@ import { systemRoutes } from './routes/system.js'
 import { usageRoutes } from './routes/usage.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
-import { scimErrorResponse, toScimProblem } from './scim/errors.js'
+import { badRequest, scimErrorResponse, toScimProblem } from './scim/errors.js'
 import { scimRoutes } from './scim/router.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 
 /**
  * The one Hono app, served by the Lambda handler and by the local server alike.
- * Order: request id → dependencies and log → body limit → routes (each declares the
- * credentials it admits) → one error handler.
+ * Order: request id → dependencies and log → body limit → UTF-8 of JSON bodies → routes (each
+ * declares the credentials it admits) → one error handler.
  */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error, result.target)
+    defaultHook: (result, c) => {
+      if (!result.success) throw validationError(result.error, result.target, c.req.queries())
+      // Checked here once for every route and target, not per schema.
+      const path = illFormedStringPath(result.data)
+      if (path !== undefined) {
+        throw invalid(
+          `${path ? `'${path}'` : 'The value'} is not valid Unicode: it holds a lone surrogate.`,
+          path || result.target
+        )
+      }
     },
   })
 
@@ -54,6 +65,16 @@ export function createApp(deps: AppDeps) {
           ? scimErrorResponse(c, toScimProblem(error)!)
           : errorResponse(c, error)
       },
+    })
+  )
+
+  app.use(
+    '*',
+    utf8JsonBody((c) => {
+      const message = 'The request body is not valid JSON: it is not UTF-8.'
+      return c.req.path.startsWith('/scim/')
+        ? scimErrorResponse(c, badRequest('invalidSyntax', message))
+        : errorResponse(c, invalid(message))
     })
   )
 
@@ -81,6 +102,7 @@ export function createApp(deps: AppDeps) {
   // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).
   app.route('/', scimRoutes)
 
+  documentUnsupportedMediaType(app.openAPIRegistry)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

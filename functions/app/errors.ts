@@ -24,22 +24,23 @@ const TYPE_OF_STATUS: Record<number, ErrorType> = Object.fromEntries(
 )
 
 /** The contract's error body: `{error:{type,message,param,request_id}}`. */
+export function errorBody(error: AppError, requestId: string | null) {
+  return {
+    error: {
+      type: error.type,
+      message: error.message,
+      param: error.param,
+      request_id: requestId,
+      ...error.details,
+    },
+  }
+}
+
 export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   const status = (error.status ?? STATUS_OF[error.type]) as ContentfulStatusCode
   if (error.type === 'unavailable') c.header('Retry-After', '5')
   if (error.type === 'authentication') c.header('WWW-Authenticate', 'Bearer')
-  return c.json(
-    {
-      error: {
-        type: error.type,
-        message: error.message,
-        param: error.param,
-        request_id: c.get('requestId') ?? null,
-        ...error.details,
-      },
-    },
-    status
-  )
+  return c.json(errorBody(error, c.get('requestId') ?? null), status)
 }
 
 /** The single error handler: every failure leaves through here in the contract's shape. */
@@ -48,6 +49,18 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof HTTPException) {
     // Raised by Hono itself, e.g. the JSON validator on a body that is not JSON.
     const type = TYPE_OF_STATUS[error.status] ?? 'invalid_request'
+    if (error.status === 415) {
+      // The route's body is JSON and the request said otherwise (or sent a body untyped).
+      return errorResponse(
+        c,
+        new AppError(
+          'invalid_request',
+          'Send the request body as JSON, with Content-Type: application/json.',
+          'Content-Type',
+          415
+        )
+      )
+    }
     const message =
       error.status === 400 && /json/i.test(error.message)
         ? 'The request body is not valid JSON.'
@@ -58,10 +71,21 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   return errorResponse(c, new AppError('internal', 'An internal error occurred.'))
 }
 
-/** Turns a zod validation failure into a 400 naming the first offending field. */
-export function validationError(error: ZodError, target: string): AppError {
+/**
+ * Turns a zod validation failure into a 400 naming the first offending field. `queries` (every
+ * value of each query parameter) tells a parameter given twice from one of the wrong type.
+ */
+export function validationError(
+  error: ZodError,
+  target: string,
+  queries?: Record<string, string[]>
+): AppError {
   const issue = error.issues[0]
   const path = issue?.path.map(String).join('.') ?? ''
+  const name = issue?.path.length === 1 ? String(issue.path[0]) : undefined
+  if (target === 'query' && name !== undefined && (queries?.[name]?.length ?? 0) > 1) {
+    return new AppError('invalid_request', `'${name}' may be given only once.`, name)
+  }
   const param = path || (target === 'json' ? null : target)
   const message = issue
     ? `${path ? `Invalid '${path}': ` : ''}${issue.message}`

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import type { AdminAction, AdminResource } from '../authz/admin.js'
 import { type AdminPrincipal, actorOf, type ServiceContext } from '../domain/context.js'
-import { forbidden, invalid } from '../lib/errors.js'
+import { forbidden, invalid, NO_SUCH_VERSION } from '../lib/errors.js'
 import type { AppEnv } from './env.js'
 
 /** The domain's view of a request: store, clock, acting principal, request id. */
@@ -37,13 +37,69 @@ export async function guard(
   return principal
 }
 
-/** The version named by If-Match (`"3"`, `W/"3"`), or undefined when absent or `*`. */
-export function expectedVersion(c: Context<AppEnv>): number | undefined {
+/** If-Match as RFC 9110 §13.1.1 reads it: `*`, or a list of entity tags (possibly empty). */
+export type IfMatch = { any: true } | { any: false; tags: { weak: boolean; opaque: string }[] }
+
+// entity-tag = [ W/ ] DQUOTE *etagc DQUOTE ; etagc = %x21 / %x23-7E / obs-text (%x80-FF)
+const ENTITY_TAG = /^(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"$/
+
+/** Parses an If-Match field value; undefined when it is not syntactically valid. */
+export function parseIfMatch(value: string): IfMatch | undefined {
+  const trimmed = value.trim()
+  if (trimmed === '*') return { any: true }
+  const tags: { weak: boolean; opaque: string }[] = []
+  // A list element is OWS-separated by commas and may be empty (RFC 9110 §5.6.1.2); commas
+  // cannot occur inside an opaque-tag, so splitting on them is exact.
+  for (const element of trimmed.split(',')) {
+    const item = element.trim()
+    if (item === '') continue
+    const match = ENTITY_TAG.exec(item)
+    if (!match) return undefined
+    tags.push({ weak: match[1] !== undefined, opaque: match[2]! })
+  }
+  return { any: false, tags }
+}
+
+/**
+ * What If-Match requires: `'any'` for `*` (a current representation, RFC 9110 §13.1.1), a
+ * version, or undefined when the header is absent. Well-formed tags that this API never issues
+ * (`"nope"`, `"03"`) can match nothing: NO_SUCH_VERSION, so the request ends in 412. A weak tag
+ * compares by its opaque value, because SCIM clients send back the weak ETags SCIM hands out.
+ * A syntactically invalid header → 400.
+ */
+export function ifMatchPrecondition(c: Context<AppEnv>): number | 'any' | undefined {
   const header = c.req.header('if-match')
-  if (header === undefined || header.trim() === '*') return undefined
-  const match = /^\s*(?:W\/)?"(\d+)"\s*$/.exec(header)
-  if (!match) throw invalid('If-Match must be an ETag returned by this API, e.g. "3".', 'If-Match')
-  return Number(match[1])
+  if (header === undefined) return undefined
+  const parsed = parseIfMatch(header)
+  if (!parsed) {
+    throw invalid(
+      'If-Match must be * or a list of entity tags, e.g. "3" (as ETag returned it).',
+      'If-Match'
+    )
+  }
+  if (parsed.any) return 'any'
+  const versions = new Set(
+    parsed.tags
+      .map((tag) => tag.opaque)
+      .filter((opaque) => /^(0|[1-9]\d{0,14})$/.test(opaque))
+      .map(Number)
+  )
+  if (versions.size > 1) {
+    // Only one version is current; several named at once is never what a client that read
+    // the resource means, and the domain checks a single expected version.
+    throw invalid('If-Match may name only one version of the resource.', 'If-Match')
+  }
+  const [version] = versions
+  return version ?? NO_SUCH_VERSION
+}
+
+/**
+ * The version If-Match requires, for a route on a resource that exists or is a 404 (which
+ * takes precedence over 412, RFC 9110 §13.2.1): there `*` holds whenever the route proceeds.
+ */
+export function expectedVersion(c: Context<AppEnv>): number | undefined {
+  const precondition = ifMatchPrecondition(c)
+  return precondition === 'any' ? undefined : precondition
 }
 
 export function etag(version: number): string {

@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi'
+import { type OpenAPIHono, z } from '@hono/zod-openapi'
 
 /** Shared OpenAPI building blocks; every route's schemas are zod, the single source. */
 
@@ -32,6 +32,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict',
   412: 'If-Match does not match the current version',
   413: 'Request body over 1 MiB',
+  415: 'Content-Type is not JSON (type invalid_request)',
 }
 
 export function errorResponses<S extends number>(...statuses: S[]) {
@@ -90,10 +91,22 @@ export const IdempotencyHeader = z.object({
 })
 
 export const IfMatchHeader = z.object({
-  'if-match': z
-    .string()
-    .optional()
-    .openapi({ description: 'ETag from a previous read; a mismatch → 412' }),
+  'if-match': z.string().optional().openapi({
+    description:
+      '* or ETags from a previous read (RFC 9110); a well-formed tag that does not match → 412, a malformed header → 400',
+  }),
 })
 
 export const BEARER = [{ bearer: [] }]
+
+/**
+ * Adds the 415 answer to every operation that takes a JSON body: the validator refuses any other
+ * Content-Type before the route runs, so no route declares it itself.
+ */
+export function documentUnsupportedMediaType(registry: OpenAPIHono['openAPIRegistry']): void {
+  const unsupported = errorResponses(415)[415]
+  for (const definition of registry.definitions) {
+    if (definition.type !== 'route' || !definition.route.request?.body) continue
+    definition.route.responses[415] ??= unsupported
+  }
+}

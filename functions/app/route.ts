@@ -1,6 +1,8 @@
 import { createRoute, type RouteConfig } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type { PrincipalKind } from '../domain/context.js'
+import { notFound } from '../lib/errors.js'
+import { type IdKind, isIdOf } from '../lib/ids.js'
 import type { AppEnv } from './env.js'
 import { allow } from './middleware/authenticate.js'
 import { idempotent } from './middleware/idempotency.js'
@@ -22,6 +24,8 @@ export function securedRoute<
   R extends Omit<RouteConfig, 'path' | 'middleware' | 'security'> & { path: P },
 >(access: Credentials, config: R) {
   const middleware: MiddlewareHandler<AppEnv>[] = [allow(...access.credentials)]
+  const ids = pathIds(config.path)
+  if (ids.length > 0) middleware.push(wellFormedIds(ids))
   if (access.idempotent) middleware.push(idempotent())
   return createRoute({ ...config, security: BEARER, middleware })
 }
@@ -34,3 +38,49 @@ export const ADMIN_CREATE: Credentials = { credentials: ['admin'], idempotent: t
 export const OPERATOR: Credentials = { credentials: ['operator'] }
 /** The operator key, on a route that creates (Idempotency-Key). */
 export const OPERATOR_CREATE: Credentials = { credentials: ['operator'], idempotent: true }
+
+/** The collections whose `{param}` is an id this API issues, by the path segment before it. */
+const ID_OF_COLLECTION: Record<string, { kind: IdKind; what: string }> = {
+  organizations: { kind: 'organization', what: 'organization' },
+  workspaces: { kind: 'workspace', what: 'workspace' },
+  members: { kind: 'member', what: 'member' },
+  groups: { kind: 'group', what: 'group' },
+  subgroups: { kind: 'group', what: 'group' },
+  invites: { kind: 'invite', what: 'invite' },
+  'api-keys': { kind: 'apiKey', what: 'API key' },
+  'admin-keys': { kind: 'adminKey', what: 'admin key' },
+  'service-keys': { kind: 'serviceKey', what: 'service key' },
+  'scim-tokens': { kind: 'scimToken', what: 'SCIM token' },
+}
+
+interface PathId {
+  param: string
+  kind: IdKind
+  what: string
+}
+
+/** The id parameters of an OpenAPI path, e.g. `/v1/workspaces/{id}/access/members/{member_id}`. */
+function pathIds(path: string): PathId[] {
+  const segments = path.split('/')
+  return segments.flatMap((segment, i) => {
+    const param = /^\{(\w+)\}$/.exec(segment)?.[1]
+    const collection = ID_OF_COLLECTION[segments[i - 1] ?? '']
+    return param && collection ? [{ param, ...collection }] : []
+  })
+}
+
+/**
+ * Ids have one format (prefix + ULID): anything else names no resource, so it is a 404 before
+ * any store read, and no caller-chosen string of any length reaches a key.
+ */
+function wellFormedIds(ids: PathId[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    for (const { param, kind, what } of ids) {
+      const value = c.req.param(param)
+      if (value !== undefined && !isIdOf(kind, value)) {
+        throw notFound(what, value.length > 64 ? `${value.slice(0, 64)}…` : value, param)
+      }
+    }
+    await next()
+  }
+}

@@ -1,4 +1,11 @@
-import { AppError, conflict, invalid, notFound, preconditionFailed } from '../lib/errors.js'
+import {
+  AppError,
+  conflict,
+  invalid,
+  notFound,
+  preconditionFailed,
+  staleVersion,
+} from '../lib/errors.js'
 import {
   type Group,
   type Organization,
@@ -68,7 +75,8 @@ export type GrantChange = 'created' | 'updated' | 'unchanged'
 
 /**
  * Creates or replaces the roles of one (workspace, principal) grant. With `expectedVersion`
- * (If-Match) the grant must exist at that version. No checks of the principal; no audit.
+ * (If-Match) the grant must exist, at that version unless it is 'any' (`*`). No checks of the
+ * principal; no audit.
  */
 export async function writeGrant(
   ctx: ServiceContext,
@@ -76,7 +84,7 @@ export async function writeGrant(
   workspaceId: string,
   principal: PrincipalRef,
   roles: readonly WorkspaceRole[],
-  expectedVersion?: number
+  expectedVersion?: number | 'any'
 ): Promise<{ grant: WorkspaceGrant; change: GrantChange; before: WorkspaceGrant | null }> {
   const wanted = normalizeRoles(roles)
   for (;;) {
@@ -107,7 +115,7 @@ export async function writeGrant(
     const result = await updateVersioned<WorkspaceGrant>({
       load: () => grants.get(ctx.db, organizationId, workspaceId, principal),
       missing: () => notFound('grant', `${workspaceId}/${principal.type}/${principal.id}`),
-      expectedVersion,
+      expectedVersion: expectedVersion === 'any' ? undefined : expectedVersion,
       apply: (current) =>
         current.roles.join() === wanted.join()
           ? undefined
@@ -156,7 +164,7 @@ export async function putGrant(
   workspaceId: string,
   principal: PrincipalRef,
   roles: readonly WorkspaceRole[],
-  expectedVersion?: number
+  expectedVersion?: number | 'any'
 ): Promise<{ grant: WorkspaceGrant; created: boolean }> {
   await requireWorkspace(ctx, organizationId, workspaceId)
   if (!(await principalExists(ctx, organizationId, principal))) {
@@ -187,12 +195,16 @@ export async function putGrant(
   return { grant: result.grant, created: result.change === 'created' }
 }
 
-/** DELETE of a grant. A member's grant in the default workspace stays: every member is there. */
+/**
+ * DELETE of a grant (with `expectedVersion`, If-Match: only at that version). A member's grant
+ * in the default workspace stays: every member is there.
+ */
 export async function removeGrant(
   ctx: ServiceContext,
   organizationId: string,
   workspaceId: string,
-  principal: PrincipalRef
+  principal: PrincipalRef,
+  expectedVersion?: number
 ): Promise<void> {
   const workspace = await requireWorkspace(ctx, organizationId, workspaceId)
   if (workspace.is_default && principal.type === 'member') {
@@ -201,13 +213,26 @@ export async function removeGrant(
       'member_id'
     )
   }
-  const existing = await grants.get(ctx.db, organizationId, workspaceId, principal)
-  if (!existing || !(await grants.remove(ctx.db, organizationId, workspaceId, principal))) {
-    throw new AppError(
+  const noGrant = () =>
+    new AppError(
       'not_found',
       `The ${principal.type} ${principal.id} has no grant in workspace ${workspaceId}.`,
       principalParam(principal)
     )
+  const existing = await grants.get(ctx.db, organizationId, workspaceId, principal)
+  if (!existing) throw noGrant()
+  if (expectedVersion !== undefined && existing.version !== expectedVersion) {
+    throw staleVersion('grant', existing.version, expectedVersion)
+  }
+  if (!(await grants.remove(ctx.db, organizationId, workspaceId, principal, expectedVersion))) {
+    // Changed or removed since it was read: a caller holding an ETag has a stale view.
+    if (
+      expectedVersion !== undefined &&
+      (await grants.get(ctx.db, organizationId, workspaceId, principal))
+    ) {
+      throw preconditionFailed('The grant was changed by another request; read it again.')
+    }
+    throw noGrant()
   }
   await recordAudit(ctx, organizationId, {
     event_type: 'workspace.access_removed',

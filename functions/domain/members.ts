@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
-import { conflict, duplicate, notFound, preconditionFailed } from '../lib/errors.js'
+import { conflict, duplicate, notFound, preconditionFailed, staleVersion } from '../lib/errors.js'
 import { newId } from '../lib/ids.js'
 import {
   type Member,
@@ -395,9 +395,7 @@ async function saveMemberPatch(
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const { member: current, profile } = await requireMember(ctx, organizationId, memberId)
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
-      throw preconditionFailed(
-        `The member is at version ${current.version}, not ${expectedVersion}.`
-      )
+      throw staleVersion('member', current.version, expectedVersion)
     }
     const next: Member = { ...current }
     for (const field of PATCHABLE) {
@@ -455,9 +453,7 @@ export async function removeMember(
     if (stored.state === 'removing') break
     const current = stored.member
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
-      throw preconditionFailed(
-        `The member is at version ${current.version}, not ${expectedVersion}.`
-      )
+      throw staleVersion('member', current.version, expectedVersion)
     }
     try {
       const next = { ...current, updated_at: ctx.clock.now().toISOString() }

@@ -1,5 +1,12 @@
 import * as engine from '../authz/engine.js'
-import { type AppError, conflict, invalid, notFound, preconditionFailed } from '../lib/errors.js'
+import {
+  type AppError,
+  conflict,
+  invalid,
+  notFound,
+  preconditionFailed,
+  staleVersion,
+} from '../lib/errors.js'
 import type { CustomPolicy } from '../model/index.js'
 import { ConditionFailedError } from '../store/db.js'
 import type { Page, PageRequest } from '../store/pagination.js'
@@ -245,9 +252,7 @@ export async function deletePolicy(
     : undefined
   if (!existing) throw notFound('policy', id, 'id')
   if (expectedVersion !== undefined && existing.version !== expectedVersion) {
-    throw preconditionFailed(
-      `The policy is at version ${existing.version}, not ${expectedVersion}.`
-    )
+    throw staleVersion('policy', existing.version, expectedVersion)
   }
   if (!(await customPolicies.remove(ctx.db, organizationId, id, expectedVersion))) {
     if (expectedVersion !== undefined) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { conflict, notFound, preconditionFailed } from '../lib/errors.js'
+import { conflict, notFound, preconditionFailed, staleVersion } from '../lib/errors.js'
 import { PRODUCTS, type Product, type SeatAssignment, type SeatPool } from '../model/index.js'
 import { members } from '../store/members.js'
 import { type SeatMarker, seats } from '../store/seats.js'
@@ -32,9 +32,7 @@ export async function setPurchasedSeats(
 ): Promise<SeatPool> {
   const before = (await seats.pool(ctx.db, organizationId, product)).pool
   if (expectedVersion !== undefined && before.version !== expectedVersion) {
-    throw preconditionFailed(
-      `The ${product} seats are at version ${before.version}, not ${expectedVersion}.`
-    )
+    throw staleVersion(`${product} seat pool`, before.version, expectedVersion)
   }
   if (before.version > 0 && before.purchased === purchased) return before
   const ok = await seats.setPurchased(ctx.db, organizationId, product, purchased, expectedVersion)

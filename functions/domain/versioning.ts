@@ -1,4 +1,4 @@
-import { preconditionFailed } from '../lib/errors.js'
+import { preconditionFailed, staleVersion } from '../lib/errors.js'
 import { ConditionFailedError } from '../store/db.js'
 
 const MAX_ATTEMPTS = 5
@@ -25,9 +25,7 @@ export async function updateVersioned<T extends { version: number }>(
     const current = await update.load()
     if (!current) throw update.missing()
     if (update.expectedVersion !== undefined && current.version !== update.expectedVersion) {
-      throw preconditionFailed(
-        `The resource is at version ${current.version}, not ${update.expectedVersion}.`
-      )
+      throw staleVersion('resource', current.version, update.expectedVersion)
     }
     const next = update.apply(current)
     if (!next) return { before: current, after: current, changed: false }

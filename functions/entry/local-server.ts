@@ -4,7 +4,6 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { serve } from '@hono/node-server'
 import { createApp } from '../app/app.js'
 import { OPERATOR_KEY_PATTERN, readConfig } from '../config.js'
 import { runAggregation } from '../domain/aggregation.js'
@@ -16,6 +15,7 @@ import { createDocumentClient, ensureTable } from '../store/client.js'
 import { Db } from '../store/db.js'
 import { startEmbeddedStore } from '../store/embedded.js'
 import { organizations } from '../store/organizations.js'
+import { serveApi } from './node-server.js'
 
 const config = readConfig()
 
@@ -70,7 +70,7 @@ async function main() {
     startAggregationTimer(db, config.aggregationIntervalSeconds)
   }
 
-  serve({ fetch: app.fetch, port: config.port }, (info) => {
+  serveApi(app.fetch, { port: config.port }, (info) => {
     lines.unshift(`Admin engine on http://localhost:${info.port} (docs: /docs, store: ${endpoint})`)
     process.stdout.write(`${lines.join('\n')}\n`)
   })

@@ -43,5 +43,14 @@ export const duplicate = (message: string, param: string | null = null) =>
   new AppError('conflict', message, param, undefined, 'uniqueness')
 export const preconditionFailed = (message: string) =>
   new AppError('precondition_failed', message, 'If-Match')
+/** The expected version of an If-Match that names only ETags this API never issues. */
+export const NO_SUCH_VERSION = -1
+/** 412: the resource is not at the version If-Match named. */
+export const staleVersion = (what: string, current: number, expected: number) =>
+  preconditionFailed(
+    expected === NO_SUCH_VERSION
+      ? `The ${what} is at version ${current}; If-Match names none of its ETags.`
+      : `The ${what} is at version ${current}, not ${expected}.`
+  )
 export const forbidden = (message: string) => new AppError('permission', message)
 export const unauthenticated = (message: string) => new AppError('authentication', message)

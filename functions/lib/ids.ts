@@ -37,3 +37,8 @@ export function isIdOf(kind: IdKind, id: string): boolean {
   const prefix = `${ID_PREFIXES[kind]}_`
   return id.startsWith(prefix) && ULID_BODY.test(id.slice(prefix.length))
 }
+
+/** The length of every id of `kind` (prefix, underscore, 26 ULID characters). */
+export function idLength(kind: IdKind): number {
+  return ID_PREFIXES[kind].length + 1 + 26
+}

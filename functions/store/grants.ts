@@ -93,15 +93,24 @@ export const grants = {
     return { ...saved, principal }
   },
 
-  /** Deletes the grant; false when there was none. */
+  /** Deletes the grant (only at `expectedVersion` when given); false when the condition fails. */
   async remove(
     db: Db,
     orgId: string,
     workspaceId: string,
-    principal: PrincipalRef
+    principal: PrincipalRef,
+    expectedVersion?: number
   ): Promise<boolean> {
     try {
-      await db.delete(keyOf(orgId, workspaceId, principal), { expression: 'attribute_exists(PK)' })
+      await db.delete(
+        keyOf(orgId, workspaceId, principal),
+        expectedVersion === undefined
+          ? { expression: 'attribute_exists(PK)' }
+          : {
+              expression: 'attribute_exists(PK) AND version = :expected',
+              values: { ':expected': expectedVersion },
+            }
+      )
       return true
     } catch (error) {
       if (error instanceof ConditionFailedError) return false

@@ -4,7 +4,14 @@ import { getWorkspace } from '../../domain/workspaces.js'
 import type { PrincipalRef } from '../../store/grants.js'
 import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../access-schemas.js'
 import type { AppEnv } from '../env.js'
-import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import {
+  adminPrincipal,
+  etag,
+  expectedVersion,
+  guard,
+  ifMatchPrecondition,
+  serviceContext,
+} from '../http.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -85,7 +92,8 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
         workspace.id,
         principalOf(params),
         c.req.valid('json').roles,
-        expectedVersion(c)
+        // A PUT can create: If-Match * then requires the grant to exist already.
+        ifMatchPrecondition(c)
       )
       c.header('ETag', etag(grant.version))
       return created ? c.json(grant, 201) : c.json(grant, 200)
@@ -101,7 +109,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
         type === 'member'
           ? "Remove a member's grant (not in the default workspace: every member is there)"
           : "Remove a group's grant",
-      request: { params: Params },
+      request: { params: Params, headers: IfMatchHeader },
       responses: {
         200: json(
           z.object({
@@ -112,7 +120,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
           }),
           'Removed'
         ),
-        ...errorResponses(...AUTH_ERRORS, 404, 409),
+        ...errorResponses(...AUTH_ERRORS, 404, 409, 412),
       },
     }),
     async (c) => {
@@ -122,7 +130,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
       const workspace = await getWorkspace(ctx, organizationId, params.id)
       await guard(c, 'manage_workspace_access', { type: 'Workspace', workspace })
       const principal = principalOf(params)
-      await removeGrant(ctx, organizationId, workspace.id, principal)
+      await removeGrant(ctx, organizationId, workspace.id, principal, expectedVersion(c))
       return c.json(
         {
           object: 'workspace_grant.deleted' as const,

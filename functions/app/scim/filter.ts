@@ -10,8 +10,24 @@ import { MAX_SCAN } from './schemas.js'
 
 export type AttributeType = 'string' | 'boolean' | 'dateTime' | 'complex'
 
-/** Filterable attributes by lower-cased path (core schema URN removed); caseExact for strings. */
-export type FilterableAttributes = Record<string, { type: AttributeType; caseExact?: boolean }>
+/**
+ * Filterable attributes by lower-cased path (core schema URN removed); caseExact for strings;
+ * maxLength: the longest value the attribute can hold (default MAX_FILTER_VALUE).
+ */
+export type FilterableAttributes = Record<
+  string,
+  { type: AttributeType; caseExact?: boolean; maxLength?: number }
+>
+
+/**
+ * Bounds checked before parsing. Identity providers send one or two comparisons; these leave
+ * ample room while keeping the parser's recursion and every lookup key small (a value can
+ * reach a DynamoDB key, whose sort part holds at most 1,024 bytes).
+ */
+export const MAX_FILTER_LENGTH = 4096
+export const MAX_FILTER_DEPTH = 16
+/** The longest comparison value of an attribute without its own maxLength. */
+export const MAX_FILTER_VALUE = 512
 
 /** An attribute path as the filter spells it, lower-cased, with the core schema URN removed. */
 function canonicalPath(path: string, corePrefix: string): string {
@@ -30,6 +46,15 @@ export function parseFilter(
   attributes: FilterableAttributes,
   corePrefix: string
 ): Filter {
+  if (text.length > MAX_FILTER_LENGTH) {
+    throw badRequest('invalidFilter', `The filter is longer than ${MAX_FILTER_LENGTH} characters.`)
+  }
+  if (nestingDepth(text) > MAX_FILTER_DEPTH) {
+    throw badRequest(
+      'invalidFilter',
+      `The filter nests parentheses or brackets deeper than ${MAX_FILTER_DEPTH} levels.`
+    )
+  }
   let ast: Filter
   try {
     ast = parse(text)
@@ -38,6 +63,23 @@ export function parseFilter(
   }
   check(ast, '', attributes, corePrefix)
   return ast
+}
+
+/** The deepest nesting of ( ) and [ ] outside string literals. */
+function nestingDepth(text: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]
+    if (inString) {
+      if (char === '\\') i++
+      else if (char === '"') inString = false
+    } else if (char === '"') inString = true
+    else if (char === '(' || char === '[') deepest = Math.max(deepest, ++depth)
+    else if (char === ')' || char === ']') depth--
+  }
+  return deepest
 }
 
 function check(
@@ -86,6 +128,29 @@ function check(
       }
       if ((ordering || substring) && typeof value !== 'string') {
         throw badRequest('invalidFilter', `'${filter.op}' needs a string value.`)
+      }
+      if (spec.type === 'string' || spec.type === 'dateTime') {
+        // A number, boolean or null can never equal a string attribute: a client bug to report,
+        // not an empty result (absence is asked with `pr`).
+        if (typeof value !== 'string') {
+          throw badRequest(
+            'invalidFilter',
+            `'${filter.attrPath}' is a ${spec.type === 'string' ? 'string' : 'dateTime'}: compare it with a quoted value${value === null ? ' (or test presence with pr)' : ''}.`
+          )
+        }
+        const max = spec.maxLength ?? MAX_FILTER_VALUE
+        if (value.length > max) {
+          throw badRequest(
+            'invalidFilter',
+            `'${filter.attrPath}' holds at most ${max} characters; the value compared is longer.`
+          )
+        }
+        if (spec.type === 'dateTime' && Number.isNaN(Date.parse(value))) {
+          throw badRequest(
+            'invalidFilter',
+            `'${filter.attrPath}' is a dateTime: compare it with an RFC 3339 time.`
+          )
+        }
       }
     }
   }

@@ -16,9 +16,10 @@ import {
   setGroupMembers,
   updateGroup,
 } from '../../domain/groups.js'
-import { AppError } from '../../lib/errors.js'
+import { AppError, staleVersion } from '../../lib/errors.js'
+import { idLength } from '../../lib/ids.js'
 import type { Group } from '../../model/index.js'
-import { badRequest, ScimProblem, scimValidationError } from './errors.js'
+import { badRequest, scimValidationError } from './errors.js'
 import {
   candidates,
   type FilterableAttributes,
@@ -38,10 +39,11 @@ import { weakEtag } from './users.js'
 
 export type ScimGroup = Record<string, unknown> & { id: string }
 
+/** maxLength: what the write side accepts (GroupInput), so a longer value can match nothing. */
 const GROUP_FILTER_ATTRIBUTES: FilterableAttributes = {
-  id: { type: 'string', caseExact: true },
-  externalid: { type: 'string', caseExact: true },
-  displayname: { type: 'string' },
+  id: { type: 'string', caseExact: true, maxLength: idLength('group') },
+  externalid: { type: 'string', caseExact: true, maxLength: 256 },
+  displayname: { type: 'string', maxLength: 200 },
   'meta.created': { type: 'dateTime' },
   'meta.lastmodified': { type: 'dateTime' },
 }
@@ -361,11 +363,7 @@ export async function patchScimGroup(
   for (let attempt = 1; ; attempt++) {
     const group = await getGroup(ctx, organizationId, id)
     if (expectedVersion !== undefined && group.version !== expectedVersion) {
-      throw new ScimProblem(
-        412,
-        undefined,
-        `The group is at version ${group.version}, not ${expectedVersion}.`
-      )
+      throw staleVersion('group', group.version, expectedVersion)
     }
     let patch: { name?: string; external_id?: string | null } = {}
     if (attributeOperations.length > 0) {

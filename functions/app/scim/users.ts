@@ -11,7 +11,8 @@ import {
   scanMembers,
   updateMember,
 } from '../../domain/members.js'
-import { AppError } from '../../lib/errors.js'
+import { AppError, staleVersion } from '../../lib/errors.js'
+import { idLength } from '../../lib/ids.js'
 import type { MemberStatus } from '../../model/index.js'
 import type { MemberProfile, StoredMember } from '../../store/members.js'
 import { ScimProblem, scimValidationError } from './errors.js'
@@ -36,32 +37,33 @@ export type ScimUser = Record<string, unknown> & { id: string }
 
 const ENTERPRISE_LOWER = ENTERPRISE_SCHEMA.toLowerCase()
 
+/** maxLength: what the write side accepts (UserInput), so a longer value can match nothing. */
 export const USER_FILTER_ATTRIBUTES: FilterableAttributes = {
-  id: { type: 'string', caseExact: true },
-  externalid: { type: 'string', caseExact: true },
-  username: { type: 'string' },
-  displayname: { type: 'string' },
+  id: { type: 'string', caseExact: true, maxLength: idLength('member') },
+  externalid: { type: 'string', caseExact: true, maxLength: 256 },
+  username: { type: 'string', maxLength: 320 },
+  displayname: { type: 'string', maxLength: 200 },
   name: { type: 'complex' },
-  'name.givenname': { type: 'string' },
-  'name.familyname': { type: 'string' },
-  'name.formatted': { type: 'string' },
+  'name.givenname': { type: 'string', maxLength: 200 },
+  'name.familyname': { type: 'string', maxLength: 200 },
+  'name.formatted': { type: 'string', maxLength: 400 },
   emails: { type: 'complex' },
-  'emails.value': { type: 'string' },
+  'emails.value': { type: 'string', maxLength: 320 },
   'emails.type': { type: 'string' },
   'emails.primary': { type: 'boolean' },
   active: { type: 'boolean' },
   groups: { type: 'complex' },
-  'groups.value': { type: 'string', caseExact: true },
-  'groups.display': { type: 'string' },
+  'groups.value': { type: 'string', caseExact: true, maxLength: idLength('group') },
+  'groups.display': { type: 'string', maxLength: 200 },
   'meta.created': { type: 'dateTime' },
   'meta.lastmodified': { type: 'dateTime' },
   ...Object.fromEntries(
     ENTERPRISE_STRING_ATTRIBUTES.map((name) => [
       `${ENTERPRISE_LOWER}:${name.toLowerCase()}`,
-      { type: 'string' as const },
+      { type: 'string' as const, maxLength: 256 },
     ])
   ),
-  [`${ENTERPRISE_LOWER}:manager.value`]: { type: 'string', caseExact: true },
+  [`${ENTERPRISE_LOWER}:manager.value`]: { type: 'string', caseExact: true, maxLength: 256 },
 }
 
 /** Filters these attributes answer with a key: the email claim, the externalId index, the id. */
@@ -353,11 +355,7 @@ export async function patchUser(
   for (let attempt = 1; ; attempt++) {
     const current = await getMemberDetails(ctx, organizationId, id)
     if (expectedVersion !== undefined && current.member.version !== expectedVersion) {
-      throw new ScimProblem(
-        412,
-        undefined,
-        `The user is at version ${current.member.version}, not ${expectedVersion}.`
-      )
+      throw staleVersion('user', current.member.version, expectedVersion)
     }
     const { meta, groups, ...resource } = userResource(current, base, new Map())
     const fields = memberFields(parseUser(applyPatch(resource, operations, USER_NAMES)))
