@@ -270,6 +270,20 @@ describe('npm start', () => {
     expect(existsSync(join(dir, 'server.lock'))).toBe(false)
   }, 120_000)
 
+  it('stops with a message when its store process dies', async () => {
+    const dir = freshDir()
+    const started = await start({ DATA_DIR: dir })
+    const exited = new Promise<number | null>((resolve) =>
+      started.child.once('exit', (code) => resolve(code))
+    )
+    process.kill(started.storePid, 'SIGKILL')
+    expect(await exited).toBe(1)
+    expect(started.log()).toContain(
+      `The embedded store (pid ${started.storePid}) exited with SIGKILL`
+    )
+    expect(existsSync(join(dir, 'server.lock'))).toBe(false)
+  }, 120_000)
+
   it('takes over a lock file whose process no longer exists', async () => {
     const dir = freshDir()
     const gone = spawn(process.execPath, ['-e', ''])

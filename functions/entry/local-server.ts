@@ -108,16 +108,30 @@ async function main() {
       store?.kill()
       lock.release()
     })
+    let stopping = false
     const stop = () => {
+      // Ctrl-C may arrive twice (from the terminal and relayed by tsx): stop once, cleanly.
+      if (stopping) return
+      stopping = true
       void (store?.close() ?? Promise.resolve()).finally(() => {
         lock.release()
         process.exit(0)
       })
     }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
     // Its own process: the store does not compete with the API for this event loop.
-    store = await startEmbeddedStoreProcess({ path: join(config.dataDir, 'dynamodb') })
+    try {
+      store = await startEmbeddedStoreProcess({ path: join(config.dataDir, 'dynamodb') })
+    } catch (error) {
+      throw new StartError(error instanceof Error ? error.message : String(error))
+    }
+    // Without its store the API only answers 500s: stop, visibly, instead.
+    void store.unexpectedExit.then((what) => {
+      process.stderr.write(`The embedded store (pid ${store?.pid}) ${what}; stopping.\n`)
+      lock.release()
+      process.exit(1)
+    })
     endpoint = store.endpoint
     storeNote = `embedded store: ${endpoint}, pid ${store.pid}`
   } else {

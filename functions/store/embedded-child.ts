@@ -32,7 +32,8 @@ async function main() {
     store.close().finally(() => process.exit(0))
   }
   process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  // Ctrl-C reaches the whole process group: the parent stops this process once it is done.
+  process.on('SIGINT', () => {})
   process.on('disconnect', stop)
   // LevelDB opens lazily: one request now turns "the directory is locked by another process"
   // into a start-up error instead of a 500 on the API's first request.

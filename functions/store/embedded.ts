@@ -83,6 +83,8 @@ export interface EmbeddedStoreProcess extends EmbeddedStore {
   pid: number
   /** Synchronous last resort for `process.on('exit')`. */
   kill(): void
+  /** Resolves, with what happened, only if the process ends without `close()` being called. */
+  unexpectedExit: Promise<string>
 }
 
 /** Messages of functions/store/embedded-child.ts to its parent. */
@@ -110,8 +112,14 @@ export async function startEmbeddedStoreProcess(
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
+  let closing = false
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code))
+  )
+  const unexpectedExit = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (!closing) resolve(`exited with ${code ?? signal}`)
+    })
   )
   const endpoint = await new Promise<string>((resolve, reject) => {
     child.once('message', (message: EmbeddedChildMessage) => {
@@ -125,10 +133,13 @@ export async function startEmbeddedStoreProcess(
   return {
     endpoint,
     pid: child.pid!,
+    unexpectedExit,
     kill: () => {
+      closing = true
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     },
     close: async () => {
+      closing = true
       if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
