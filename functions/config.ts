@@ -13,6 +13,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
   }
   return {
     port,
+    // Local only by default: the demo organization's keys are printed to whoever starts it.
+    host: env.HOST || '127.0.0.1',
     dataDir: env.DATA_DIR ?? '.data',
     dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
     tableName: env.TABLE_NAME ?? DEFAULT_TABLE_NAME,

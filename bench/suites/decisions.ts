@@ -465,7 +465,7 @@ async function startServer(endpoint: string, operatorKey: string) {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 120_000)
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
-      const match = /on (http:\/\/localhost:\d+)/.exec(output)
+      const match = /Admin engine on (http:\/\/\S+?:\d+)/.exec(output)
       if (match) {
         clearTimeout(timer)
         resolve(match[1]!)

@@ -3,46 +3,140 @@
  * DynamoDB at DYNAMODB_ENDPOINT), with a demo organization created on first start.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
 import { createApp } from '../app/app.js'
 import { OPERATOR_KEY_PATTERN, readConfig } from '../config.js'
 import { runAggregation } from '../domain/aggregation.js'
 import { createOrganization } from '../domain/organizations.js'
 import { systemClock } from '../lib/clock.js'
 import { logger } from '../lib/logger.js'
+import { acquirePidLock, LockHeldError } from '../lib/pid-lock.js'
 import { generateSecret } from '../lib/secrets.js'
 import { createDocumentClient, ensureTable } from '../store/client.js'
 import { Db } from '../store/db.js'
-import { startEmbeddedStore } from '../store/embedded.js'
+import { type EmbeddedStoreProcess, startEmbeddedStoreProcess } from '../store/embedded.js'
 import { organizations } from '../store/organizations.js'
-import { serveApi } from './node-server.js'
+import { createApiServer } from './node-server.js'
 
 const config = readConfig()
+/** The embedded store's process, when this server started one. */
+let store: EmbeddedStoreProcess | undefined
 
-function operatorKey(): { key: string; source: string } {
+/** A start-up failure the operator can act on: printed without a stack, exit code 1. */
+class StartError extends Error {}
+
+interface OperatorKey {
+  key: string
+  /** What the banner says about it; the secret itself only when it was generated now. */
+  describe: string
+  /** Writes a newly generated key beside the data (only once the server is listening). */
+  persist(): void
+}
+
+function operatorKey(): OperatorKey {
   if (config.operatorKey) {
     if (!OPERATOR_KEY_PATTERN.test(config.operatorKey)) {
-      throw new Error('OPERATOR_KEY must look like op_<at least 16 characters of [A-Za-z0-9_-]>')
+      throw new StartError(
+        'OPERATOR_KEY must look like op_<at least 16 characters of [A-Za-z0-9_-]>'
+      )
     }
-    return { key: config.operatorKey, source: 'OPERATOR_KEY' }
+    return { key: config.operatorKey, describe: 'from OPERATOR_KEY', persist: () => {} }
   }
-  // Locally only: generated once and kept beside the data so restarts keep working.
-  const file = join(config.dataDir, 'operator-key')
-  if (existsSync(file)) return { key: readFileSync(file, 'utf8').trim(), source: file }
+  // Locally only: generated once and kept beside the data so restarts keep working. Printed only
+  // when generated, so that restarts do not spread it into terminal scrollback and logs again.
+  const file = resolve(config.dataDir, 'operator-key')
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim()
+    return { key, describe: `kept in ${file} (printed on first start only)`, persist: () => {} }
+  }
   const key = generateSecret('operator')
-  writeFileSync(file, `${key}\n`, { mode: 0o600 })
-  chmodSync(file, 0o600)
-  return { key, source: `${file}, generated now` }
+  return {
+    key,
+    describe: `${key}  (generated now, kept in ${file})`,
+    persist: () => {
+      writeFileSync(file, `${key}\n`, { mode: 0o600 })
+      chmodSync(file, 0o600)
+    },
+  }
+}
+
+function listen(server: Server): Promise<AddressInfo> {
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new StartError(
+            `Port ${config.port} on ${config.host} is already in use (another npm start?). ` +
+              `Stop that process or choose another port, e.g. PORT=${config.port + 1} npm start.`
+          )
+        )
+      } else if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
+        reject(new StartError(`Cannot listen on ${where} (${error.code}); check PORT and HOST.`))
+      } else reject(error)
+    })
+    server.listen(config.port, config.host, () => resolvePromise(server.address() as AddressInfo))
+  })
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost'
+  return host.includes(':') ? `[${host}]` : host
 }
 
 async function main() {
   mkdirSync(config.dataDir, { recursive: true })
   let endpoint = config.dynamodbEndpoint
+  let storeNote = `store: ${endpoint}`
   if (!endpoint) {
-    const store = await startEmbeddedStore({ path: join(config.dataDir, 'dynamodb') })
+    // One server per DATA_DIR: LevelDB would refuse a second one anyway, but only after the
+    // port was taken; this says who holds it.
+    const lockFile = resolve(config.dataDir, 'server.lock')
+    let lock: { release(): void }
+    try {
+      lock = acquirePidLock(lockFile)
+    } catch (error) {
+      if (!(error instanceof LockHeldError)) throw error
+      throw new StartError(
+        `DATA_DIR ${resolve(config.dataDir)} is in use by process ${error.pid} (another npm start). ` +
+          `Stop it, or start this one with another DATA_DIR. (Lock: ${lockFile})`
+      )
+    }
+    process.once('exit', () => {
+      store?.kill()
+      lock.release()
+    })
+    let stopping = false
+    const stop = () => {
+      // Ctrl-C may arrive twice (from the terminal and relayed by tsx): stop once, cleanly.
+      if (stopping) return
+      stopping = true
+      void (store?.close() ?? Promise.resolve()).finally(() => {
+        lock.release()
+        process.exit(0)
+      })
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    // Its own process: the store does not compete with the API for this event loop.
+    try {
+      store = await startEmbeddedStoreProcess({ path: join(config.dataDir, 'dynamodb') })
+    } catch (error) {
+      throw new StartError(error instanceof Error ? error.message : String(error))
+    }
+    // Without its store the API only answers 500s: stop, visibly, instead.
+    void store.unexpectedExit.then((what) => {
+      process.stderr.write(`The embedded store (pid ${store?.pid}) ${what}; stopping.\n`)
+      lock.release()
+      process.exit(1)
+    })
     endpoint = store.endpoint
-    process.once('SIGINT', () => void store.close().finally(() => process.exit(0)))
-    process.once('SIGTERM', () => void store.close().finally(() => process.exit(0)))
+    storeNote = `embedded store: ${endpoint}, pid ${store.pid}`
+  } else {
+    process.once('SIGINT', () => process.exit(0))
+    process.once('SIGTERM', () => process.exit(0))
   }
   const doc = createDocumentClient({ endpoint })
   await ensureTable(doc, config.tableName)
@@ -50,7 +144,15 @@ async function main() {
   const operator = operatorKey()
   const app = createApp({ db, clock: systemClock, operatorKey: operator.key })
 
-  const lines = [`Operator key: ${operator.key}  (from ${operator.source})`]
+  // Listen before creating anything: a taken port must not swallow the demo keys (shown once).
+  const server = createApiServer(app.fetch)
+  const address = await listen(server)
+  operator.persist()
+
+  const lines = [
+    `Admin engine on http://${urlHost(config.host)}:${address.port} (docs: /docs, pid ${process.pid}, ${storeNote})`,
+    `Operator key: ${operator.describe}`,
+  ]
   const existing = await organizations.list(db, { limit: 1 })
   if (existing.data.length === 0) {
     const demo = await createOrganization(
@@ -69,11 +171,7 @@ async function main() {
     lines.push(`Usage aggregation every ${config.aggregationIntervalSeconds} s`)
     startAggregationTimer(db, config.aggregationIntervalSeconds)
   }
-
-  serveApi(app.fetch, { port: config.port }, (info) => {
-    lines.unshift(`Admin engine on http://localhost:${info.port} (docs: /docs, store: ${endpoint})`)
-    process.stdout.write(`${lines.join('\n')}\n`)
-  })
+  process.stdout.write(`${lines.join('\n')}\n`)
 }
 
 /** The local stand-in for the EventBridge schedule: one pass at a time, every interval. */
@@ -97,8 +195,12 @@ function startAggregationTimer(db: Db, intervalSeconds: number): void {
 }
 
 main().catch((error) => {
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`
-  )
-  process.exit(1)
+  const text =
+    error instanceof StartError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error)
+  process.stderr.write(`${text}\n`)
+  void (store?.close() ?? Promise.resolve()).finally(() => process.exit(1))
 })

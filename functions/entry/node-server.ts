@@ -2,24 +2,33 @@ import { randomUUID } from 'node:crypto'
 import { maxHeaderSize, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { type HttpBindings, serve } from '@hono/node-server'
+import { createAdaptorServer, type HttpBindings } from '@hono/node-server'
 import { errorBody } from '../app/errors.js'
 import { AppError } from '../lib/errors.js'
 
-type Fetch = Parameters<typeof serve>[0]['fetch']
+type Fetch = Parameters<typeof createAdaptorServer>[0]['fetch']
 
 /**
  * The local HTTP server: @hono/node-server over node:http, plus the answers Node's parser gives
  * on its own before any route runs (headers too large, malformed HTTP, a request too slow),
  * written in the contract's error shape instead of Node's bare status line.
  */
+export function createApiServer(fetch: Fetch): Server {
+  const server = createAdaptorServer({ fetch: closingUnreadBodies(fetch) }) as Server
+  server.on('clientError', answerClientError)
+  return server
+}
+
+/** createApiServer, listening on `options.port` (0 = any free port). */
 export function serveApi(
   fetch: Fetch,
   options: { port: number; hostname?: string },
   onListening?: (info: AddressInfo) => void
 ): Server {
-  const server = serve({ fetch: closingUnreadBodies(fetch), ...options }, onListening) as Server
-  server.on('clientError', answerClientError)
+  const server = createApiServer(fetch)
+  server.listen(options.port, options.hostname, () =>
+    onListening?.(server.address() as AddressInfo)
+  )
   return server
 }
 
