@@ -5,6 +5,7 @@
  *   npx tsx bench/wasm-lazy-deopt.ts                        # every case on this runtime
  *   npx tsx bench/wasm-lazy-deopt.ts --node /usr/bin/node   # … on another Node binary (repeatable)
  *   npx tsx bench/wasm-lazy-deopt.ts --case minimal-direct  # only the cases named
+ *   npx tsx bench/wasm-lazy-deopt.ts --cost [--node PATH]   # µs per decision, before/after
  *
  * Each case runs in a fresh child process with `--trace-deopt-verbose`; the table gives how it
  * ended, how many lazy deoptimizations it went through and how many of those landed on a
@@ -17,7 +18,7 @@
  * inside that call (an import, here; `JSON.parse` in cedar-wasm) generalizes the field type the
  * optimized caller depends on, so the caller is deoptimized lazily, at the inlined call.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -238,7 +239,7 @@ async function minimal(mode: 'direct' | 'i32' | 'flag' | 'boundary' | 'engine'):
   return CALLS
 }
 
-async function cedarCase(mode: 'direct' | 'engine', rounds: number): Promise<number> {
+async function cedarDecisions(mode: 'direct' | 'engine') {
   const { adminRequest } = await import('../functions/authz/admin.js')
   const request = adminRequest(
     { id: 'adm_1', organizationId: 'org_1', orgRoles: ['organization_admin'] },
@@ -278,19 +279,37 @@ async function cedarCase(mode: 'direct' | 'engine', rounds: number): Promise<num
       return { decision, reasons: diagnostics.reason.map((id) => ({ id })) }
     }
   }
+  return () => {
+    if (decide(request).decision !== 'allow') throw new Error('expected allow')
+  }
+}
+
+async function cedarCase(mode: 'direct' | 'engine', rounds: number): Promise<number> {
+  const decideOnce = await cedarDecisions(mode)
   const gc = (globalThis as { gc?: () => void }).gc
   if (!gc) throw new Error('run with --expose-gc')
   let calls = 0
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < 2000; i++, calls++) {
-      if (decide(request).decision !== 'allow') throw new Error('expected allow')
-    }
+    for (let i = 0; i < 2000; i++, calls++) decideOnce()
     // A full GC between batches frees the maps of the answers (none is alive), so the next
     // answers get new maps whose field types V8 generalizes inside the wasm call: the same
     // thing a long-running server's GCs do.
     gc()
   }
   return calls
+}
+
+/** µs per decision (median of 5 × 20,000 after 20,000 to warm up), without tracing nor forced GCs. */
+async function cost(mode: 'direct' | 'engine'): Promise<number> {
+  const decideOnce = await cedarDecisions(mode)
+  for (let i = 0; i < 20_000; i++) decideOnce()
+  const samples: number[] = []
+  for (let round = 0; round < 5; round++) {
+    const started = process.hrtime.bigint()
+    for (let i = 0; i < 20_000; i++) decideOnce()
+    samples.push(Number(process.hrtime.bigint() - started) / 20_000 / 1000)
+  }
+  return samples.sort((a, b) => a - b)[2]!
 }
 
 async function child(name: string, rounds: number): Promise<void> {
@@ -311,6 +330,11 @@ async function child(name: string, rounds: number): Promise<void> {
 async function main(): Promise<void> {
   const args = process.argv.slice(2)
   if (args[0] === '--child') return child(args[1]!, Number(args[2]))
+  if (args[0] === '--cost-child') {
+    process.stdout.write(`${(await cost(args[1] as 'direct' | 'engine')).toFixed(1)}\n`)
+    return
+  }
+  if (args[0] === '--cost') return costTable(args.slice(1))
   const nodes: string[] = []
   const names: string[] = []
   for (let i = 0; i < args.length; i += 2) {
@@ -342,6 +366,29 @@ async function main(): Promise<void> {
     process.stderr.write(`${unsafe} case(s) that must be safe were not\n`)
     process.exitCode = 1
   }
+}
+
+/** The decision cost of the former pattern and of the engine, alternating, 3 processes each. */
+async function costTable(args: string[]): Promise<void> {
+  const node = args[0] === '--node' ? args[1]! : process.execPath
+  const rows = ['| Node | case | µs per decision (3 processes) |', '|---|---|---|']
+  const runs: Record<string, string[]> = { direct: [], engine: [] }
+  let version = ''
+  for (let i = 0; i < 3; i++) {
+    for (const mode of ['direct', 'engine'] as const) {
+      const run = spawnSync(node, ['--import', 'tsx', SCRIPT, '--cost-child', mode], {
+        cwd: REPO,
+        encoding: 'utf8',
+      })
+      if (run.status !== 0) throw new Error(`${mode}: ${run.stderr}`)
+      runs[mode]!.push(run.stdout.trim())
+    }
+  }
+  version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
+  for (const mode of ['direct', 'engine'] as const) {
+    rows.push(`| ${version} | cedar-${mode} | ${runs[mode]!.join(', ')} |`)
+  }
+  process.stdout.write(`${rows.join('\n')}\n`)
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {

@@ -48,4 +48,17 @@ describe('calls into cedar-wasm', () => {
       expect(result.atInlinedWasmCall).toBe(0)
     })
   }
+
+  it('never lazily deoptimize decide() at an inlined JS→wasm call, where the former code did', async () => {
+    // Cedar decisions with a full GC between batches (what a server's GCs do under load).
+    const [former, engine] = await Promise.all([
+      runCase('cedar-direct', process.execPath, 20),
+      runCase('cedar-engine', process.execPath, 20),
+    ])
+    expect(former.atInlinedWasmCall).toBeGreaterThan(0) // would abort Node 20 and 22
+    expect(engine.outcome).toBe('completed')
+    expect(engine.calls).toBe(40_000)
+    expect(engine.lazyDeopts).toBeGreaterThan(0)
+    expect(engine.atInlinedWasmCall).toBe(0)
+  }, 120_000)
 })
