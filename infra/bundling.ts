@@ -21,7 +21,7 @@ export const CEDAR_WASM_FILE = join(
 export const POLICIES_SOURCE = fileURLToPath(new URL('../policies/', import.meta.url))
 
 /** esbuild settings shared by the stack and the bundle benchmark (which rebuilds variants). */
-export const ESBUILD_TARGET = 'node22'
+export const ESBUILD_TARGET = 'node24'
 export const MAIN_FIELDS = ['module', 'main']
 /**
  * ESM output lets an entry await its cold-start setup (top-level await, run in Lambda's init
@@ -65,7 +65,7 @@ export interface NodeFunctionProps {
 }
 
 /**
- * A Node.js 22 arm64 function bundled by esbuild (minified, source maps, AWS SDK v3 bundled),
+ * A Node.js 24 arm64 function bundled by esbuild (minified, source maps, AWS SDK v3 bundled),
  * with the cedar wasm and policies beside the bundle (unless `cedar: false`) and a log group
  * with retention.
  */
@@ -83,7 +83,8 @@ export function createNodeFunction(
     entry: props.entry,
     handler: 'handler',
     description: props.description,
-    runtime: Runtime.NODEJS_22_X,
+    // The runtime the project runs everywhere else (package.json engines, docs/runtime.md).
+    runtime: Runtime.NODEJS_24_X,
     architecture: Architecture.ARM_64,
     memorySize: props.memorySize ?? 1024,
     timeout: props.timeout ?? Duration.seconds(29),

@@ -125,9 +125,9 @@ describe('the default stack', () => {
     expect(JSON.stringify(template.toJSON())).not.toContain('{{resolve:secretsmanager')
   })
 
-  it('runs the API on Node.js 22, arm64, with the secret ARN, table and bus names as inputs', () => {
+  it('runs the API on Node.js 24, arm64, with the secret ARN, table and bus names as inputs', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       Environment: {
@@ -319,7 +319,7 @@ describe('the scheduled aggregation job', () => {
   it('gives the job the table, the bus name, the queue, and no secret nor Cedar policies', () => {
     const busId = logicalId(template, 'AWS::Events::EventBus')
     const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId]!
-    expect(fn.Properties.Runtime).toBe('nodejs22.x')
+    expect(fn.Properties.Runtime).toBe('nodejs24.x')
     expect(fn.Properties.Architectures).toEqual(['arm64'])
     expect(fn.Properties.Environment.Variables).toMatchObject({
       TABLE_NAME: { Ref: logicalId(template, 'AWS::DynamoDB::GlobalTable') },

@@ -1,4 +1,4 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs'
+import * as cedar from './cedar.js'
 import { readPolicyFiles } from './policy-files.js'
 
 export type EntityJson = cedar.EntityJson

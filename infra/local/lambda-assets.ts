@@ -17,6 +17,8 @@ export interface LambdaAsset {
   /** Environment as in the template (values may be CloudFormation references). */
   environment: Record<string, unknown>
   memorySize: number
+  /** The template's Lambda runtime, e.g. `nodejs24.x`. */
+  runtime: string
 }
 
 export interface SynthesizedStack {
@@ -28,6 +30,7 @@ export interface SynthesizedStack {
 
 interface FunctionProperties {
   Handler?: string
+  Runtime?: string
   MemorySize?: number
   Environment?: { Variables?: Record<string, unknown> }
 }
@@ -93,6 +96,7 @@ export function synthesizeWithBundling(
         exportName,
         environment: properties.Environment?.Variables ?? {},
         memorySize: Number(properties.MemorySize ?? 128),
+        runtime: String(properties.Runtime),
       }
     })
   return { outdir, stackName: name, template, functions }
@@ -169,6 +173,11 @@ export async function startLocalLambda(
   environment: Record<string, string>
 ): Promise<LocalLambda> {
   const functionName = asset.logicalId
+  // The asset runs on this process's Node: it must be the major the template deploys it on.
+  const local = `nodejs${process.versions.node.split('.')[0]}.x`
+  if (asset.runtime !== local) {
+    throw new Error(`${functionName} declares ${asset.runtime} but this process runs ${local}`)
+  }
   const child: ChildProcess = fork(RUNNER, [join(taskRoot, asset.handlerFile), asset.exportName], {
     cwd: taskRoot,
     execArgv: [],
@@ -178,7 +187,7 @@ export async function startLocalLambda(
       TZ: ':UTC',
       LANG: 'en_US.UTF-8',
       LAMBDA_TASK_ROOT: taskRoot,
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      AWS_EXECUTION_ENV: `AWS_Lambda_${asset.runtime}`,
       AWS_LAMBDA_FUNCTION_NAME: functionName,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(asset.memorySize),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
