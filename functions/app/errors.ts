@@ -26,7 +26,9 @@ const TYPE_OF_STATUS: Record<number, ErrorType> = Object.fromEntries(
 /** The contract's error body: `{error:{type,message,param,request_id}}`. */
 export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   const status = (error.status ?? STATUS_OF[error.type]) as ContentfulStatusCode
-  if (error.type === 'unavailable') c.header('Retry-After', '5')
+  if (error.retryAfterSeconds !== undefined)
+    c.header('Retry-After', String(error.retryAfterSeconds))
+  else if (error.type === 'unavailable') c.header('Retry-After', '5')
   if (error.type === 'authentication') c.header('WWW-Authenticate', 'Bearer')
   return c.json(
     {
