@@ -59,6 +59,11 @@ export class Db {
     readonly tableName: string
   ) {}
 
+  /** The Db whose process-local caches this one shares: itself, or for a wrapper the wrapped. */
+  get cacheIdentity(): Db {
+    return this
+  }
+
   async get(key: Key, consistent = true): Promise<Item | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent })

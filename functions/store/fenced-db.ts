@@ -14,6 +14,10 @@ export class FencedDb extends Db {
     super(inner.doc, inner.tableName)
   }
 
+  override get cacheIdentity(): Db {
+    return this.inner.cacheIdentity
+  }
+
   override get(key: Key, consistent = true) {
     return this.inner.get(key, consistent)
   }
