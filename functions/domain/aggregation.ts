@@ -6,6 +6,7 @@ import type { AggregationSummary, BudgetAlert, UsageEvent } from '../model/index
 import { spendLimits } from '../store/budgets.js'
 import { type Db, forEachConcurrently } from '../store/db.js'
 import { FencedDb } from '../store/fenced-db.js'
+import { RetryingDb } from '../store/retrying-db.js'
 import {
   eventIdentity,
   type JournalSlot,
@@ -77,7 +78,10 @@ const TOTALS_CONCURRENCY = 16
 export async function runAggregation(deps: AggregationDeps): Promise<AggregationSummary> {
   const started = deps.clock.now()
   const runId = newId('run', started)
-  const claim = await usageJobLock.claim(deps.db, runId, started.getTime(), AGGREGATION_LEASE_MS)
+  // Every call of a run is safe to repeat, so one the store throttled is tried again at once
+  // instead of failing the whole run (which the next run would have to resume).
+  const store = new RetryingDb(deps.db)
+  const claim = await usageJobLock.claim(store, runId, started.getTime(), AGGREGATION_LEASE_MS)
   if ('held' in claim) {
     return {
       ...summary(runId, started, deps.clock.now(), 'skipped'),
@@ -85,7 +89,7 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
     }
   }
   const { lock } = claim
-  const run = new Run(deps, runId, lock.epoch, started.getTime() + AGGREGATION_LEASE_MS)
+  const run = new Run(deps, store, runId, lock.epoch, started.getTime() + AGGREGATION_LEASE_MS)
   // Real time, not the clock: a long round whose calls are slow still renews the lease.
   const heartbeat = setInterval(() => void run.renewLease().catch(() => {}), HEARTBEAT_MS)
   heartbeat.unref?.()
@@ -95,7 +99,7 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
     const budgetMs = deps.runBudgetMs ?? RUN_BUDGET_MS
     while (deps.clock.now().getTime() - started.getTime() < budgetMs) {
       await run.renewLease()
-      const slots = await usageJournal.pending(deps.db, SLOTS_PER_SHARD_PER_ROUND)
+      const slots = await usageJournal.pending(store, SLOTS_PER_SHARD_PER_ROUND)
       if (slots.length === 0) break
       slots.sort((a, b) => compare(a.ref.id, b.ref.id) || a.ref.shard - b.ref.shard)
       const round: RoundRecord = { id: run.nextRoundId(), slots: slots.map((slot) => slot.ref) }
@@ -105,7 +109,7 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
         )
       )
       await run.fence()
-      await usageJobLock.startRound(deps.db, runId, round, [...roundScopes])
+      await usageJobLock.startRound(store, runId, round, [...roundScopes])
       for (const scope of roundScopes) scopes.add(scope)
       await run.processRound(round, slots)
     }
@@ -120,7 +124,7 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
     }
   } finally {
     clearInterval(heartbeat)
-    await usageJobLock.release(deps.db, runId)
+    await usageJobLock.release(store, runId)
   }
 }
 
@@ -136,13 +140,15 @@ class Run {
 
   constructor(
     private readonly deps: AggregationDeps,
+    /** The job lock's store (the table, with retries). */
+    private readonly store: Db,
     private readonly runId: string,
     private readonly epoch: number,
     /** The end of the lease this run can prove: set from the time a renewal was sent. */
     private leaseUntil: number
   ) {
     this.renewedAt = leaseUntil - AGGREGATION_LEASE_MS
-    this.db = new FencedDb(deps.db, () => this.fence())
+    this.db = new FencedDb(store, () => this.fence())
   }
 
   /**
@@ -160,7 +166,7 @@ class Run {
     this.renewing ??= (async () => {
       const sentAt = this.deps.clock.now().getTime()
       try {
-        await usageJobLock.extend(this.deps.db, this.runId, sentAt, AGGREGATION_LEASE_MS)
+        await usageJobLock.extend(this.store, this.runId, sentAt, AGGREGATION_LEASE_MS)
         this.leaseUntil = Math.max(this.leaseUntil, sentAt + AGGREGATION_LEASE_MS)
         this.renewedAt = sentAt
       } catch (error) {
@@ -239,7 +245,7 @@ class Run {
       slots.map((slot) => slot.ref)
     )
     await this.fence()
-    await usageJobLock.finishRound(this.deps.db, this.runId)
+    await usageJobLock.finishRound(this.store, this.runId)
     this.rounds++
     this.eventsAggregated += winners.length
     this.duplicatesDropped += copies.length - winners.length
@@ -260,7 +266,7 @@ class Run {
     }
     const result = await evaluateBudgets(ctx, requested, publisher)
     await this.fence()
-    await usageJobLock.clearScopes(this.deps.db, this.runId, [...scopes])
+    await usageJobLock.clearScopes(this.store, this.runId, [...scopes])
     return result
   }
 }

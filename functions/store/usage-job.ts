@@ -57,7 +57,8 @@ export const usageJobLock = {
           values: { ':run': runId, ':until': nowMs + leaseMs, ':one': 1 },
         },
         {
-          expression: 'attribute_not_exists(lease_until) OR lease_until < :now',
+          // Or already ours: a retried claim whose first answer was lost.
+          expression: 'attribute_not_exists(lease_until) OR lease_until < :now OR #owner = :run',
           values: { ':now': nowMs },
         },
         true
