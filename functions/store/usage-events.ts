@@ -275,21 +275,22 @@ export function scopedName(organizationId: string, id: string): string {
 }
 
 /**
- * Organizations that exist, remembered per table by this process. The API never deletes one,
- * so "exists" never turns false; unknown ones are always read again. Bounded: forgotten
- * wholesale when it grows past 100,000 entries. (Workspaces, keys and members are read on every
- * request: an archive, unarchive or removal must count at once.)
+ * Facts that never change once true, remembered per table by this process: organizations exist
+ * (the API never deletes one), and an API key exists in its workspace (keys are revoked, never
+ * deleted nor moved). Unknown ones are always read again. Bounded: forgotten wholesale past
+ * 100,000 entries. Workspaces and members are read on every request: an archive, unarchive or
+ * removal must count at once.
  */
-const knownOrganizations = new Map<string, Set<string>>()
-const KNOWN_ORGANIZATIONS_LIMIT = 100_000
+const remembered = new Map<string, { organizations: Set<string>; apiKeys: Map<string, string> }>()
+const REMEMBERED_LIMIT = 100_000
 
-function rememberedOrganizations(db: Db): Set<string> {
-  let known = knownOrganizations.get(db.tableName)
-  if (!known || known.size > KNOWN_ORGANIZATIONS_LIMIT) {
-    known = new Set()
-    knownOrganizations.set(db.tableName, known)
+function rememberedFacts(db: Db) {
+  let facts = remembered.get(db.tableName)
+  if (!facts || facts.organizations.size + facts.apiKeys.size > REMEMBERED_LIMIT) {
+    facts = { organizations: new Set(), apiKeys: new Map() }
+    remembered.set(db.tableName, facts)
   }
-  return known
+  return facts
 }
 
 /**
@@ -306,7 +307,8 @@ export async function ingestionScopes(
     members: readonly { organization_id: string; id: string }[]
   }
 ): Promise<IngestionScopes> {
-  const known = rememberedOrganizations(db)
+  const facts = rememberedFacts(db)
+  const known = facts.organizations
   type Kind = 'prices' | 'organization' | 'workspace' | 'apiKey' | 'member'
   const wanted = new Map<string, { kind: Kind; organizationId: string; id: string }>()
   const want = (key: Key, kind: Kind, organizationId: string, id: string) =>
@@ -319,6 +321,7 @@ export async function ingestionScopes(
     want(keys.workspace(ref.organization_id, ref.id), 'workspace', ref.organization_id, ref.id)
   }
   for (const ref of refs.apiKeys) {
+    if (facts.apiKeys.has(scopedName(ref.organization_id, ref.id))) continue
     want(keys.apiKey(ref.organization_id, ref.id), 'apiKey', ref.organization_id, ref.id)
   }
   for (const ref of refs.members) {
@@ -354,7 +357,7 @@ export async function ingestionScopes(
         result.workspaces.set(name, { archived: item.status === 'archived' })
         break
       case 'apiKey':
-        result.apiKeys.set(name, { workspace_id: item.workspace_id as string })
+        facts.apiKeys.set(name, item.workspace_id as string)
         break
       case 'member':
         if (item.state === 'ready') result.members.add(name)
@@ -364,6 +367,12 @@ export async function ingestionScopes(
   for (const org of organizationIds) {
     if (!known.has(org)) continue
     result.organizations.set(org, { priceEntries: priceEntries.get(org) ?? [] })
+  }
+  for (const ref of refs.apiKeys) {
+    const workspaceId = facts.apiKeys.get(scopedName(ref.organization_id, ref.id))
+    if (workspaceId !== undefined) {
+      result.apiKeys.set(scopedName(ref.organization_id, ref.id), { workspace_id: workspaceId })
+    }
   }
   return result
 }
