@@ -146,6 +146,48 @@ describe('aggregation lease', () => {
     expect(await totals(org)).toMatchObject({ requests: 100, inputTokens: 1000 })
   })
 
+  it('stops writing once it cannot renew its lease, and the next run finishes exactly', async () => {
+    const org = await createOrg(h, 'Unrenewable')
+    await sendEvents(
+      h,
+      svc,
+      Array.from({ length: 100 }, (_, i) =>
+        usageEvent({
+          id: `unrenewable-${i}`,
+          organization_id: org.id,
+          workspace_id: org.defaultWorkspaceId,
+          timestamp: at(-(i + 1) * HOUR),
+          input_tokens: 10,
+        })
+      )
+    )
+    const start = h.clock.now().getTime()
+    let totalsWritten = 0
+    let lateWrites = 0
+    // Every total takes a second; the lock can be taken but its lease never renewed.
+    class Unrenewable extends TotalsHookDb {
+      override async update(key: Key, update: Expression, ...rest: [Expression?, boolean?]) {
+        if (key.PK === 'USAGE_JOB' && update.expression.startsWith('SET lease_until')) {
+          throw new Error('lock unavailable')
+        }
+        return super.update(key, update, ...rest)
+      }
+    }
+    const db = new Unrenewable(h.db, async () => {
+      totalsWritten++
+      // Past the lease a replacement may be writing: nothing of this run may start then.
+      if (h.clock.now().getTime() >= start + AGGREGATION_LEASE_MS) lateWrites++
+      h.clock.advance(1000)
+    })
+    await expect(runAggregation({ db, clock: h.clock })).rejects.toBeInstanceOf(LeaseLostError)
+    expect(totalsWritten).toBeGreaterThan(0)
+    expect(totalsWritten).toBeLessThan(107)
+    expect(lateWrites).toBe(0)
+    h.clock.advance(AGGREGATION_LEASE_MS)
+    expect(await aggregate(h)).toMatchObject({ status: 'completed', events_aggregated: 100 })
+    expect(await totals(org)).toMatchObject({ requests: 100, inputTokens: 1000 })
+  })
+
   it('never counts twice when a paused run whose lease was taken over writes late', async () => {
     const org = await createOrg(h, 'Paused')
     await sendEvents(h, svc, events(org, 'paused-a', 3))

@@ -40,7 +40,7 @@ export interface AggregationDeps {
  * this long after its last heartbeat (issue: within 60 s, not after a 10-minute freeze).
  */
 export const AGGREGATION_LEASE_MS = 30_000
-/** A live run renews its lease this often (between rounds, before writes, and on a timer). */
+/** A live run renews its lease this often (checked before each write, and on a timer). */
 export const HEARTBEAT_MS = 10_000
 /**
  * A run makes no write call with less than this left of the lease it can prove (its last
@@ -98,7 +98,6 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
     if (lock.round) await run.processRound(lock.round, undefined)
     const budgetMs = deps.runBudgetMs ?? RUN_BUDGET_MS
     while (deps.clock.now().getTime() - started.getTime() < budgetMs) {
-      await run.renewLease()
       const slots = await usageJournal.pending(store, SLOTS_PER_SHARD_PER_ROUND)
       if (slots.length === 0) break
       slots.sort((a, b) => compare(a.ref.id, b.ref.id) || a.ref.shard - b.ref.shard)
