@@ -5,6 +5,7 @@
  * client sees is a 503 `unavailable` with `Retry-After` in the contract's shape (never a 500).
  * Seeded: set STORE_FAULT_SEED to replay a run; the seed is printed on failure.
  */
+import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { Db } from '../functions/store/db.js'
 import { seats } from '../functions/store/seats.js'
@@ -72,6 +73,75 @@ it('keeps totals exact and invariants intact with 10 % of store calls failing', 
     throw error
   }
 }, 60_000)
+
+it('answers 503 in the right shape with Retry-After on admin, service and SCIM routes', async () => {
+  const org = await createOrg(h, 'Down')
+  const svc = await createServiceKey(h, 'down')
+  const token = await h.call('POST', '/v1/scim-tokens', {
+    key: org.adminKey,
+    body: { name: 'idp' },
+  })
+  expect(token.status).toBe(201)
+  // Every Query and BatchGetItem fails (throttled, 5xx or timed out); key lookups still work.
+  faults.rate = 1
+  faults.only = (command) => command instanceof QueryCommand || command instanceof BatchGetCommand
+  faults.enabled = true
+  try {
+    const admin = await h.call('GET', '/v1/members', { key: org.adminKey })
+    const ingest = await h.call('POST', '/v1/usage/events', {
+      key: svc,
+      body: {
+        events: [
+          usageEvent({
+            id: 'down-1',
+            organization_id: org.id,
+            workspace_id: org.defaultWorkspaceId,
+            timestamp: h.clock.now().toISOString(),
+          }),
+        ],
+      },
+    })
+    for (const res of [admin, ingest]) {
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('5')
+      expect(res.body).toEqual({
+        error: {
+          type: 'unavailable',
+          message: expect.any(String),
+          param: null,
+          request_id: res.headers.get('x-request-id'),
+        },
+      })
+    }
+    const scim = await h.call('GET', '/scim/v2/Users', { key: token.body.secret })
+    expect(scim.status).toBe(503)
+    expect(scim.headers.get('retry-after')).toBe('5')
+    expect(scim.body).toMatchObject({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+      status: '503',
+      detail: expect.any(String),
+    })
+  } finally {
+    faults.enabled = false
+    faults.only = undefined
+  }
+  // Nothing was written by the failed ingestion.
+  faults.rate = FAULT_RATE
+  const again = await h.call('POST', '/v1/usage/events', {
+    key: svc,
+    body: {
+      events: [
+        usageEvent({
+          id: 'down-1',
+          organization_id: org.id,
+          workspace_id: org.defaultWorkspaceId,
+          timestamp: h.clock.now().toISOString(),
+        }),
+      ],
+    },
+  })
+  expect(again.body).toMatchObject({ accepted: 1, duplicates: 0 })
+})
 
 async function scenario() {
   // ----- Setup, without faults -----

@@ -65,6 +65,8 @@ const isWrite = (command: unknown) =>
  */
 export class StoreFaults {
   enabled = false
+  /** When set, only the commands it accepts may fail. */
+  only: ((command: unknown) => boolean) | undefined
   readonly injected: Record<FaultKind, number> = {
     throttled: 0,
     server_error: 0,
@@ -75,13 +77,13 @@ export class StoreFaults {
 
   constructor(
     private readonly random: () => number,
-    private readonly rate: number
+    public rate: number
   ) {}
 
   wrap(doc: DynamoDBDocumentClient): DynamoDBDocumentClient {
     const send = doc.send.bind(doc) as (command: unknown) => Promise<unknown>
     const faulty = async (command: unknown) => {
-      if (!this.enabled) return send(command)
+      if (!this.enabled || (this.only && !this.only(command))) return send(command)
       this.calls++
       if (this.random() >= this.rate) return send(command)
       const roll = this.random()
