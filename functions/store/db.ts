@@ -54,7 +54,9 @@ export class ConditionFailedError extends Error {
  */
 export class StoreUnavailableError extends Error {
   constructor(cause: unknown) {
-    super('the data store is throttling or unavailable', { cause })
+    // The cause's name and message go into logs (and a failed job's error); the API says less.
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+    super(`the data store is throttling or unavailable (${detail})`, { cause })
   }
 }
 
