@@ -26,10 +26,11 @@ export interface AggregationJobProps {
 
 /**
  * How long one run may take. The job (functions/domain/aggregation.ts) starts no new round after
- * 4 minutes, so the last round and the budget evaluation get the fifth; and the whole run fits in
- * its 10-minute lease with the 2-minute margin to spare, so a run killed at the timeout can never
- * still be writing when another run takes the lock over. test/infra-stack.test.ts checks both
- * against the job's constants.
+ * 4 minutes, so the last round and the budget evaluation get the fifth. The run renews its
+ * 30-second lease while it works, so the timeout need not fit in the lease: a run killed at the
+ * timeout stops renewing and is replaced within 30 s, and the writes it had in flight cannot
+ * count twice (totals take only round ids above their last one). test/infra-stack.test.ts checks
+ * these against the job's constants.
  */
 export const AGGREGATION_TIMEOUT = Duration.minutes(5)
 

@@ -3,7 +3,14 @@ import { AGGREGATION_LEASE_MS, runAggregation } from '../functions/domain/aggreg
 import { usageJobLock } from '../functions/store/usage-job.js'
 import { CountingDb, CrashingDb } from './helpers/crashing-db.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
-import { aggregate, createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
+import {
+  aggregate,
+  createServiceKey,
+  createUsageApiKey,
+  createUsageMember,
+  sendEvents,
+  usageEvent,
+} from './helpers/usage.js'
 
 let h: Harness
 let svc: string
@@ -56,6 +63,9 @@ async function snapshot(adminKey: string): Promise<Record<string, string>> {
 async function seed(name: string) {
   const org = await createOrg(h, name)
   const ws = await h.call('POST', '/v1/workspaces', { key: org.adminKey, body: { name: 'Two' } })
+  // Real ids: ingestion rejects keys and members the organization does not have.
+  const keyA = await createUsageApiKey(h, org.adminKey, org.defaultWorkspaceId)
+  const memB = await createUsageMember(h, org.adminKey)
   const events = Array.from({ length: 60 }, (_, i) =>
     usageEvent({
       id: `${name}-${i}`,
@@ -64,8 +74,8 @@ async function seed(name: string) {
       timestamp: at(-(i % 5) * HOUR - (i % 3) * DAY),
       model: i % 4 ? 'claude-sonnet-4' : 'claude-haiku-4',
       product: i % 3 ? 'chat' : 'code',
-      api_key_id: i % 2 ? 'key_a' : null,
-      member_id: i % 5 ? null : 'mem_b',
+      api_key_id: i % 2 ? keyA : null,
+      member_id: i % 5 ? null : memB,
       input_tokens: 1000 + i,
       output_tokens: 10 * i,
     })
@@ -74,7 +84,7 @@ async function seed(name: string) {
   await sendEvents(h, svc, events.slice(0, 30))
   await sendEvents(h, svc, events.slice(20, 50))
   await sendEvents(h, svc, events.slice(40))
-  return { ...org, secondWorkspaceId: ws.body.id as string }
+  return { ...org, secondWorkspaceId: ws.body.id as string, keyA, memB }
 }
 
 /** A seeded organization's totals with its own ids replaced, to compare with another's. */
@@ -82,6 +92,8 @@ function normalized(totals: Record<string, string>, org: Awaited<ReturnType<type
   return JSON.stringify(totals)
     .replaceAll(org.defaultWorkspaceId, 'DEFAULT')
     .replaceAll(org.secondWorkspaceId, 'SECOND')
+    .replaceAll(org.keyA, 'KEY_A')
+    .replaceAll(org.memB, 'MEM_B')
 }
 
 describe('aggregation job', () => {

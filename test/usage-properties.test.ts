@@ -11,7 +11,7 @@ import { AGGREGATION_LEASE_MS, runAggregation } from '../functions/domain/aggreg
 import { budgetSuspension } from '../functions/domain/budgets.js'
 import { CrashingDb } from './helpers/crashing-db.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
-import { createServiceKey } from './helpers/usage.js'
+import { createServiceKey, createUsageApiKey, createUsageMember } from './helpers/usage.js'
 
 const MINUTE = 60_000
 const DAY = 24 * 60 * MINUTE
@@ -173,6 +173,20 @@ async function runScenario(pool: Spec[], actions: Action[]) {
     const res = await h.call('POST', '/v1/workspaces', { key: org.adminKey, body: { name } })
     workspaceIds.push(res.body.id)
   }
+  // The spec's key and member names stand for real ones (ingestion rejects unknown ids, and
+  // keys of another workspace): key_a and key_b exist in each workspace.
+  const realKeys = new Map<string, string>()
+  for (const [ws, workspaceId] of workspaceIds.entries()) {
+    for (const name of ['key_a', 'key_b']) {
+      realKeys.set(`${ws}/${name}`, await createUsageApiKey(h, org.adminKey, workspaceId))
+    }
+  }
+  const realMember = await createUsageMember(h, org.adminKey)
+  const apiKeyOf = (spec: Spec) =>
+    spec.api_key_id === null
+      ? null
+      : (realKeys.get(`${spec.ws}/${spec.api_key_id}`) ?? spec.api_key_id)
+  const memberOf = (spec: Spec) => (spec.member_id === null ? null : realMember)
   const base = h.clock.now().getTime()
   const ownFrom = base - 3 * DAY
   const prices = await h.call('PUT', '/v1/prices', {
@@ -208,8 +222,8 @@ async function runScenario(pool: Spec[], actions: Action[]) {
       timestamp: new Date(base + spec.offsetMinutes * MINUTE).toISOString(),
       product: spec.product,
       model: spec.model,
-      api_key_id: spec.api_key_id,
-      member_id: spec.member_id,
+      api_key_id: apiKeyOf(spec),
+      member_id: memberOf(spec),
       input_tokens: spec.malformed ? -5 : spec.input_tokens,
       output_tokens: spec.output_tokens,
       requests: spec.requests,
@@ -252,8 +266,8 @@ async function runScenario(pool: Spec[], actions: Action[]) {
             workspaceIds[spec.ws]!,
             spec.model,
             spec.product,
-            spec.api_key_id ?? '',
-            spec.member_id ?? '',
+            apiKeyOf(spec) ?? '',
+            memberOf(spec) ?? '',
           ],
           input: spec.input_tokens,
           output: spec.output_tokens,

@@ -1,10 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
-import { aggregate, createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
+import {
+  aggregate,
+  createServiceKey,
+  createUsageApiKey,
+  createUsageMember,
+  sendEvents,
+  usageEvent,
+} from './helpers/usage.js'
 
 let h: Harness
 let org: Awaited<ReturnType<typeof createOrg>>
 let research: string
+// Real key and member ids: ingestion rejects ids the organization does not have.
+let key1: string
+let key2: string
+let mem1: string
 const HOUR = 3_600_000
 
 beforeAll(async () => {
@@ -15,6 +26,9 @@ beforeAll(async () => {
   research = (
     await h.call('POST', '/v1/workspaces', { key: org.adminKey, body: { name: 'Research' } })
   ).body.id
+  key1 = await createUsageApiKey(h, org.adminKey, org.defaultWorkspaceId)
+  key2 = await createUsageApiKey(h, org.adminKey, research)
+  mem1 = await createUsageMember(h, org.adminKey)
   const other = await createOrg(h, 'Globex')
   const base = { input_tokens: 1_000_000, output_tokens: 0 } // sonnet: $3, haiku-4: $1
   await sendEvents(h, svc, [
@@ -23,7 +37,7 @@ beforeAll(async () => {
       organization_id: org.id,
       workspace_id: org.defaultWorkspaceId,
       timestamp: '2026-11-27T09:10:00Z',
-      api_key_id: 'key_1',
+      api_key_id: key1,
       ...base,
     }),
     usageEvent({
@@ -32,7 +46,7 @@ beforeAll(async () => {
       workspace_id: org.defaultWorkspaceId,
       timestamp: '2026-11-27T09:50:00Z',
       model: 'claude-haiku-4',
-      member_id: 'mem_1',
+      member_id: mem1,
       ...base,
     }),
     usageEvent({
@@ -41,7 +55,7 @@ beforeAll(async () => {
       workspace_id: research,
       timestamp: '2026-11-27T10:05:00Z',
       product: 'code',
-      api_key_id: 'key_2',
+      api_key_id: key2,
       ...base,
     }),
     usageEvent({
@@ -129,14 +143,14 @@ describe('GET /v1/usage', () => {
     expect(filtered.body.data[0].results).toEqual([
       {
         api_key_id: null,
-        member_id: 'mem_1',
+        member_id: mem1,
         input_tokens: 1_000_000,
         output_tokens: 0,
         requests: 1,
         cost: '1.00',
       },
       {
-        api_key_id: 'key_1',
+        api_key_id: key1,
         member_id: null,
         input_tokens: 1_000_000,
         output_tokens: 0,

@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { createApp } from '../../functions/app/app.js'
 import { runAggregation } from '../../functions/domain/aggregation.js'
+import { createApiKey } from '../../functions/domain/api-keys.js'
 import { createServiceKey } from '../../functions/domain/keys.js'
+import { createMember } from '../../functions/domain/members.js'
 import { createOrganization } from '../../functions/domain/organizations.js'
 import { rawEventExpiry } from '../../functions/domain/usage-events.js'
 import { createWorkspace } from '../../functions/domain/workspaces.js'
@@ -33,7 +35,18 @@ const CONCURRENT_BATCHES = 4
 /** BatchWriteItem calls in flight per batch, as the ingestion path uses. */
 const CALLS_PER_BATCH = 4
 
-function events(organizationId: string, workspaceIds: string[], now: Date): UsageEvent[][] {
+/** Real key and member ids per workspace: ingestion rejects ids the organization lacks. */
+interface Subjects {
+  keys: string[][]
+  members: string[][]
+}
+
+function events(
+  organizationId: string,
+  workspaceIds: string[],
+  subjects: Subjects,
+  now: Date
+): UsageEvent[][] {
   const models = ['claude-sonnet-4', 'claude-haiku-4', 'claude-opus-4']
   const batches: UsageEvent[][] = []
   for (let b = 0; b < EVENTS / BATCH; b++) {
@@ -50,8 +63,8 @@ function events(organizationId: string, workspaceIds: string[], now: Date): Usag
         timestamp: new Date(now.getTime() - ageMs).toISOString(),
         product: n % 3 ? 'chat' : 'code',
         model: models[n % models.length]!,
-        api_key_id: n % 2 ? `key_${ws}_${n % 3}` : null,
-        member_id: n % 2 ? null : `mem_${ws}_${n % 4}`,
+        api_key_id: n % 2 ? subjects.keys[ws]![n % 3]! : null,
+        member_id: n % 2 ? null : subjects.members[ws]![n % 4]!,
         input_tokens: 500 + (n % 2000),
         output_tokens: 100 + (n % 700),
         requests: 1,
@@ -91,13 +104,37 @@ const suite: BenchSuite = {
         (await createWorkspace(ctx, org.organization.id, { name: `ws ${workspaceIds.length}` })).id
       )
     }
+    // What the events name (odd events a key of their workspace, even ones a member).
+    const subjects: Subjects = { keys: [], members: [] }
+    for (const [ws, workspaceId] of workspaceIds.entries()) {
+      const keys: string[] = []
+      const members: string[] = []
+      for (let k = 0; k < 4; k++) {
+        if (ws % 2 && k < 3) {
+          const key = await createApiKey(ctx, org.organization.id, {
+            name: `bench ${ws}.${k}`,
+            workspace_id: workspaceId,
+          })
+          keys.push(key.id)
+        }
+        if (ws % 2 === 0 && k % 2 === 0) {
+          const member = await createMember(ctx, org.organization.id, {
+            email: `bench-${ws}-${k}@example.com`,
+            name: `Bench ${ws}.${k}`,
+          })
+          members[k] = member.id
+        }
+      }
+      subjects.keys.push(keys)
+      subjects.members.push(members)
+    }
     const service = await createServiceKey(ctx, 'bench')
     const app = createApp({ db, clock: systemClock, operatorKey: generateSecret('operator') })
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
     await new Promise((resolve) => server.once('listening', resolve))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/usage/events`
 
-    const batches = events(org.organization.id, workspaceIds, new Date())
+    const batches = events(org.organization.id, workspaceIds, subjects, new Date())
     const bodies = batches.map((batch) =>
       JSON.stringify({ events: batch.map(({ cost_micros, ...event }) => event) })
     )

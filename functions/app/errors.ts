@@ -2,8 +2,9 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
-import { AppError, type ErrorType } from '../lib/errors.js'
+import { AppError, type ErrorType, unavailable } from '../lib/errors.js'
 import { logger } from '../lib/logger.js'
+import { StoreUnavailableError } from '../store/db.js'
 import type { AppEnv } from './env.js'
 
 export const STATUS_OF: Record<ErrorType, ContentfulStatusCode> = {
@@ -38,14 +39,31 @@ export function errorBody(error: AppError, requestId: string | null) {
 
 export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   const status = (error.status ?? STATUS_OF[error.type]) as ContentfulStatusCode
-  if (error.type === 'unavailable') c.header('Retry-After', '5')
+  if (error.retryAfterSeconds !== undefined)
+    c.header('Retry-After', String(error.retryAfterSeconds))
+  else if (error.type === 'unavailable') c.header('Retry-After', '5')
   if (error.type === 'authentication') c.header('WWW-Authenticate', 'Bearer')
   return c.json(errorBody(error, c.get('requestId') ?? null), status)
 }
 
+/**
+ * Failures that are not bugs, as the AppError they answer: the store throttling or unavailable
+ * → 503 `unavailable` with `Retry-After` (the request may be retried as a whole: every
+ * multi-item change is ordered and idempotent, docs/access-patterns.md). Used by both handlers.
+ */
+export function expectedFailure(error: Error, c: Context<AppEnv>): AppError | undefined {
+  if (error instanceof AppError) return error
+  if (error instanceof StoreUnavailableError) {
+    ;(c.get('log') ?? logger).warn('store unavailable', { error })
+    return unavailable('The data store is busy or unavailable; retry after Retry-After seconds.')
+  }
+  return undefined
+}
+
 /** The single error handler: every failure leaves through here in the contract's shape. */
 export function handleError(error: Error, c: Context<AppEnv>): Response {
-  if (error instanceof AppError) return errorResponse(c, error)
+  const expected = expectedFailure(error, c)
+  if (expected) return errorResponse(c, expected)
   if (error instanceof HTTPException) {
     // Raised by Hono itself, e.g. the JSON validator on a body that is not JSON.
     const type = TYPE_OF_STATUS[error.status] ?? 'invalid_request'

@@ -5,6 +5,8 @@ import { bucketStart } from '../lib/time-buckets.js'
 import type { AggregationSummary, BudgetAlert, UsageEvent } from '../model/index.js'
 import { spendLimits } from '../store/budgets.js'
 import { type Db, forEachConcurrently } from '../store/db.js'
+import { FencedDb } from '../store/fenced-db.js'
+import { RetryingDb } from '../store/retrying-db.js'
 import {
   eventIdentity,
   type JournalSlot,
@@ -33,10 +35,18 @@ export interface AggregationDeps {
   runBudgetMs?: number | undefined
 }
 
-/** A run holds the job lock this long without renewing it; a dead run is replaced after it. */
-export const AGGREGATION_LEASE_MS = 10 * 60_000
-/** A run stops writing when less than this is left of its lease (it may be replaced then). */
-export const LEASE_MARGIN_MS = 2 * 60_000
+/**
+ * A run holds the job lock this long after its last renewal: a run that died is replaced at most
+ * this long after its last heartbeat (issue: within 60 s, not after a 10-minute freeze).
+ */
+export const AGGREGATION_LEASE_MS = 30_000
+/** A live run renews its lease this often (checked before each write, and on a timer). */
+export const HEARTBEAT_MS = 10_000
+/**
+ * A run makes no write call with less than this left of the lease it can prove (its last
+ * successful renewal): more than one DynamoDB call takes, with the SDK's retries.
+ */
+export const LEASE_MARGIN_MS = 10_000
 /** A run starts no new round after this long (below the Lambda timeout); the next run goes on. */
 export const RUN_BUDGET_MS = 4 * 60_000
 /**
@@ -53,41 +63,52 @@ const TOTALS_CONCURRENCY = 16
  * timer and `POST /v1/jobs/aggregate`. It rolls the events waiting in the journal into hourly,
  * daily and monthly totals, then re-evaluates budgets. Design (docs/access-patterns.md, "Usage"):
  *
- * - One run at a time: the job lock has a lease. A run that finds it held returns `skipped`.
+ * - One run at a time: the job lock has a 30-second lease, renewed while the run works, so a
+ *   dead run is replaced within 30 s. A run that finds it held returns `skipped`. A run writes
+ *   only while it can prove its lease (FencedDb); late writes are refused by the totals' guard.
  * - Work goes in rounds. A round's slot list is saved on the lock before anything is written,
  *   so a run that dies mid-round is resumed — same slots, same round id — by the next run.
  * - Exactly once: per round, each event id counts only in the first slot that holds it, unless a
  *   counted marker says it was counted elsewhere; the markers are written before the totals.
- *   Each total item remembers the last round that added to it, so a resumed round skips the
- *   items it already added to. Slots are deleted last.
+ *   Each total item remembers the last round that added to it and takes only larger round ids,
+ *   so a resumed round skips the items it already added to. Slots are deleted last.
  * - Cost: reading the journal's 32 shards, the new events and their markers, one update per
  *   touched total, and one read per budget scope (touched workspaces and scopes with a limit).
  */
 export async function runAggregation(deps: AggregationDeps): Promise<AggregationSummary> {
   const started = deps.clock.now()
   const runId = newId('run', started)
-  const lock = await usageJobLock.claim(deps.db, runId, started.getTime(), AGGREGATION_LEASE_MS)
-  if (!lock) return summary(runId, started, deps.clock.now(), 'skipped')
-  const run = new Run(deps, runId, lock.lease_until)
+  // Every call of a run is safe to repeat, so one the store throttled is tried again at once
+  // instead of failing the whole run (which the next run would have to resume).
+  const store = new RetryingDb(deps.db)
+  const claim = await usageJobLock.claim(store, runId, started.getTime(), AGGREGATION_LEASE_MS)
+  if ('held' in claim) {
+    return {
+      ...summary(runId, started, deps.clock.now(), 'skipped'),
+      lock_held_until: new Date(claim.held.lease_until).toISOString(),
+    }
+  }
+  const { lock } = claim
+  const run = new Run(deps, store, runId, lock.epoch, started.getTime() + AGGREGATION_LEASE_MS)
+  // Real time, not the clock: a long round whose calls are slow still renews the lease.
+  const heartbeat = setInterval(() => void run.renewLease().catch(() => {}), HEARTBEAT_MS)
+  heartbeat.unref?.()
   try {
     const scopes = new Set(lock.pending_scopes)
     if (lock.round) await run.processRound(lock.round, undefined)
     const budgetMs = deps.runBudgetMs ?? RUN_BUDGET_MS
     while (deps.clock.now().getTime() - started.getTime() < budgetMs) {
-      await run.renewLease()
-      const slots = await usageJournal.pending(deps.db, SLOTS_PER_SHARD_PER_ROUND)
+      const slots = await usageJournal.pending(store, SLOTS_PER_SHARD_PER_ROUND)
       if (slots.length === 0) break
       slots.sort((a, b) => compare(a.ref.id, b.ref.id) || a.ref.shard - b.ref.shard)
-      const round: RoundRecord = {
-        id: `${runId}.${run.rounds + 1}`,
-        slots: slots.map((slot) => slot.ref),
-      }
+      const round: RoundRecord = { id: run.nextRoundId(), slots: slots.map((slot) => slot.ref) }
       const roundScopes = new Set(
         slots.flatMap((slot) =>
           slot.events.map((event) => scopeName(event.organization_id, event.workspace_id))
         )
       )
-      await usageJobLock.startRound(deps.db, runId, round, [...roundScopes])
+      await run.fence()
+      await usageJobLock.startRound(store, runId, round, [...roundScopes])
       for (const scope of roundScopes) scopes.add(scope)
       await run.processRound(round, slots)
     }
@@ -101,7 +122,8 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
       alerts: evaluated.alerts,
     }
   } finally {
-    await usageJobLock.release(deps.db, runId)
+    clearInterval(heartbeat)
+    await usageJobLock.release(store, runId)
   }
 }
 
@@ -109,21 +131,67 @@ class Run {
   rounds = 0
   eventsAggregated = 0
   duplicatesDropped = 0
+  /** Every write of the rounds and of the budget evaluation goes through the fence. */
+  private readonly db: Db
+  private lost = false
+  private renewedAt: number
+  private renewing: Promise<void> | undefined
 
   constructor(
     private readonly deps: AggregationDeps,
+    /** The job lock's store (the table, with retries). */
+    private readonly store: Db,
     private readonly runId: string,
+    private readonly epoch: number,
+    /** The end of the lease this run can prove: set from the time a renewal was sent. */
     private leaseUntil: number
-  ) {}
-
-  async renewLease(): Promise<void> {
-    const now = this.deps.clock.now().getTime()
-    await usageJobLock.extend(this.deps.db, this.runId, now, AGGREGATION_LEASE_MS)
-    this.leaseUntil = now + AGGREGATION_LEASE_MS
+  ) {
+    this.renewedAt = leaseUntil - AGGREGATION_LEASE_MS
+    this.db = new FencedDb(store, () => this.fence())
   }
 
-  /** Self-fencing: never write when another run may already have taken over. */
-  private checkLease(): void {
+  /**
+   * Ids grow with every round of every run: the lock's epoch first (a later holder has a larger
+   * one, whatever the clocks say), then the round number. The "v" sorts them after the ids of
+   * the earlier format (`run_<ulid>.<n>`) still stored on totals.
+   */
+  nextRoundId(): string {
+    const epoch = String(this.epoch).padStart(12, '0')
+    return `v${epoch}.${String(this.rounds + 1).padStart(6, '0')}`
+  }
+
+  /** Renews the lease (one renewal at a time); a lost lock makes every later fence throw. */
+  renewLease(): Promise<void> {
+    this.renewing ??= (async () => {
+      const sentAt = this.deps.clock.now().getTime()
+      try {
+        await usageJobLock.extend(this.store, this.runId, sentAt, AGGREGATION_LEASE_MS)
+        this.leaseUntil = Math.max(this.leaseUntil, sentAt + AGGREGATION_LEASE_MS)
+        this.renewedAt = sentAt
+      } catch (error) {
+        if (error instanceof LeaseLostError) this.lost = true
+        throw error
+      } finally {
+        this.renewing = undefined
+      }
+    })()
+    return this.renewing
+  }
+
+  /**
+   * Self-fencing before every write: renew when a heartbeat is due, then refuse to write when
+   * the lock is lost or the provable lease is nearly over (another run may take over then). A
+   * write that still lands late is harmless: totals refuse round ids not above their last one,
+   * markers and slot deletes are idempotent (docs/access-patterns.md, "Usage").
+   */
+  async fence(): Promise<void> {
+    if (this.lost) throw new LeaseLostError()
+    if (this.deps.clock.now().getTime() - this.renewedAt >= HEARTBEAT_MS) {
+      await this.renewLease().catch((error) => {
+        // A failed renewal is not yet a lost lease: the check below decides.
+        if (error instanceof LeaseLostError) throw error
+      })
+    }
     if (this.deps.clock.now().getTime() > this.leaseUntil - LEASE_MARGIN_MS) {
       throw new LeaseLostError()
     }
@@ -135,7 +203,7 @@ class Run {
    * among the lock's pending scopes).
    */
   async processRound(round: RoundRecord, read: JournalSlot[] | undefined): Promise<void> {
-    const { db } = this.deps
+    const { db } = this
     const slots = read ?? (await usageJournal.get(db, round.slots))
     const byName = new Map(slots.map((slot) => [slotName(slot.ref), slot]))
     // The round record's order decides which copy of an id counts, on every attempt.
@@ -167,18 +235,16 @@ class Run {
       }
     }
 
-    this.checkLease()
     await usageEvents.markCounted(db, markers)
-    this.checkLease()
     await forEachConcurrently(totalsDeltas(winners), TOTALS_CONCURRENCY, async (delta) => {
       await usageTotals.add(db, delta, round.id)
     })
-    this.checkLease()
     await usageJournal.remove(
       db,
       slots.map((slot) => slot.ref)
     )
-    await usageJobLock.finishRound(db, this.runId)
+    await this.fence()
+    await usageJobLock.finishRound(this.store, this.runId)
     this.rounds++
     this.eventsAggregated += winners.length
     this.duplicatesDropped += copies.length - winners.length
@@ -186,10 +252,11 @@ class Run {
 
   /** Budgets of the scopes touched (now or by an earlier run that died) and of every limit. */
   async evaluate(scopes: Set<string>) {
-    const { db, clock, publisher } = this.deps
+    const { clock, publisher } = this.deps
+    const { db } = this
     const limited = await spendLimits.listAllScopes(db)
     const requested = [...[...scopes].map(parseScopeName), ...limited]
-    this.checkLease()
+    await this.fence()
     const ctx: ServiceContext = {
       db,
       clock,
@@ -197,7 +264,8 @@ class Run {
       requestId: this.runId,
     }
     const result = await evaluateBudgets(ctx, requested, publisher)
-    await usageJobLock.clearScopes(db, this.runId, [...scopes])
+    await this.fence()
+    await usageJobLock.clearScopes(this.store, this.runId, [...scopes])
     return result
   }
 }

@@ -1,7 +1,13 @@
 import { DAY_MS } from '../lib/clock.js'
 import { newUlid } from '../lib/ids.js'
 import type { UsageEvent } from '../model/index.js'
-import { eventIdentity, ingestionScopes, usageEvents, usageJournal } from '../store/usage-events.js'
+import {
+  eventIdentity,
+  ingestionScopes,
+  scopedName,
+  usageEvents,
+  usageJournal,
+} from '../store/usage-events.js'
 import type { ServiceContext } from './context.js'
 import { eventCostMicros, priceAt } from './prices.js'
 
@@ -47,7 +53,10 @@ export function rawEventExpiry(event: Pick<UsageEvent, 'timestamp'>): number {
 }
 
 /**
- * Ingests a batch. Each event is judged on its own: unknown organization or workspace, a
+ * Ingests a batch. Each event is judged on its own: an unknown organization or workspace, an
+ * archived workspace, an `api_key_id` that is no API key of the organization or belongs to
+ * another workspace than the event's (revoked and expired keys count: their usage may arrive
+ * late), a `member_id` that is no member of the organization (removed ones included), a
  * timestamp outside [now − 35 days, now + 5 minutes] or a model without a price rejects it; an id
  * seen before for its organization (or earlier in the batch) is a duplicate; the rest are
  * accepted, their cost fixed at the price effective at their timestamp.
@@ -62,15 +71,20 @@ export async function ingestUsageEvents(
 ): Promise<IngestionResult> {
   const now = ctx.clock.now()
   const organizationIds = [...new Set(inputs.map(({ event }) => event.organization_id))]
-  const workspaceRefs = uniqueBy(
-    inputs.map(({ event }) => ({
-      organization_id: event.organization_id,
-      workspace_id: event.workspace_id,
-    })),
-    (ref) => `${ref.organization_id}/${ref.workspace_id}`
-  )
+  const refs = (id: (event: UsageEventInput) => string | null | undefined) =>
+    uniqueBy(
+      inputs.flatMap(({ event }) => {
+        const value = id(event)
+        return value ? [{ organization_id: event.organization_id, id: value }] : []
+      }),
+      (ref) => scopedName(ref.organization_id, ref.id)
+    )
   const [scopes, seen] = await Promise.all([
-    ingestionScopes(ctx.db, organizationIds, workspaceRefs),
+    ingestionScopes(ctx.db, organizationIds, {
+      workspaces: refs((event) => event.workspace_id),
+      apiKeys: refs((event) => event.api_key_id),
+      members: refs((event) => event.member_id),
+    }),
     usageEvents.seen(
       ctx.db,
       uniqueBy(
@@ -99,11 +113,50 @@ export async function ingestUsageEvents(
       )
       continue
     }
-    if (!scopes.workspaces.has(`${event.organization_id}/${event.workspace_id}`)) {
+    const workspace = scopes.workspaces.get(scopedName(event.organization_id, event.workspace_id))
+    if (!workspace) {
       reject(
         'unknown_workspace',
         `No workspace with id '${event.workspace_id}' in organization '${event.organization_id}'.`,
         'workspace_id'
+      )
+      continue
+    }
+    if (workspace.archived) {
+      reject(
+        'workspace_archived',
+        `The workspace '${event.workspace_id}' is archived; nothing can be used in it.`,
+        'workspace_id'
+      )
+      continue
+    }
+    if (event.api_key_id) {
+      const key = scopes.apiKeys.get(scopedName(event.organization_id, event.api_key_id))
+      if (!key) {
+        reject(
+          'unknown_api_key',
+          `No API key with id '${event.api_key_id}' in organization '${event.organization_id}'.`,
+          'api_key_id'
+        )
+        continue
+      }
+      if (key.workspace_id !== event.workspace_id) {
+        reject(
+          'api_key_workspace_mismatch',
+          `The API key '${event.api_key_id}' belongs to workspace '${key.workspace_id}', not '${event.workspace_id}'.`,
+          'api_key_id'
+        )
+        continue
+      }
+    }
+    if (
+      event.member_id &&
+      !scopes.members.has(scopedName(event.organization_id, event.member_id))
+    ) {
+      reject(
+        'unknown_member',
+        `No member with id '${event.member_id}' in organization '${event.organization_id}'.`,
+        'member_id'
       )
       continue
     }

@@ -18,6 +18,8 @@ export type ErrorType =
 export class AppError extends Error {
   /** More fields for the error body (e.g. a policy's Cedar diagnostics). */
   details?: Record<string, unknown>
+  /** Sent as `Retry-After` (seconds): when trying again may succeed. */
+  retryAfterSeconds?: number
 
   constructor(
     readonly type: ErrorType,
@@ -54,3 +56,15 @@ export const staleVersion = (what: string, current: number, expected: number) =>
   )
 export const forbidden = (message: string) => new AppError('permission', message)
 export const unauthenticated = (message: string) => new AppError('authentication', message)
+/** A 409 for work that another caller holds for a while; `Retry-After` says how long. */
+export function busy(message: string, retryAfterSeconds: number): AppError {
+  const error = conflict(message)
+  error.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds))
+  return error
+}
+/** A 503: the service (e.g. its store) cannot answer now; try again after a few seconds. */
+export function unavailable(message: string, retryAfterSeconds = 5): AppError {
+  const error = new AppError('unavailable', message)
+  error.retryAfterSeconds = retryAfterSeconds
+  return error
+}

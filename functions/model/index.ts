@@ -362,6 +362,8 @@ export interface AggregationSummary {
   events_aggregated: number
   duplicates_dropped: number
   alerts: BudgetAlert[]
+  /** Skipped runs only (not in the API's body): when the running one's lease ends. */
+  lock_held_until?: string
 }
 
 // ----- Authorization -----------------------------------------------------------------------

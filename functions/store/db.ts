@@ -49,6 +49,43 @@ export class ConditionFailedError extends Error {
 }
 
 /**
+ * The store throttled the call or could not answer it (after the SDK's own retries): the
+ * request may be retried as a whole. The API answers it with 503 and `Retry-After`.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    // The cause's name and message go into logs (and a failed job's error); the API says less.
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+    super(`the data store is throttling or unavailable (${detail})`, { cause })
+  }
+}
+
+/** DynamoDB's throttling errors, its 5xx, and timeouts or lost connections on the way to it. */
+const UNAVAILABLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'ThrottlingException',
+  'LimitExceededException',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+])
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'])
+
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const detail = error as Error & { $fault?: string; code?: string }
+  return (
+    UNAVAILABLE_NAMES.has(error.name) ||
+    detail.$fault === 'server' ||
+    (detail.code !== undefined && NETWORK_CODES.has(detail.code))
+  )
+}
+
+/**
  * Thin adapter over the DynamoDB document client for the single table. It knows operations,
  * not entities: the key builders and item shapes live in the repository modules next to it.
  * Only operations dynalite also supports are used (no transactions, no PartiQL).
@@ -59,9 +96,16 @@ export class Db {
     readonly tableName: string
   ) {}
 
+  /** The Db whose process-local caches this one shares: itself, or for a wrapper the wrapped. */
+  get cacheIdentity(): Db {
+    return this
+  }
+
   async get(key: Key, consistent = true): Promise<Item | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent })
+    const out = await this.guard(() =>
+      this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent })
+      )
     )
     return out.Item
   }
@@ -136,18 +180,20 @@ export class Db {
         values[':ske'] = input.sort.equals
       }
     }
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        ...(index ? { IndexName: index } : { ConsistentRead: input.consistent ?? true }),
-        KeyConditionExpression: keyCondition,
-        ...(input.filter ? { FilterExpression: input.filter.expression } : {}),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ScanIndexForward: input.forward ?? true,
-        ...(input.limit ? { Limit: input.limit } : {}),
-        ...(input.startKey ? { ExclusiveStartKey: input.startKey } : {}),
-      })
+    const out = await this.guard(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          ...(index ? { IndexName: index } : { ConsistentRead: input.consistent ?? true }),
+          KeyConditionExpression: keyCondition,
+          ...(input.filter ? { FilterExpression: input.filter.expression } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: input.forward ?? true,
+          ...(input.limit ? { Limit: input.limit } : {}),
+          ...(input.startKey ? { ExclusiveStartKey: input.startKey } : {}),
+        })
+      )
     )
     return {
       items: out.Items ?? [],
@@ -187,10 +233,12 @@ export class Db {
     await forEachConcurrently(chunks, concurrency, async (chunk) => {
       let pending = chunk
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error('BatchWriteItem left items unprocessed after retries')
+        if (attempt > 8) {
+          throw new StoreUnavailableError('BatchWriteItem left items unprocessed after retries')
+        }
         if (attempt > 0) await sleep(2 ** attempt * 10)
-        const out = await this.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } })
+        const out = await this.guard(() =>
+          this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }))
         )
         pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending
       }
@@ -221,14 +269,18 @@ export class Db {
     await forEachConcurrently(chunks, options.concurrency ?? 1, async (chunk) => {
       let pending: Key[] = chunk
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error('BatchGetItem left keys unprocessed after retries')
+        if (attempt > 8) {
+          throw new StoreUnavailableError('BatchGetItem left keys unprocessed after retries')
+        }
         if (attempt > 0) await sleep(2 ** attempt * 10)
-        const out = await this.doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: { Keys: pending, ConsistentRead: true, ...projection },
-            },
-          })
+        const out = await this.guard(() =>
+          this.doc.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: { Keys: pending, ConsistentRead: true, ...projection },
+              },
+            })
+          )
         )
         found.push(...(out.Responses?.[this.tableName] ?? []))
         pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[]
@@ -242,6 +294,7 @@ export class Db {
       return await operation()
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw new ConditionFailedError()
+      if (isUnavailable(error)) throw new StoreUnavailableError(error)
       throw error
     }
   }

@@ -16,10 +16,10 @@ export interface OrgRevision {
 const known = new WeakMap<Db, Map<string, number>>()
 
 function note(db: Db, orgId: string, revision: number): void {
-  let byOrg = known.get(db)
+  let byOrg = known.get(db.cacheIdentity)
   if (!byOrg) {
     byOrg = new Map()
-    known.set(db, byOrg)
+    known.set(db.cacheIdentity, byOrg)
   }
   if ((byOrg.get(orgId) ?? -1) < revision) byOrg.set(orgId, revision)
 }
@@ -63,6 +63,6 @@ export const revisions = {
 
   /** The highest revision of the organization this process has seen, if any. */
   latestKnown(db: Db, orgId: string): number | undefined {
-    return known.get(db)?.get(orgId)
+    return known.get(db.cacheIdentity)?.get(orgId)
   },
 }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto'
 import type { PriceEntry, UsageEvent } from '../model/index.js'
-import type { Db, Item } from './db.js'
+import type { Db, Item, Key } from './db.js'
 import { keys } from './keys.js'
 
 /**
@@ -256,69 +256,123 @@ function fromTuple(t: EventTuple): UsageEvent {
   }
 }
 
-/** What ingestion needs to know about the organizations and workspaces a batch names. */
+/** What ingestion needs to know about the organizations, workspaces, keys and members a batch
+ * names. Names are `org/id`. */
 export interface IngestionScopes {
   /** Existing organizations and their own price entries. */
   organizations: Map<string, { priceEntries: PriceEntry[] }>
-  /** `org/ws` of existing workspaces. */
-  workspaces: Set<string>
+  /** Existing workspaces and whether they are archived. */
+  workspaces: Map<string, { archived: boolean }>
+  /** Existing workspace API keys (revoked and expired ones too) and their workspace. */
+  apiKeys: Map<string, { workspace_id: string }>
+  /** Members that exist and are not being created or removed. */
+  members: Set<string>
+}
+
+/** `org/id`: how IngestionScopes names a workspace, an API key or a member. */
+export function scopedName(organizationId: string, id: string): string {
+  return `${organizationId}/${id}`
 }
 
 /**
- * Organizations and workspaces that exist, remembered per table by this process. The API never
- * deletes either (workspaces are archived), so "exists" never turns false; unknown ones are
- * always read again. Bounded: forgotten wholesale when it grows past 100,000 entries.
+ * Facts that never change once true, remembered per table by this process: organizations exist
+ * (the API never deletes one), and an API key exists in its workspace (keys are revoked, never
+ * deleted nor moved). Unknown ones are always read again. Bounded: forgotten wholesale past
+ * 100,000 entries. Workspaces and members are read on every request: an archive, unarchive or
+ * removal must count at once.
  */
-const knownScopes = new Map<string, Set<string>>()
-const KNOWN_SCOPES_LIMIT = 100_000
+const remembered = new Map<string, { organizations: Set<string>; apiKeys: Map<string, string> }>()
+const REMEMBERED_LIMIT = 100_000
 
-function rememberedScopes(db: Db): Set<string> {
-  let known = knownScopes.get(db.tableName)
-  if (!known || known.size > KNOWN_SCOPES_LIMIT) {
-    known = new Set()
-    knownScopes.set(db.tableName, known)
+function rememberedFacts(db: Db) {
+  let facts = remembered.get(db.tableName)
+  if (!facts || facts.organizations.size + facts.apiKeys.size > REMEMBERED_LIMIT) {
+    facts = { organizations: new Set(), apiKeys: new Map() }
+    remembered.set(db.tableName, facts)
   }
-  return known
+  return facts
 }
 
-/** One batched read of the organizations' prices and of the organizations and workspaces named
- * by a batch that this process has not seen exist yet. */
+/**
+ * One batched read (one BatchGetItem per 100 distinct keys) of the organizations' prices, of the
+ * organizations this process has not seen exist yet, and of the distinct workspaces, API keys
+ * and members the batch names.
+ */
 export async function ingestionScopes(
   db: Db,
   organizationIds: readonly string[],
-  workspaceRefs: readonly { organization_id: string; workspace_id: string }[]
+  refs: {
+    workspaces: readonly { organization_id: string; id: string }[]
+    apiKeys: readonly { organization_id: string; id: string }[]
+    members: readonly { organization_id: string; id: string }[]
+  }
 ): Promise<IngestionScopes> {
-  const known = rememberedScopes(db)
-  const workspaceName = (orgId: string, wsId: string) => `${orgId}/${wsId}`
+  const facts = rememberedFacts(db)
+  const known = facts.organizations
+  type Kind = 'prices' | 'organization' | 'workspace' | 'apiKey' | 'member'
+  const wanted = new Map<string, { kind: Kind; organizationId: string; id: string }>()
+  const want = (key: Key, kind: Kind, organizationId: string, id: string) =>
+    wanted.set(`${key.PK}\n${key.SK}`, { kind, organizationId, id })
+  for (const org of organizationIds) {
+    want(keys.prices(org), 'prices', org, org)
+    if (!known.has(org)) want(keys.organization(org), 'organization', org, org)
+  }
+  for (const ref of refs.workspaces) {
+    want(keys.workspace(ref.organization_id, ref.id), 'workspace', ref.organization_id, ref.id)
+  }
+  for (const ref of refs.apiKeys) {
+    if (facts.apiKeys.has(scopedName(ref.organization_id, ref.id))) continue
+    want(keys.apiKey(ref.organization_id, ref.id), 'apiKey', ref.organization_id, ref.id)
+  }
+  for (const ref of refs.members) {
+    want(keys.member(ref.organization_id, ref.id), 'member', ref.organization_id, ref.id)
+  }
   const items = await db.batchGet(
-    [
-      ...organizationIds.map((org) => keys.prices(org)),
-      ...organizationIds.filter((org) => !known.has(org)).map((org) => keys.organization(org)),
-      ...workspaceRefs
-        .filter((ref) => !known.has(workspaceName(ref.organization_id, ref.workspace_id)))
-        .map((ref) => keys.workspace(ref.organization_id, ref.workspace_id)),
-    ],
+    [...wanted.keys()].map((id) => {
+      const [PK, SK] = id.split('\n') as [string, string]
+      return { PK, SK }
+    }),
+    // No projection: dynalite answers faster without one, and the items are small.
     { concurrency: BATCH_CONCURRENCY }
   )
+  const result: IngestionScopes = {
+    organizations: new Map(),
+    workspaces: new Map(),
+    apiKeys: new Map(),
+    members: new Set(),
+  }
   const priceEntries = new Map<string, PriceEntry[]>()
   for (const item of items) {
-    if (item.SK === keys.prices('').SK) {
-      priceEntries.set(item.PK as string, item.entries as PriceEntry[])
-    } else if (item.SK === keys.organization('').SK) {
-      known.add(item.id as string)
-    } else {
-      known.add(workspaceName(item.organization_id as string, item.id as string))
+    const request = wanted.get(`${item.PK}\n${item.SK}`)
+    if (!request) continue
+    const name = scopedName(request.organizationId, request.id)
+    switch (request.kind) {
+      case 'prices':
+        priceEntries.set(request.organizationId, item.entries as PriceEntry[])
+        break
+      case 'organization':
+        known.add(request.organizationId)
+        break
+      case 'workspace':
+        result.workspaces.set(name, { archived: item.status === 'archived' })
+        break
+      case 'apiKey':
+        facts.apiKeys.set(name, item.workspace_id as string)
+        break
+      case 'member':
+        if (item.state === 'ready') result.members.add(name)
+        break
     }
   }
-  const organizations = new Map<string, { priceEntries: PriceEntry[] }>()
   for (const org of organizationIds) {
     if (!known.has(org)) continue
-    organizations.set(org, { priceEntries: priceEntries.get(keys.prices(org).PK) ?? [] })
+    result.organizations.set(org, { priceEntries: priceEntries.get(org) ?? [] })
   }
-  const workspaces = new Set(
-    workspaceRefs
-      .map((ref) => workspaceName(ref.organization_id, ref.workspace_id))
-      .filter((name) => known.has(name))
-  )
-  return { organizations, workspaces }
+  for (const ref of refs.apiKeys) {
+    const workspaceId = facts.apiKeys.get(scopedName(ref.organization_id, ref.id))
+    if (workspaceId !== undefined) {
+      result.apiKeys.set(scopedName(ref.organization_id, ref.id), { workspace_id: workspaceId })
+    }
+  }
+  return result
 }

@@ -11,6 +11,11 @@ export interface RoundRecord {
 export interface JobLock {
   owner: string
   lease_until: number
+  /**
+   * Fencing token: raised by one on every claim, so a later holder always has a larger one.
+   * Round ids start with it, and a total only takes a round id larger than its last one.
+   */
+  epoch: number
   /** A round that was started and not finished (its run crashed): resumed first. */
   round: RoundRecord | null
   /** Budget scopes with aggregated usage whose budgets were not yet re-evaluated. */
@@ -33,29 +38,41 @@ const ROUND = { '#round': 'round' }
  * live on the same item, so a replacement run resumes exactly what the dead one started.
  */
 export const usageJobLock = {
-  /** Takes the lock if free or expired; undefined when another live run holds it. */
-  async claim(db: Db, runId: string, nowMs: number, leaseMs: number) {
+  /**
+   * Takes the lock if free or expired. When another live run holds it: `held` with the end of
+   * that run's lease (what a caller may wait for before trying again).
+   */
+  async claim(
+    db: Db,
+    runId: string,
+    nowMs: number,
+    leaseMs: number
+  ): Promise<{ lock: JobLock } | { held: { lease_until: number } }> {
     try {
       const item = await db.update(
         keys.usageJobLock,
         {
-          expression: 'SET #owner = :run, lease_until = :until',
+          expression: 'SET #owner = :run, lease_until = :until ADD epoch :one',
           names: { '#owner': 'owner' },
-          values: { ':run': runId, ':until': nowMs + leaseMs },
+          values: { ':run': runId, ':until': nowMs + leaseMs, ':one': 1 },
         },
         {
-          expression: 'attribute_not_exists(lease_until) OR lease_until < :now',
+          // Or already ours: a retried claim whose first answer was lost.
+          expression: 'attribute_not_exists(lease_until) OR lease_until < :now OR #owner = :run',
           values: { ':now': nowMs },
         },
         true
       )
-      return toLock(item!)
+      return { lock: toLock(item!) }
     } catch (error) {
-      if (error instanceof ConditionFailedError) return undefined
-      throw error
+      if (!(error instanceof ConditionFailedError)) throw error
+      const current = await db.get(keys.usageJobLock)
+      // Released between the two calls: free now, so "try again at once".
+      return { held: { lease_until: (current?.lease_until as number | undefined) ?? nowMs } }
     }
   },
 
+  /** Renews the lease; LeaseLostError when another run holds the lock (or none does). */
   async extend(db: Db, runId: string, nowMs: number, leaseMs: number): Promise<void> {
     await owned(db, runId, {
       expression: 'SET lease_until = :until',
@@ -127,6 +144,7 @@ function toLock(item: Record<string, unknown>): JobLock {
   return {
     owner: item.owner as string,
     lease_until: item.lease_until as number,
+    epoch: item.epoch as number,
     round: (item.round as RoundRecord | undefined) ?? null,
     pending_scopes: [...((item.pending_scopes as Set<string> | undefined) ?? [])],
   }

@@ -56,12 +56,13 @@ export function totalsKey(delta: Omit<TotalsDelta, keyof UsageAmounts>): Key {
 
 /**
  * Totals per hour, day and month, written only by the aggregation job. Each item remembers the
- * last round that added to it, and an addition is conditional on that not being the current
- * round: a round that is resumed after a crash skips what it already added. (Rounds run one at
- * a time, under the job lock, so "not the current round" is enough.)
+ * last round that added to it, and an addition is conditional on the round's id being larger:
+ * round ids grow with every round (they start with the job lock's fencing epoch), so a resumed
+ * round skips what it already added, and a write of a run that lost the lock and lands late —
+ * after its round was resumed, finished and followed by others — is refused too.
  */
 export const usageTotals = {
-  /** Adds the delta unless round `roundId` already did; false when it had. */
+  /** Adds the delta unless round `roundId` (or a later one) already did; false when it had. */
   async add(db: Db, delta: TotalsDelta, roundId: string): Promise<boolean> {
     const names: Record<string, string> = { '#round': 'last_round', '#start': 'bucket_start' }
     const values: Record<string, unknown> = {
@@ -86,7 +87,7 @@ export const usageTotals = {
       await db.update(
         totalsKey(delta),
         { expression: `ADD ${adds.join(', ')} SET ${sets.join(', ')}`, names, values },
-        { expression: 'attribute_not_exists(#round) OR #round <> :round' }
+        { expression: 'attribute_not_exists(#round) OR #round < :round' }
       )
       return true
     } catch (error) {

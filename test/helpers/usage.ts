@@ -52,3 +52,25 @@ export async function adminKeyWithRole(h: Harness, adminKey: string, role: strin
   if (res.status !== 201) throw new Error(`admin key: ${res.status} ${res.text}`)
   return res.body.secret as string
 }
+
+let subjects = 0
+
+/** A workspace API key of `workspaceId` (usage events must name real keys of their workspace). */
+export async function createUsageApiKey(h: Harness, adminKey: string, workspaceId: string) {
+  const res = await h.call('POST', '/v1/api-keys', {
+    key: adminKey,
+    body: { name: `usage ${++subjects}`, workspace_id: workspaceId },
+  })
+  if (res.status !== 201) throw new Error(`api key: ${res.status} ${res.text}`)
+  return res.body.id as string
+}
+
+/** A member of the organization (usage events must name real members). */
+export async function createUsageMember(h: Harness, adminKey: string) {
+  const res = await h.call('POST', '/v1/members', {
+    key: adminKey,
+    body: { email: `usage-${++subjects}@example.com`, name: 'Usage' },
+  })
+  if (res.status !== 201) throw new Error(`member: ${res.status} ${res.text}`)
+  return res.body.id as string
+}

@@ -5,7 +5,7 @@ import type { ZodError } from 'zod'
 import { AppError } from '../../lib/errors.js'
 import { logger } from '../../lib/logger.js'
 import type { AppEnv } from '../env.js'
-import { STATUS_OF } from '../errors.js'
+import { expectedFailure, STATUS_OF } from '../errors.js'
 import { ERROR_SCHEMA, SCIM_CONTENT_TYPE } from './schemas.js'
 
 /** The scimType values of RFC 7644 §3.12. */
@@ -49,8 +49,9 @@ export function scimErrorResponse(c: Context<AppEnv>, problem: ScimProblem): Res
 }
 
 /** Any error on /scim/v2 as a ScimProblem: domain errors keep their status and meaning. */
-export function toScimProblem(error: Error): ScimProblem | undefined {
+export function toScimProblem(error: Error, c?: Context<AppEnv>): ScimProblem | undefined {
   if (error instanceof ScimProblem) return error
+  if (c) error = expectedFailure(error, c) ?? error
   if (error instanceof AppError) {
     const status = (error.status ?? STATUS_OF[error.type]) as ContentfulStatusCode
     const scimType: ScimType | undefined =
@@ -72,7 +73,7 @@ export function toScimProblem(error: Error): ScimProblem | undefined {
 
 /** The SCIM router's error handler: every failure leaves in the SCIM Error schema. */
 export function handleScimError(error: Error, c: Context<AppEnv>): Response {
-  const problem = toScimProblem(error)
+  const problem = toScimProblem(error, c)
   if (problem) return scimErrorResponse(c, problem)
   ;(c.get('log') ?? logger).error('unhandled error', { error })
   return scimErrorResponse(c, new ScimProblem(500, undefined, 'An internal error occurred.'))
