@@ -6,6 +6,7 @@ import { AppError } from '../lib/errors.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
+import { wellFormedJson } from './middleware/well-formed-json.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
@@ -31,7 +32,7 @@ export const MAX_BODY_BYTES = 1024 * 1024
 
 /**
  * The one Hono app, served by the Lambda handler and by the local server alike.
- * Order: request id → dependencies and log → body limit → routes (each declares the
+ * Order: request id → dependencies and log → body limit → well-formed JSON → routes (each declares the
  * credentials it admits) → one error handler.
  */
 export function createApp(deps: AppDeps) {
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
       },
     })
   )
+  app.use('*', wellFormedJson())
 
   const routers = [
     systemRoutes,
