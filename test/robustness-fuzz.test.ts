@@ -12,7 +12,7 @@ import {
   scimOperations,
   typesOf,
 } from './helpers/openapi-routes.js'
-import { validValue } from './helpers/schema-values.js'
+import { scimAttributeValue, validValue } from './helpers/schema-values.js'
 import {
   issuedCursors,
   populateTenant,
@@ -775,7 +775,7 @@ function baseRequest(op: Operation) {
     if (name === 'api_key_id') return victim.ids['api-keys']![0]
     if (name === 'id' && parent.type === 'Member') return victim.ids.members![0]
     if (name === 'id' && parent.type === 'Workspace') return victim.ids.workspaces![0]
-    return undefined
+    return op.scim ? scimAttributeValue(path) : undefined
   }
   const body = op.body ? validValue(op.body, { now, named, components }) : undefined
   return { body, path }

@@ -29,6 +29,20 @@ const STRING_CANDIDATES = [
   'Sample_1',
 ]
 
+/**
+ * SCIM attributes whose schema (a plain string) does not say what servers accept: a userName
+ * and emails are addresses, a group member is a User.
+ */
+export function scimAttributeValue(path: (string | number)[]): string | undefined {
+  const name = path.at(-1)
+  if (name === 'userName' || (name === 'value' && path.includes('emails'))) {
+    counter++
+    return `scim.${counter}@example.com`
+  }
+  if (name === 'type' && path.includes('members')) return 'User'
+  return undefined
+}
+
 export function validValue(
   schema: JsonSchema,
   ctx: ValueContext,

@@ -380,11 +380,24 @@ export async function snapshotTenant(
     for (let page = 0; next !== undefined && page < 50; page++) {
       const url: string = next ? `${path}?${next}` : path
       let res = await h.call('GET', url, { key: op.scim ? tenant.keys.scim : tenant.keys.admin })
-      if (res.status === 403 && !op.scim) res = await h.call('GET', url, { key: h.operatorKey })
-      // An error body carries its request id: keep only what it says.
+      let operator = false
+      if (res.status === 403 && !op.scim) {
+        res = await h.call('GET', url, { key: h.operatorKey })
+        operator = true
+      }
+      // An error body carries its request id: keep only what it says. A deployment-wide list
+      // (organizations) is kept to the tenant's own entries.
+      const own =
+        operator && Array.isArray(res.body?.data)
+          ? JSON.stringify(
+              (res.body.data as unknown[]).filter((item) =>
+                JSON.stringify(item).includes(tenant.id)
+              )
+            )
+          : res.text
       pages.push(
         res.status < 400
-          ? res.text
+          ? own
           : `${res.status} ${res.body?.error?.type ?? res.body?.scimType ?? ''}`
       )
       const cursor = res.status < 400 ? (res.body?.next_cursor ?? res.body?.next_page) : undefined
