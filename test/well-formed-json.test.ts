@@ -15,12 +15,14 @@ let h: Harness
 let api: Caller
 let idp: ScimClient
 let workspace: string
+let scimToken: string
 
 beforeAll(async () => {
   h = await startHarness()
   const org = await createOrg(h)
   api = as(h, org.adminKey)
-  idp = scimClient(h, (await createScimToken(h, org.adminKey)).secret)
+  scimToken = (await createScimToken(h, org.adminKey)).secret
+  idp = scimClient(h, scimToken)
   workspace = (await api.create('/v1/workspaces', { name: 'Kept' })).id
 })
 afterAll(() => h.close())
@@ -61,6 +63,15 @@ describe('strings that are not well-formed Unicode', () => {
       newUser('lone@example.com', { displayName: 'Lone \ud800' })
     )
     expectScimError(res, 400, 'invalidValue')
+    // Identity providers may omit the content type; the body is still JSON.
+    const untyped = await h.app.request('/scim/v2/Users', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${scimToken}` },
+      body: new TextEncoder().encode(
+        JSON.stringify(newUser('lone@example.com', { displayName: '\udfff' }))
+      ),
+    })
+    expect(untyped.status).toBe(400)
     expect((await idp.get('/Users?filter=userName eq "lone@example.com"')).body.totalResults).toBe(
       0
     )
