@@ -220,16 +220,17 @@ function bodyMutations(
         fc.integer({ min: (max ?? 1000) + 1, max: (max ?? 1000) + 3000 }),
         fc.constantFrom(100_000, 300_000)
       )
+      // JSON Schema counts characters (code points); the body stays under 1 MiB.
       const huge = lengths.chain((length) =>
         fc.constantFrom('a', 'é', '😀').map((char): Mutation => {
-          const value = char.repeat(Math.ceil(length / char.length))
-          const tooLong = max !== undefined && value.length > max
+          const count = Math.min(length, Math.floor(900_000 / Buffer.byteLength(char)))
+          const tooLong = max !== undefined && count > max
           return {
             kind: 'set',
             path: n.path,
-            value,
+            value: char.repeat(count),
             invalid: tooLong && strict(n),
-            why: `string of ${value.length} at ${n.path.join('.')}`,
+            why: `${count} × ${char} at ${n.path.join('.')}`,
           }
         })
       )
@@ -550,6 +551,34 @@ function headerMutations(op: Operation): fc.Arbitrary<Mutation>[] {
   return out
 }
 
+/** A string body gets a text/plain content type from fetch; bytes go without one. */
+function bodyOf(request: { headers: Record<string, string>; text?: string | undefined }) {
+  return request.headers['content-type'] ? request.text : new TextEncoder().encode(request.text)
+}
+
+/** Credential kinds no role limits (an org_admin admin key holds every Admin permission). */
+const FULL_POWER = ['admin', 'operator', 'service', 'scim']
+
+/** What a request malformed in exactly this way answers (the contract's status for it). */
+function expectedStatuses(op: Operation, m: Mutation): number[] {
+  switch (m.kind) {
+    case 'content-type':
+      return [415]
+    case 'raw-body':
+    case 'query':
+      return [400]
+    case 'set':
+    case 'delete':
+      return op.scim ? [400] : [400, 422]
+    case 'path':
+      // An id that names nothing of the organization's is not found; one no id can be, invalid.
+      return op.pathParams.find((p) => p.name === m.name)?.schema.enum ? [400] : [400, 404]
+    case 'header':
+      // A well-formed entity tag that does not match is a failed precondition (412).
+      return m.name === 'if-match' && /^(W\/)?"[^"]*"$/.test(m.value) ? [412] : [400]
+  }
+}
+
 // ----- One request ------------------------------------------------------------------------
 
 interface Base {
@@ -647,7 +676,7 @@ function build(op: Operation, base: Base, applied: Mutation[]) {
   return { url, headers, text }
 }
 
-async function run(op: Operation, base: Base, c: Case) {
+async function run(op: Operation, base: Base, admitted: string[], c: Case) {
   const mutations = [
     ...c.noise.filter((m) => !c.primary || !overlaps(m, c.primary)),
     ...(c.primary ? [c.primary] : []),
@@ -673,13 +702,28 @@ async function run(op: Operation, base: Base, c: Case) {
     const response = await h.app.request(request.url, {
       method: op.method,
       headers: request.headers,
-      ...(request.text !== undefined && op.method !== 'GET' ? { body: request.text } : {}),
+      ...(request.text !== undefined && op.method !== 'GET' ? { body: bodyOf(request) } : {}),
     })
     status = response.status
     responseText = await response.text()
     const seen = { status, headers: response.headers, text: responseText }
     if (status >= 500) problems.push(`answered ${status}`)
     if (invalid && status < 400) problems.push(`malformed request answered ${status}`)
+    // Malformed in one way only, by a credential that may do everything the route does:
+    // nothing else can stop it first, so the answer names that malformation.
+    const malformations = applied.filter((m) => m.invalid)
+    if (
+      malformations.length === 1 &&
+      FULL_POWER.includes(credentialKind) &&
+      admitted.includes(credentialKind)
+    ) {
+      const expected = expectedStatuses(op, malformations[0]!)
+      if (!expected.includes(status)) {
+        problems.push(
+          `${malformations[0]!.why} should answer ${expected.join(' or ')}, not ${status}`
+        )
+      }
+    }
     if (!response.headers.get('x-request-id')) problems.push('no x-request-id')
     if (status >= 400)
       problems.push(...(op.scim ? scimErrorProblems(seen) : contractErrorProblems(seen)))
@@ -732,7 +776,7 @@ async function admittedCredentials(op: Operation, base: Base): Promise<string[]>
     const res = await h.app.request(request.url, {
       method: op.method,
       headers: { ...request.headers, authorization: CREDENTIALS[kind]! },
-      ...(request.text !== undefined ? { body: request.text } : {}),
+      ...(request.text !== undefined ? { body: bodyOf(request) } : {}),
     })
     if (res.status !== 401 && res.status !== 403) admitted.push(kind)
   }
@@ -804,7 +848,7 @@ describe(`robustness fuzz (FUZZ_SEED=${SEED})`, () => {
     const seed = (SEED ^ hash(op.key)) | 0
     try {
       await fc.assert(
-        fc.asyncProperty(caseArbitrary(op, base, admitted), (c) => run(op, base, c)),
+        fc.asyncProperty(caseArbitrary(op, base, admitted), (c) => run(op, base, admitted, c)),
         { seed, numRuns: RUNS_PER_OPERATION, includeErrorInReport: true }
       )
     } catch (error) {
