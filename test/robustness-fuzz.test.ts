@@ -407,13 +407,9 @@ function queryMutations(op: Operation): {
         })
       )
     if (p.name === 'after' || p.name === 'page') {
-      const issued = Object.values(victim.cursors)
-      const tampered = issued.map((cursor) => {
-        const decoded = Buffer.from(cursor, 'base64url').toString('utf8')
-        return Buffer.from(
-          decoded.replace(/[A-Z0-9](?=[^A-Z0-9]*$)/, (c) => (c === 'Z' ? 'Y' : 'Z'))
-        ).toString('base64url')
-      })
+      const own = victim.cursors[op.key]
+      const issued = [...(own ? [own] : []), ...Object.values(victim.cursors)]
+      const tampered = [...new Set(issued)].slice(0, 3).flatMap(tamperings)
       const forged = Buffer.from(
         JSON.stringify({ l: 'x', k: { PK: victim.id, SK: 'x' } })
       ).toString('base64url')
@@ -423,15 +419,7 @@ function queryMutations(op: Operation): {
         .map(([, c]) => c)
       q(
         p.name,
-        [
-          'abc',
-          '!!!',
-          '\u00e9',
-          forged,
-          'x'.repeat(5000),
-          ...tampered.slice(0, 4),
-          ...foreign.slice(0, 3),
-        ],
+        ['abc', '!!!', '\u00e9', forged, 'x'.repeat(5000), ...tampered, ...foreign.slice(0, 3)],
         true
       )
     } else if (types.includes('integer') && op.scim) {
@@ -509,6 +497,51 @@ function queryMutations(op: Operation): {
     }))
   )
   return { invalid, noise }
+}
+
+/**
+ * Cursors that look issued but were not: a character flipped, truncated or extended, and, when
+ * the cursor decodes to JSON, a leaf dropped, retyped or added (without knowing its fields).
+ */
+function tamperings(cursor: string): string[] {
+  const out = [`${cursor}A`, cursor.slice(0, -2)]
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8')
+  const encode = (text: string) => Buffer.from(text).toString('base64url')
+  out.push(encode(decoded.replace(/[A-Z0-9](?=[^A-Z0-9]*$)/, (c) => (c === 'Z' ? 'Y' : 'Z'))))
+  let json: unknown
+  try {
+    json = JSON.parse(decoded)
+  } catch {
+    return out
+  }
+  // The innermost object holding a string: its last string leaf is the one tampered with.
+  const find = (node: unknown): Record<string, unknown> | undefined => {
+    if (!node || typeof node !== 'object') return undefined
+    for (const value of Object.values(node).reverse()) {
+      const inner = find(value)
+      if (inner) return inner
+    }
+    return Object.values(node).some((v) => typeof v === 'string')
+      ? (node as Record<string, unknown>)
+      : undefined
+  }
+  const variant = (change: (target: Record<string, unknown>, key: string) => void) => {
+    const copy = structuredClone(json)
+    const target = find(copy)
+    const key =
+      target &&
+      Object.keys(target)
+        .filter((k) => typeof target[k] === 'string')
+        .at(-1)
+    if (!target || !key) return
+    change(target, key)
+    out.push(encode(JSON.stringify(copy)))
+  }
+  variant((t, k) => delete t[k])
+  variant((t, k) => (t[k] = 42))
+  variant((t) => (t.extra = 'x'))
+  variant((t, k) => (t[k] = ''))
+  return out
 }
 
 function headerMutations(op: Operation): fc.Arbitrary<Mutation>[] {
@@ -709,10 +742,11 @@ async function run(op: Operation, base: Base, admitted: string[], c: Case) {
     const seen = { status, headers: response.headers, text: responseText }
     if (status >= 500) problems.push(`answered ${status}`)
     if (invalid && status < 400) problems.push(`malformed request answered ${status}`)
-    // Malformed in one way only, by a credential that may do everything the route does:
-    // nothing else can stop it first, so the answer names that malformation.
+    // Malformed in one way only (no other change), by a credential that may do everything the
+    // route does: nothing else can stop it first, so the answer names that malformation.
     const malformations = applied.filter((m) => m.invalid)
     if (
+      applied.length === 1 &&
       malformations.length === 1 &&
       FULL_POWER.includes(credentialKind) &&
       admitted.includes(credentialKind)
@@ -819,6 +853,7 @@ function baseRequest(op: Operation) {
     if (name === 'api_key_id') return victim.ids['api-keys']![0]
     if (name === 'id' && parent.type === 'Member') return victim.ids.members![0]
     if (name === 'id' && parent.type === 'Workspace') return victim.ids.workspaces![0]
+    if (op.scim && name === 'value' && path.includes('members')) return victim.ids.Users![0]
     return op.scim ? scimAttributeValue(path) : undefined
   }
   const body = op.body ? validValue(op.body, { now, named, components }) : undefined
