@@ -68,6 +68,15 @@ const CALLER_CHOSEN_PATH_IDS = new Set([
   'DELETE /v1/policies/{id}',
 ])
 
+/**
+ * Routes an admin key may not call at all (the contract's credential table): the operator's
+ * and the products' (service key). Every other /v1 route is an admin key's, so an org_admin
+ * key naming another organization's resource in its path must get exactly 404.
+ */
+const NOT_FOR_ADMIN_KEYS =
+  /^(\S+ \/v1\/(organizations|service-keys|jobs)\b|POST \/v1\/usage\/events$|POST \/v1\/api-keys\/introspect$)/
+const adminRoute = (op: Operation) => !op.scim && op.secured && !NOT_FOR_ADMIN_KEYS.test(op.key)
+
 /** Query parameters that filter by a resource: the victim's value for each. */
 function victimFilter(name: string): string | undefined {
   const first = (collection: string) => victim.ids[collection]?.[0]
@@ -284,6 +293,19 @@ describe('cross-tenant sweep: another organization names the victim everywhere',
         const sent = decodeURIComponent(request.url) + (request.body ?? '')
         const leaked = victim.secrets.filter((s) => seen.text.includes(s) && !sent.includes(s))
         if (leaked.length > 0) problems.push(`${where} → ${seen.status} leaks ${leaked.join(', ')}`)
+        // A list the attacker may read holds the attacker's own organization's items only.
+        if (seen.status < 300 && op.method === 'GET' && !op.scim) {
+          const data = (JSON.parse(seen.text || 'null') as { data?: unknown } | null)?.data
+          const foreign = Array.isArray(data)
+            ? data.filter((item) => {
+                const owner = (item as { organization_id?: unknown }).organization_id
+                // null: shared by every organization (the built-in policies).
+                return owner !== undefined && owner !== null && owner !== attacker.id
+              })
+            : []
+          if (foreign.length > 0)
+            problems.push(`${where} lists ${foreign.length} items of another organization`)
+        }
         if (seen.status >= 500)
           problems.push(`${where} → ${seen.status} ${seen.text.slice(0, 200)}`)
         if (seen.status >= 400) {
@@ -307,6 +329,17 @@ describe('cross-tenant sweep: another organization names the victim everywhere',
         if (request.refusedWith && !chosen && !request.refusedWith.includes(seen.status)) {
           problems.push(
             `${where} → ${seen.status}: naming another organization's resource must be refused (${request.refusedWith.join('/')}) ${seen.text.slice(0, 200)}`
+          )
+        }
+        if (
+          kind === 'admin' &&
+          adminRoute(op) &&
+          !chosen &&
+          request.refusedWith === PATH_REFUSALS &&
+          seen.status !== 404
+        ) {
+          problems.push(
+            `${where} → ${seen.status}: another organization's resource is reported as 404, never 403`
           )
         }
         // The oracle: the same request naming resources that do not exist answers the same.
