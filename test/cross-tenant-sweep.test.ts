@@ -17,7 +17,7 @@ import {
   startRecordingHarness,
   tenantPathValues,
 } from './helpers/tenant-fixture.js'
-import { createServiceKey } from './helpers/usage.js'
+import { createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
 
 /**
  * Cross-tenant sweep: every operation of the OpenAPI document and every SCIM endpoint, called
@@ -420,5 +420,30 @@ describe('cross-tenant sweep: another organization names the victim everywhere',
       expect(after.reads[key], key).toBe(snapshotBefore.reads[key])
     }
     expect(await victimItems()).toEqual(victimItemsBefore)
+  })
+
+  // After the snapshot check: an accepted event would store the victim's ids in the attacker's data.
+  it("usage events for the attacker's organization naming the victim's key, member or workspace are rejected", async () => {
+    const at = new Date(now.getTime() - 3600_000).toISOString()
+    const event = (id: string, extra: Record<string, string>) =>
+      usageEvent({
+        id: `cross-${id}`,
+        organization_id: attacker.id,
+        workspace_id: attacker.defaultWorkspaceId,
+        timestamp: at,
+        ...extra,
+      })
+    const result = await sendEvents(h, serviceKey, [
+      event('key', { api_key_id: victim.ids['api-keys']![0]! }),
+      event('member', { member_id: victim.ids.members![0]! }),
+      event('workspace', { workspace_id: victim.ids.workspaces![0]! }),
+    ])
+    expect(result.accepted, JSON.stringify(result)).toBe(0)
+    expect(result.rejected.map((r) => r.index)).toEqual([0, 1, 2])
+    expect(result.rejected.map((r) => r.error.param)).toEqual([
+      'events.0.api_key_id',
+      'events.1.member_id',
+      'events.2.workspace_id',
+    ])
   })
 })
