@@ -37,6 +37,10 @@ const attacker = await populateTenant(h, 'Attacker', serviceKey)
 const { operations: documented } = await openApiOperations(h)
 const operations = [...documented, ...(await scimOperations(h, victim.keys.scim))]
 await issuedCursors(h, documented, victim)
+// Deployment-wide, not the victim's: still a real id for the operator's routes to be named with.
+victim.ids['service-keys'] = [
+  (await h.call('GET', '/v1/service-keys', { key: h.operatorKey })).body.data[0].id,
+]
 const snapshotBefore = await snapshotTenant(h, operations, victim)
 const now = h.clock.now()
 
@@ -279,6 +283,17 @@ describe('cross-tenant sweep: another organization names the victim everywhere',
     expect(
       registeredRoutes(h.app).filter((key) => !described.has(key) && !system.has(key))
     ).toEqual([])
+    // Every path id is filled with a real victim id: a route over a new kind of resource needs
+    // that resource in the fixture (populateTenant), or the sweep would name nothing real.
+    const unfilled = operations.flatMap((op) =>
+      op.pathParams
+        .filter((p) => !p.schema.enum && !victim.ids[collectionOf(op.path, p.name)])
+        .filter(
+          (p) => !(op.scim && ['ResourceTypes', 'Schemas'].includes(collectionOf(op.path, p.name)))
+        )
+        .map((p) => `${op.key} {${p.name}}`)
+    )
+    expect(unfilled).toEqual([])
   })
 
   it.each(operations.map((op) => [op.key, op] as const))('%s', async (_key, op) => {
