@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { DecisionService, decisionOptionsFromEnv } from '../authz/decisions.js'
 import { AppError } from '../lib/errors.js'
+import { deriveCursorKey } from './cursors.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
@@ -43,7 +44,8 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', requestId())
   const decisions = deps.decisions ?? new DecisionService(deps.db, decisionOptionsFromEnv())
-  app.use('*', requestContext({ ...deps, decisions }))
+  const cursorKey = deriveCursorKey(deps.operatorKey)
+  app.use('*', requestContext({ ...deps, decisions, cursorKey }))
   app.use(
     '*',
     bodyLimit({
