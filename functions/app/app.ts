@@ -7,6 +7,7 @@ import { deriveCursorKey } from './cursors.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
+import { wellFormedJson } from './middleware/well-formed-json.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
@@ -32,8 +33,8 @@ export const MAX_BODY_BYTES = 1024 * 1024
 
 /**
  * The one Hono app, served by the Lambda handler and by the local server alike.
- * Order: request id → dependencies and log → body limit → routes (each declares the
- * credentials it admits) → one error handler.
+ * Order: request id → dependencies and log → body limit → well-formed JSON → routes (each
+ * declares the credentials it admits) → one error handler.
  */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
@@ -58,6 +59,8 @@ export function createApp(deps: AppDeps) {
       },
     })
   )
+
+  app.use('*', wellFormedJson())
 
   const routers = [
     systemRoutes,
