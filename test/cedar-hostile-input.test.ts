@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MAX_POLICY_DEPTH_BUDGET, MAX_POLICY_NESTING } from '../functions/authz/cedar-limits.js'
+import {
+  MAX_CONTEXT_NESTING,
+  MAX_POLICY_DEPTH_BUDGET,
+  MAX_POLICY_NESTING,
+} from '../functions/authz/cedar-limits.js'
 import { DecisionService, type ProductRequest } from '../functions/authz/decisions.js'
 import {
   builtinPolicySet,
@@ -153,6 +157,26 @@ when { context has model && context.model == "${'('.repeat(500)}\\"${'['.repeat(
 })
 
 describe('deeply nested decision context', () => {
+  it('at the limit reaches Cedar, which answers without a trap', async () => {
+    const before = engineRebuilds
+    let value: unknown = 'x'
+    for (let i = 1; i < MAX_CONTEXT_NESTING; i++) value = i % 2 ? [value] : { a: value }
+    const res = await h.call('POST', '/v1/authorize', {
+      key: svc,
+      body: {
+        organization_id: victim.id,
+        principal: { type: 'Member', id: dev },
+        action: 'use_studio',
+        resource: { type: 'Workspace', id: victimWs },
+        context: { model: value },
+      },
+    })
+    expect(res.status, res.text).toBe(200)
+    // The schema says `model` is a string: Cedar denies, naming the problem.
+    expect(res.body).toMatchObject({ decision: 'deny', errors: [{ code: 'invalid_request' }] })
+    expect(engineRebuilds).toBe(before)
+  })
+
   it('is refused with 400 naming context, and the next decision is right', async () => {
     let value: unknown = 'x'
     for (let i = 0; i < 2000; i++) value = { a: value }
