@@ -197,6 +197,29 @@ describe('deeply nested decision context', () => {
     }
     await victimStillWorks()
   })
+
+  it("in a batch is that request's own deny; the others are decided", async () => {
+    let deep: unknown = 'x'
+    for (let i = 0; i < 2000; i++) deep = { a: deep }
+    const item = (context?: Record<string, unknown>) => ({
+      principal: { type: 'Member', id: dev },
+      action: 'use_studio',
+      resource: { type: 'Workspace', id: victimWs },
+      ...(context ? { context } : {}),
+    })
+    const res = await h.call('POST', '/v1/authorize/batch', {
+      key: svc,
+      body: { organization_id: victim.id, requests: [item(), item({ model: deep }), item()] },
+    })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.results.map((r: { decision: string }) => r.decision)).toEqual([
+      'allow',
+      'deny',
+      'allow',
+    ])
+    expect(res.body.results[1].errors[0]).toMatchObject({ code: 'invalid_request' })
+    expect(res.body.results[1].errors[0].message).toMatch(/nest/)
+  })
 })
 
 describe('a trap inside cedar-wasm that gets past the limits', () => {
