@@ -120,6 +120,14 @@ function engineFailed(error: unknown): Error {
   return new EngineUnavailableError()
 }
 
+/**
+ * The cedar-wasm instance decisions use now (the benchmark's raw baseline calls it directly,
+ * with the pre-parsed sets it holds). Replaced after a trap: ask again rather than keep it.
+ */
+export function cedarInstance(): Cedar {
+  return cedar
+}
+
 /** Runs Cedar calls that may trap; a trap rebuilds the engine and becomes a 503. */
 function guarded<T>(run: (engine: Cedar) => T): T {
   try {
@@ -130,7 +138,7 @@ function guarded<T>(run: (engine: Cedar) => T): T {
   }
 }
 
-/** Pre-parses `set` in the current instance if it is not there yet (a rebuild emptied it). */
+/** Pre-parses `set` in the current instance (a rebuilt instance holds none of the old sets). */
 function load(set: PolicySetHandle): void {
   const answer = cedar.preparsePolicySet(set.id, { staticPolicies: set.policies })
   if (answer.type === 'failure') {
