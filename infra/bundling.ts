@@ -13,11 +13,13 @@ export const LAMBDA_TASK_ROOT = '/var/task'
 export const POLICY_DIR = `${LAMBDA_TASK_ROOT}/policies`
 
 const require = createRequire(import.meta.url)
-/** cedar-wasm's nodejs build reads `${__dirname}/cedar_wasm_bg.wasm`: it must sit beside the bundle. */
-export const CEDAR_WASM_FILE = join(
-  dirname(require.resolve('@cedar-policy/cedar-wasm/nodejs')),
-  'cedar_wasm_bg.wasm'
-)
+/**
+ * cedar-wasm's nodejs build (its JS glue and the `cedar_wasm_bg.wasm` it reads from its own
+ * directory). The engine evaluates the glue itself, to build a fresh instance after a wasm
+ * trap (functions/authz/cedar-wasm.ts), so both files sit beside the bundle.
+ */
+export const CEDAR_GLUE_FILE = require.resolve('@cedar-policy/cedar-wasm/nodejs')
+export const CEDAR_WASM_FILE = join(dirname(CEDAR_GLUE_FILE), 'cedar_wasm_bg.wasm')
 export const POLICIES_SOURCE = fileURLToPath(new URL('../policies/', import.meta.url))
 
 /** esbuild settings shared by the stack and the bundle benchmark (which rebuilds variants). */
@@ -37,11 +39,11 @@ export const ESM_BANNER = [
   'const __dirname=__cjsDirname(__filename);',
 ].join(';')
 
-/** Shell commands that put the wasm and the Cedar schema/policies beside the bundle. */
+/** Shell commands that put cedar-wasm and the Cedar schema/policies beside the bundle. */
 export function assetExtras(outputDir: string): string[] {
   const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
   return [
-    `cp ${quote(CEDAR_WASM_FILE)} ${quote(outputDir)}/`,
+    `cp ${quote(CEDAR_GLUE_FILE)} ${quote(CEDAR_WASM_FILE)} ${quote(outputDir)}/`,
     `mkdir -p ${quote(`${outputDir}/policies`)}`,
     `cp ${quote(POLICIES_SOURCE)}*.cedar* ${quote(`${outputDir}/policies`)}/`,
   ]

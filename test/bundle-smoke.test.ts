@@ -143,6 +143,8 @@ it('ships the bundle, its source map, the wasm and policies exactly when it load
     expect(files.filter((file) => file.includes('node_modules'))).toEqual([])
     if (loadsCedar(asset)) {
       expect(files.filter((file) => file.endsWith('.wasm'))).toEqual(['cedar_wasm_bg.wasm'])
+      // The engine evaluates cedar-wasm's glue itself (to rebuild it after a trap).
+      expect(files).toContain('cedar_wasm.js')
       expect(files).toContain('policies/schema.cedarschema')
       expect(files.some((file) => /^policies\/[^/]+\.cedar$/.test(file))).toBe(true)
     } else {

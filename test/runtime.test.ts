@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import { types } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { runCase } from '../bench/wasm-lazy-deopt.js'
-import * as cedar from '../functions/authz/cedar.js'
+import { loadCedar } from '../functions/authz/cedar.js'
+import { cedarInstance } from '../functions/authz/engine.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   engines: { node: string }
@@ -26,10 +27,12 @@ describe('runtime', () => {
 })
 
 describe('calls into cedar-wasm', () => {
-  it('go through the call boundary, every one of them', () => {
-    const exported = Object.entries(cedar).filter(([, value]) => typeof value === 'function')
-    expect(exported.length).toBeGreaterThanOrEqual(8)
-    for (const [name, fn] of exported) expect(types.isProxy(fn), name).toBe(true)
+  it('go through the call boundary, every one of them, in every instance the engine may use', () => {
+    for (const instance of [loadCedar(), cedarInstance()]) {
+      const exported = Object.entries(instance).filter(([, value]) => typeof value === 'function')
+      expect(exported.length).toBeGreaterThanOrEqual(8)
+      for (const [name, fn] of exported) expect(types.isProxy(fn), name).toBe(true)
+    }
   })
 
   // Each case is a child process on this runtime with --trace-deopt-verbose (bench/wasm-lazy-deopt.ts).

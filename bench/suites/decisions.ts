@@ -16,9 +16,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs'
+import type * as cedar from '@cedar-policy/cedar-wasm/nodejs'
 import autocannon from 'autocannon'
 import { DecisionService, type ProductRequest } from '../../functions/authz/decisions.js'
+import { cedarInstance } from '../../functions/authz/engine.js'
 import { putGrant } from '../../functions/domain/access.js'
 import type { ServiceContext } from '../../functions/domain/context.js'
 import { addGroupMember, addSubgroup, createGroup } from '../../functions/domain/groups.js'
@@ -347,7 +348,7 @@ async function inProcess(db: Db, orgs: Org[]): Promise<BenchTable> {
         for (let i = 0; i < org.requests.length; i++) {
           const start = process.hrtime.bigint()
           if (mode === 'raw') {
-            const answer = cedar.statefulIsAuthorized(raws[o]![i]!)
+            const answer = cedarInstance().statefulIsAuthorized(raws[o]![i]!)
             if (answer.type !== 'success') throw new Error('raw call failed')
           } else {
             await service.authorize(org.id, org.requests[i]!, now)

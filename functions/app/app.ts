@@ -4,6 +4,7 @@ import { requestId } from 'hono/request-id'
 import { DecisionService, decisionOptionsFromEnv } from '../authz/decisions.js'
 import { AppError, invalid } from '../lib/errors.js'
 import { illFormedStringPath } from '../lib/unicode.js'
+import { deriveCursorKey } from './cursors.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
@@ -54,7 +55,8 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', requestId())
   const decisions = deps.decisions ?? new DecisionService(deps.db, decisionOptionsFromEnv())
-  app.use('*', requestContext({ ...deps, decisions }))
+  const cursorKey = deriveCursorKey(deps.operatorKey)
+  app.use('*', requestContext({ ...deps, decisions, cursorKey }))
   app.use(
     '*',
     bodyLimit({

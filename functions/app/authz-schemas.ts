@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { MAX_CONTEXT_NESTING, nestsDeeperThan } from '../authz/cedar-limits.js'
 import { PRODUCT_ACTIONS } from '../model/index.js'
 
 /** Schemas of the decision API, introspection and custom policies. */
@@ -23,6 +24,9 @@ export const AuthorizationItemSchema = z
       .openapi({ example: { type: 'Workspace', id: 'ws_01JD4V6S9Y3T2WQ7P1J5KX8N0M' } }),
     context: z
       .record(z.string(), z.unknown())
+      .refine((context) => !nestsDeeperThan(context, MAX_CONTEXT_NESTING), {
+        message: `Records and sets in context may nest at most ${MAX_CONTEXT_NESTING} levels deep.`,
+      })
       .optional()
       .openapi({
         description:

@@ -17,8 +17,11 @@ export interface AppDeps {
   decisions?: DecisionService | undefined
 }
 
-/** The dependencies as requests see them: the decision service is always there. */
-export type RequestDeps = AppDeps & { decisions: DecisionService }
+/**
+ * The dependencies as requests see them: the decision service is always there, and the key
+ * list cursors are sealed with (derived from the operator key, app/cursors.ts).
+ */
+export type RequestDeps = AppDeps & { decisions: DecisionService; cursorKey: Buffer }
 
 export interface AppEnv {
   Variables: {

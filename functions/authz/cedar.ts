@@ -1,10 +1,18 @@
 /**
- * cedar-wasm as the engine calls it: every export behind a call boundary, with V8's JS→wasm call
- * inlining off, so a lazy deoptimization can never land on an inlined wasm call (the abort
- * described in docs/runtime.md). Import Cedar from here, not from the package.
+ * cedar-wasm as the engine calls it. Two things hold for every instance handed out here:
+ * - every export is behind a call boundary, with V8's JS→wasm call inlining off, so a lazy
+ *   deoptimization can never land on an inlined wasm call (the abort in docs/runtime.md);
+ * - each `loadCedar()` is a new, independent instance with fresh wasm memory, so the engine can
+ *   replace one that trapped (docs/authorization.md, "Limits on policy text and context").
+ * Load Cedar from here, not from the package.
  */
 import './wasm-flags.js'
-import * as wasm from '@cedar-policy/cedar-wasm/nodejs'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { compileFunction } from 'node:vm'
+import type * as CedarWasm from '@cedar-policy/cedar-wasm/nodejs'
 import { behindCallBoundary } from './wasm-call-boundary.js'
 
 export type {
@@ -14,11 +22,61 @@ export type {
   EntityJson,
 } from '@cedar-policy/cedar-wasm/nodejs'
 
-export const getValidRequestEnvsPolicy = behindCallBoundary(wasm.getValidRequestEnvsPolicy)
-export const policySetTextToParts = behindCallBoundary(wasm.policySetTextToParts)
-export const policyToJson = behindCallBoundary(wasm.policyToJson)
-export const preparsePolicySet = behindCallBoundary(wasm.preparsePolicySet)
-export const preparseSchema = behindCallBoundary(wasm.preparseSchema)
-export const schemaToJson = behindCallBoundary(wasm.schemaToJson)
-export const statefulIsAuthorized = behindCallBoundary(wasm.statefulIsAuthorized)
-export const validate = behindCallBoundary(wasm.validate)
+export type Cedar = typeof CedarWasm
+
+/** cedar-wasm's nodejs build: a CommonJS glue file that instantiates the .wasm beside it. */
+const GLUE_FILE = 'cedar_wasm.js'
+const WASM_FILE = 'cedar_wasm_bg.wasm'
+
+/**
+ * Beside this module (the Lambda bundle ships both files next to it, infra/bundling.ts), else
+ * the installed package.
+ */
+function glueFile(): string {
+  const beside = fileURLToPath(new URL(`./${GLUE_FILE}`, import.meta.url))
+  if (existsSync(beside)) return beside
+  return createRequire(import.meta.url).resolve('@cedar-policy/cedar-wasm/nodejs')
+}
+
+type GlueFunction = (
+  exports: object,
+  require: NodeJS.Require,
+  module: { exports: object },
+  filename: string,
+  dirname: string
+) => void
+
+let glue: { file: string; run: GlueFunction } | undefined
+
+/**
+ * A new, independent cedar-wasm instance, every function behind the call boundary. The glue
+ * keeps its wasm instance in a module-level variable and has no way to replace it, so after a
+ * trap (whose stack pointer and heap are left as the trap found them) the only way to a working
+ * engine is to evaluate the glue again: its source is compiled once and run once per instance,
+ * each run instantiating the wasm with fresh memory. `require` would return the cached, broken
+ * instance.
+ */
+export function loadCedar(): Cedar {
+  if (!glue) {
+    const file = glueFile()
+    if (!existsSync(join(dirname(file), WASM_FILE))) {
+      throw new Error(`${WASM_FILE} not found beside ${file}`)
+    }
+    const run = compileFunction(
+      readFileSync(file, 'utf8'),
+      ['exports', 'require', 'module', '__filename', '__dirname'],
+      { filename: file }
+    ) as GlueFunction
+    glue = { file, run }
+  }
+  const module: { exports: Record<string, unknown> } = { exports: {} }
+  glue.run(module.exports, createRequire(glue.file), module, glue.file, dirname(glue.file))
+  const instance: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(module.exports)) {
+    instance[name] =
+      typeof value === 'function'
+        ? behindCallBoundary(value as (...args: never[]) => unknown)
+        : value
+  }
+  return instance as Cedar
+}

@@ -1,8 +1,12 @@
-import * as cedar from './cedar.js'
+import { AppError } from '../lib/errors.js'
+import { logger } from '../lib/logger.js'
+import type * as CedarTypes from './cedar.js'
+import { type Cedar, loadCedar } from './cedar.js'
+import { policyTooDeep } from './cedar-limits.js'
 import { readPolicyFiles } from './policy-files.js'
 
-export type EntityJson = cedar.EntityJson
-export type CedarValue = cedar.CedarValueJson
+export type EntityJson = CedarTypes.EntityJson
+export type CedarValue = CedarTypes.CedarValueJson
 export interface EntityRef {
   type: string
   id: string
@@ -48,6 +52,10 @@ export interface Decision {
 export interface PolicySetHandle {
   id: string
   descriptions: ReadonlyMap<string, string>
+  /** Its policies' Cedar text by id, to pre-parse it again in a rebuilt engine. */
+  readonly policies: Readonly<Record<string, string>>
+  /** The engine instance it is pre-parsed in (`generation`). */
+  loadedIn: number
 }
 
 /** Where a Cedar diagnostic points in the policy text (1-based line and column). */
@@ -63,11 +71,91 @@ export interface PolicyDiagnostic {
 const SCHEMA_NAME = 'admin-engine'
 const BUILTIN_SET_ID = 'builtin'
 
+// ----- The wasm instance ----------------------------------------------------------------
+// cedar-wasm answers every problem with a `failure` value; it throws only when the wasm
+// itself failed (a trap: stack overflow, out-of-bounds access, a Rust panic). The instance is
+// unusable after that — every later call fails — so it is replaced by a fresh one at once and
+// the request that hit it gets a 503; pre-parsed sets are loaded again on first use.
+
+let cedar: Cedar = loadCedar()
+/** Counts instances; a handle pre-parsed in an older one is pre-parsed again before use. */
+let generation = 1
+/** Set when a rebuild itself failed: the next call tries again before using the engine. */
+let broken = false
+let preparsedSchemaText = ''
+
+/** Counts rebuilds since start (tests and logs read it). */
+export let engineRebuilds = 0
+
+/** The error a request gets when the engine failed under it (retried, it is served). */
+export class EngineUnavailableError extends AppError {
+  constructor() {
+    super('unavailable', 'The policy engine failed on this request and was restarted; retry.')
+  }
+}
+
+function rebuild(): void {
+  const fresh = loadCedar()
+  const answer = fresh.preparseSchema(SCHEMA_NAME, preparsedSchemaText)
+  if (answer.type === 'failure') throw new Error(answer.errors[0]?.message)
+  cedar = fresh
+  generation++
+  engineRebuilds++
+  broken = false
+}
+
+/** Cedar refused a policy set (a `failure` answer): a bug or bad data, not a broken engine. */
+class PolicySetRefused extends Error {}
+
+/** After anything thrown from inside cedar-wasm: replace the instance, then fail the request. */
+function engineFailed(error: unknown): Error {
+  if (error instanceof EngineUnavailableError || error instanceof PolicySetRefused) return error
+  broken = true
+  try {
+    rebuild()
+    logger.error('cedar-wasm failed; engine rebuilt', { error, generation })
+  } catch (rebuildError) {
+    logger.error('cedar-wasm failed and could not be rebuilt', { error, rebuildError })
+  }
+  return new EngineUnavailableError()
+}
+
+/**
+ * The cedar-wasm instance decisions use now (the benchmark's raw baseline calls it directly,
+ * with the pre-parsed sets it holds). Replaced after a trap: ask again rather than keep it.
+ */
+export function cedarInstance(): Cedar {
+  return cedar
+}
+
+/** Runs Cedar calls that may trap; a trap rebuilds the engine and becomes a 503. */
+function guarded<T>(run: (engine: Cedar) => T): T {
+  try {
+    if (broken) rebuild()
+    return run(cedar)
+  } catch (error) {
+    throw engineFailed(error)
+  }
+}
+
+/** Pre-parses `set` in the current instance (a rebuilt instance holds none of the old sets). */
+function load(set: PolicySetHandle): void {
+  const answer = cedar.preparsePolicySet(set.id, { staticPolicies: set.policies })
+  if (answer.type === 'failure') {
+    throw new PolicySetRefused(answer.errors.map((e) => e.message).join('; '))
+  }
+  set.loadedIn = generation
+}
+
 /**
  * Splits a policy file into policies keyed by their `@id` annotation (stable ids in decisions)
  * and reads each one's `@description`.
  */
 export function parsePolicies(text: string, source: string): PolicyInfo[] {
+  return guarded((cedar) => parsePolicyParts(cedar, text, source))
+}
+
+function parsePolicyParts(cedar: Cedar, text: string, source: string): PolicyInfo[] {
   const parts = cedar.policySetTextToParts(text)
   if (parts.type === 'failure') {
     throw new Error(`${source}: ${parts.errors.map((e) => e.message).join('; ')}`)
@@ -90,11 +178,13 @@ export function parsePolicies(text: string, source: string): PolicyInfo[] {
 
 /** Strict validation against the schema; returns one message per problem (empty = valid). */
 export function validatePolicies(schema: string, policies: PolicyInfo[]): string[] {
-  const answer = cedar.validate({
-    schema,
-    policies: { staticPolicies: Object.fromEntries(policies.map((p) => [p.id, p.cedar])) },
-    validationSettings: { mode: 'strict' },
-  })
+  const answer = guarded((cedar) =>
+    cedar.validate({
+      schema,
+      policies: { staticPolicies: Object.fromEntries(policies.map((p) => [p.id, p.cedar])) },
+      validationSettings: { mode: 'strict' },
+    })
+  )
   if (answer.type === 'failure') return answer.errors.map((e) => e.message)
   // `success` only means the call worked: type errors are in validationErrors.
   return answer.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`)
@@ -133,17 +223,18 @@ function loadBuiltins() {
     throw new Error(`built-in policies do not validate:\n${problems.join('\n')}`)
   const schemaAnswer = cedar.preparseSchema(SCHEMA_NAME, files.schema)
   if (schemaAnswer.type === 'failure') throw new Error(schemaAnswer.errors[0]?.message)
-  const setAnswer = cedar.preparsePolicySet(BUILTIN_SET_ID, {
-    staticPolicies: Object.fromEntries(policies.map((p) => [p.id, p.cedar])),
-  })
-  if (setAnswer.type === 'failure') throw new Error(setAnswer.errors[0]?.message)
+  preparsedSchemaText = files.schema
+  const set: PolicySetHandle = {
+    id: BUILTIN_SET_ID,
+    descriptions: new Map(policies.map((p) => [p.id, p.description])),
+    policies: Object.fromEntries(policies.map((p) => [p.id, p.cedar])),
+    loadedIn: 0,
+  }
+  load(set)
   return {
     schema: files.schema,
     policies,
-    set: {
-      id: BUILTIN_SET_ID,
-      descriptions: new Map(policies.map((p) => [p.id, p.description])),
-    } satisfies PolicySetHandle,
+    set,
     productActions: actionsIn(files.schema, 'product_action'),
   }
 }
@@ -173,25 +264,35 @@ export function isBuiltinPolicyId(id: string): boolean {
  * when they were written.
  */
 export function preparsePolicySet(setId: string, custom: readonly PolicyInfo[]): PolicySetHandle {
+  for (const policy of custom) {
+    // Stored before the limits existed: refuse the set (its decisions fail closed).
+    const tooDeep = policyTooDeep(policy.cedar)
+    if (tooDeep) throw new Error(`custom policy ${policy.id}: ${tooDeep}`)
+  }
   const all = [...builtins.policies, ...custom]
-  const answer = cedar.preparsePolicySet(setId, {
-    staticPolicies: Object.fromEntries(all.map((p) => [p.id, p.cedar])),
-  })
-  if (answer.type === 'failure') throw new Error(answer.errors.map((e) => e.message).join('; '))
-  return { id: setId, descriptions: new Map(all.map((p) => [p.id, p.description])) }
+  const set: PolicySetHandle = {
+    id: setId,
+    descriptions: new Map(all.map((p) => [p.id, p.description])),
+    policies: Object.fromEntries(all.map((p) => [p.id, p.cedar])),
+    loadedIn: 0,
+  }
+  guarded(() => load(set))
+  return set
 }
 
 /**
  * One Cedar decision against the pre-parsed schema and a pre-parsed policy set (the built-in
- * one unless told). Never throws: a malformed request or entity data is a deny with the
- * problem in `errors`.
+ * one unless told). A malformed request or entity data is a deny with the problem in
+ * `errors`; it throws only EngineUnavailableError, when the wasm failed (see `rebuild`).
  */
 export function decide(
   request: AuthorizationRequest,
   set: PolicySetHandle = builtinPolicySet
 ): Decision {
-  let answer: cedar.AuthorizationAnswer
+  let answer: CedarTypes.AuthorizationAnswer
   try {
+    if (broken) rebuild()
+    if (set.loadedIn !== generation) load(set)
     answer = cedar.statefulIsAuthorized({
       principal: request.principal,
       action: { type: 'Action', id: request.action },
@@ -203,7 +304,7 @@ export function decide(
       validateRequest: true,
     })
   } catch (error) {
-    return denied([{ code: 'invalid_request', message: String(error) }])
+    throw engineFailed(error)
   }
   if (answer.type === 'failure') {
     return denied(answer.errors.map((e) => ({ code: 'invalid_request', message: e.message })))
@@ -243,6 +344,17 @@ export function checkCustomPolicy(
   requestedId: string | undefined,
   text: string,
   description?: string
+): CustomPolicyCheck {
+  const tooDeep = policyTooDeep(text)
+  if (tooDeep) return { ok: false, diagnostics: [plain(tooDeep)] }
+  return guarded((cedar) => checkWithCedar(cedar, requestedId, text, description))
+}
+
+function checkWithCedar(
+  cedar: Cedar,
+  requestedId: string | undefined,
+  text: string,
+  description: string | undefined
 ): CustomPolicyCheck {
   const fail = (...diagnostics: PolicyDiagnostic[]): CustomPolicyCheck => ({
     ok: false,
@@ -308,7 +420,7 @@ function plain(message: string): PolicyDiagnostic {
 }
 
 /** Cedar gives byte offsets into the text; turns the first one into 1-based line and column. */
-function diagnosticOf(error: cedar.DetailedError, text: string): PolicyDiagnostic {
+function diagnosticOf(error: CedarTypes.DetailedError, text: string): PolicyDiagnostic {
   const location = error.sourceLocations?.[0]
   if (!location) return { ...plain(error.message), help: error.help ?? null }
   const start = positionAt(text, location.start)

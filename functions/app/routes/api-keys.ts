@@ -8,6 +8,7 @@ import {
 } from '../../domain/api-keys.js'
 import { getWorkspace } from '../../domain/workspaces.js'
 import { ApiKeySchema, ApiKeyWithSecretSchema } from '../access-schemas.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { adminPrincipal, guard, serviceContext } from '../http.js'
 import {
@@ -46,13 +47,13 @@ apiKeyRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_workspace_api_keys')
-    const { workspace_id, member_id, status, ...page } = c.req.valid('query')
+    const { workspace_id, member_id, status, ...page } = pageRequest(c, c.req.valid('query'))
     const result = await listApiKeys(serviceContext(c), organizationId, page, {
       workspace_id,
       member_id,
       status,
     })
-    return c.json({ object: 'list' as const, ...result }, 200)
+    return c.json(listBody(c, result), 200)
   }
 )
 

@@ -2,6 +2,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { listAuditEvents } from '../../domain/audit.js'
 import { toCsv } from '../../lib/csv.js'
 import { invalid } from '../../lib/errors.js'
+import { listBody, openCursor, sealCursor } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'
 import { AUTH_ERRORS, errorResponses, listOf, Timestamp } from '../openapi.js'
@@ -79,10 +80,11 @@ auditRoutes.openapi(
         after_time: query.after_time ? new Date(query.after_time) : undefined,
         before_time: query.before_time ? new Date(query.before_time) : undefined,
       },
-      { limit: query.limit ?? (csv ? MAX_CSV_ROWS : 20), after: query.after }
+      { limit: query.limit ?? (csv ? MAX_CSV_ROWS : 20), after: openCursor(c) }
     )
-    if (!csv) return c.json({ object: 'list' as const, ...page }, 200)
-    if (page.next_cursor) c.header('X-Next-Cursor', page.next_cursor)
+    if (!csv) return c.json(listBody(c, page), 200)
+    const next = sealCursor(c, page.next_cursor)
+    if (next) c.header('X-Next-Cursor', next)
     const rows = page.data.map((event) => [
       event.id,
       event.occurred_at,

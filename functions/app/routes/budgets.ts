@@ -4,6 +4,7 @@ import { listBudgets } from '../../domain/budgets.js'
 import { getPriceList, updatePrices } from '../../domain/prices.js'
 import { getSpendLimit, putSpendLimit } from '../../domain/spend-limits.js'
 import { getWorkspace } from '../../domain/workspaces.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
 import {
@@ -152,8 +153,12 @@ budgetRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_budgets')
-    const page = await listBudgets(serviceContext(c), organizationId, c.req.valid('query'))
-    return c.json({ object: 'list' as const, ...page }, 200)
+    const page = await listBudgets(
+      serviceContext(c),
+      organizationId,
+      pageRequest(c, c.req.valid('query'))
+    )
+    return c.json(listBody(c, page), 200)
   }
 )
 

@@ -17,6 +17,7 @@ import {
   GroupSchema,
   MemberSchema,
 } from '../access-schemas.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
 import {
@@ -51,8 +52,12 @@ groupRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_groups')
-    const page = await listGroups(serviceContext(c), organizationId, c.req.valid('query'))
-    return c.json({ object: 'list' as const, ...page }, 200)
+    const page = await listGroups(
+      serviceContext(c),
+      organizationId,
+      pageRequest(c, c.req.valid('query'))
+    )
+    return c.json(listBody(c, page), 200)
   }
 )
 
@@ -171,9 +176,9 @@ groupRoutes.openapi(
       serviceContext(c),
       organizationId,
       c.req.valid('param').id,
-      c.req.valid('query')
+      pageRequest(c, c.req.valid('query'))
     )
-    return c.json({ object: 'list' as const, ...page }, 200)
+    return c.json(listBody(c, page), 200)
   }
 )
 

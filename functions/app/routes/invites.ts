@@ -14,6 +14,7 @@ import {
   MemberSchema,
   WorkspaceRolesListSchema,
 } from '../access-schemas.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { etag, guard, serviceContext } from '../http.js'
 import {
@@ -44,9 +45,9 @@ inviteRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_invites')
-    const { status, ...page } = c.req.valid('query')
+    const { status, ...page } = pageRequest(c, c.req.valid('query'))
     const result = await listInvites(serviceContext(c), organizationId, page, status)
-    return c.json({ object: 'list' as const, ...result }, 200)
+    return c.json(listBody(c, result), 200)
   }
 )
 

@@ -15,6 +15,7 @@ import {
   MemberStatusSchema,
   WorkspaceRolesListSchema,
 } from '../access-schemas.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
 import {
@@ -51,9 +52,9 @@ memberRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_members')
-    const { email, status, ...page } = c.req.valid('query')
+    const { email, status, ...page } = pageRequest(c, c.req.valid('query'))
     const result = await listMembers(serviceContext(c), organizationId, page, { email, status })
-    return c.json({ object: 'list' as const, ...result }, 200)
+    return c.json(listBody(c, result), 200)
   }
 )
 

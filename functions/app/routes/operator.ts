@@ -5,6 +5,7 @@ import {
   getOrganization,
   listOrganizations,
 } from '../../domain/organizations.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { serviceContext } from '../http.js'
 import {
@@ -78,8 +79,8 @@ operatorRoutes.openapi(
     },
   }),
   async (c) => {
-    const page = await listOrganizations(serviceContext(c), c.req.valid('query'))
-    return c.json({ object: 'list' as const, ...page }, 200)
+    const page = await listOrganizations(serviceContext(c), pageRequest(c, c.req.valid('query')))
+    return c.json(listBody(c, page), 200)
   }
 )
 
@@ -132,8 +133,8 @@ operatorRoutes.openapi(
     },
   }),
   async (c) => {
-    const page = await listServiceKeys(serviceContext(c), c.req.valid('query'))
-    return c.json({ object: 'list' as const, ...page }, 200)
+    const page = await listServiceKeys(serviceContext(c), pageRequest(c, c.req.valid('query')))
+    return c.json(listBody(c, page), 200)
   }
 )
 

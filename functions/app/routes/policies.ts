@@ -13,6 +13,7 @@ import {
   PolicySchema,
   PolicyValidationSchema,
 } from '../authz-schemas.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { etag, expectedVersion, guard, serviceContext } from '../http.js'
 import {
@@ -47,8 +48,12 @@ policyRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_policies')
-    const page = await listPolicies(serviceContext(c), organizationId, c.req.valid('query'))
-    return c.json({ object: 'list' as const, ...page }, 200)
+    const page = await listPolicies(
+      serviceContext(c),
+      organizationId,
+      pageRequest(c, c.req.valid('query'))
+    )
+    return c.json(listBody(c, page), 200)
   }
 )
 

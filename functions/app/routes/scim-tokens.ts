@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { createScimToken, listScimTokens, revokeScimToken } from '../../domain/keys.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'
 import {
@@ -34,8 +35,12 @@ scimTokenRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_scim_tokens')
-    const page = await listScimTokens(serviceContext(c), organizationId, c.req.valid('query'))
-    return c.json({ object: 'list' as const, ...page }, 200)
+    const page = await listScimTokens(
+      serviceContext(c),
+      organizationId,
+      pageRequest(c, c.req.valid('query'))
+    )
+    return c.json(listBody(c, page), 200)
   }
 )
 

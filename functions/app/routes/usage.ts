@@ -16,6 +16,7 @@ import { toCsv } from '../../lib/csv.js'
 import { invalid } from '../../lib/errors.js'
 import { formatMoney } from '../../lib/money.js'
 import type { UsageDimension } from '../../model/index.js'
+import { openCursor, sealCursor } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'
 import {
@@ -220,6 +221,7 @@ function sendReport(
   format: 'json' | 'csv',
   filename: string
 ): Response {
+  const next = sealCursor(c, page.next_page)
   const figures = (result: ReportResult) =>
     Object.fromEntries(Object.entries(measures).map(([name, measure]) => [name, measure(result)]))
   if (format === 'json') {
@@ -232,7 +234,7 @@ function sendReport(
         results: bucket.results.map((result) => ({ ...result.group, ...figures(result) })),
       })),
       has_more: page.has_more,
-      next_page: page.next_page,
+      next_page: next,
     })
   }
   const header = ['starting_at', 'ending_at', ...groupBy, ...Object.keys(measures), 'currency']
@@ -245,7 +247,7 @@ function sendReport(
       page.currency,
     ])
   )
-  if (page.next_page) c.header('X-Next-Page', page.next_page)
+  if (next) c.header('X-Next-Page', next)
   return c.body(toCsv(header, rows), 200, {
     'content-type': 'text/csv; charset=utf-8',
     'content-disposition': `attachment; filename="${filename}"`,
@@ -272,7 +274,7 @@ usageRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_usage_reports')
     const raw = c.req.valid('query')
-    const query = reportQuery(raw, USAGE_GROUPS)
+    const query = { ...reportQuery(raw, USAGE_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
     const page = await usageReport(serviceContext(c), organizationId, query)
     return sendReport(c, page, query.group_by, USAGE_MEASURES, raw.format, 'usage.csv')
@@ -291,7 +293,7 @@ usageRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_usage_reports')
     const raw = c.req.valid('query')
-    const query = reportQuery(raw, COST_GROUPS)
+    const query = { ...reportQuery(raw, COST_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
     const page = await usageReport(serviceContext(c), organizationId, query)
     return sendReport(c, page, query.group_by, COST_MEASURES, raw.format, 'costs.csv')

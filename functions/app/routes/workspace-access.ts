@@ -3,6 +3,7 @@ import { listWorkspaceAccess, putGrant, removeGrant } from '../../domain/access.
 import { getWorkspace } from '../../domain/workspaces.js'
 import type { PrincipalRef } from '../../store/grants.js'
 import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../access-schemas.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import {
   adminPrincipal,
@@ -47,8 +48,13 @@ workspaceAccessRoutes.openapi(
     const { organizationId } = adminPrincipal(c)
     const workspace = await getWorkspace(ctx, organizationId, c.req.valid('param').id)
     await guard(c, 'read_workspace_access', { type: 'Workspace', workspace })
-    const page = await listWorkspaceAccess(ctx, organizationId, workspace.id, c.req.valid('query'))
-    return c.json({ object: 'list' as const, ...page }, 200)
+    const page = await listWorkspaceAccess(
+      ctx,
+      organizationId,
+      workspace.id,
+      pageRequest(c, c.req.valid('query'))
+    )
+    return c.json(listBody(c, page), 200)
   }
 )
 

@@ -7,6 +7,7 @@ import {
   unarchiveWorkspace,
   updateWorkspace,
 } from '../../domain/workspaces.js'
+import { listBody, pageRequest } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
 import {
@@ -42,9 +43,9 @@ workspaceRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_workspace')
-    const { status, ...page } = c.req.valid('query')
+    const { status, ...page } = pageRequest(c, c.req.valid('query'))
     const result = await listWorkspaces(serviceContext(c), organizationId, page, status)
-    return c.json({ object: 'list' as const, ...result }, 200)
+    return c.json(listBody(c, result), 200)
   }
 )
 
