@@ -319,6 +319,34 @@ describe('If-Match (RFC 9110 §13.1.1)', () => {
   })
 })
 
+describe('If-Match before the rules about other scopes', () => {
+  it('a stale If-Match on a spend limit → 412 even when the new limit breaks another scope; current → 400', async () => {
+    const limited = await api.create('/v1/workspaces', { name: 'Limited' })
+    const orgLimit = await api.put('/v1/spend-limit', { monthly_limit: '500.00' })
+    expect(orgLimit.status, orgLimit.text).toBe(200)
+    const wsLimit = await api.put(`/v1/workspaces/${limited.id}/spend-limit`, {
+      monthly_limit: '400.00',
+    })
+    expect(wsLimit.status, wsLimit.text).toBe(200)
+    const version = orgLimit.body.version as number
+    const before = await auditCount()
+    // Below the workspace's 400.00, so a 400 if the caller's version were current.
+    const below = { monthly_limit: '100.00' }
+    expectError(
+      await api.put('/v1/spend-limit', below, { 'if-match': `"${version + 1}"` }),
+      412,
+      'precondition_failed'
+    )
+    expectError(
+      await api.put('/v1/spend-limit', below, { 'if-match': `"${version}"` }),
+      400,
+      'invalid_request',
+      'monthly_limit'
+    )
+    expect(await auditCount()).toBe(before)
+  })
+})
+
 describe('If-Match on a PUT that can create (a grant)', () => {
   it('* and any tag require the grant to exist: 412 and nothing created; * on an existing grant proceeds', async () => {
     const member = await api.create('/v1/members', { email: email(), name: 'Upsert' })

@@ -1,4 +1,4 @@
-import { invalid, notFound } from '../lib/errors.js'
+import { invalid, notFound, staleVersion } from '../lib/errors.js'
 import { formatMoney, parseMoney } from '../lib/money.js'
 import type { Enforcement, SpendLimit } from '../model/index.js'
 import { type StoredSpendLimit, spendLimits } from '../store/budgets.js'
@@ -53,10 +53,17 @@ export async function putSpendLimit(
   const thresholds = [...new Set(input.alert_thresholds_percent ?? DEFAULT_ALERT_THRESHOLDS)].sort(
     (a, b) => a - b
   )
-  if (limitMicros !== null)
-    await checkAgainstOtherScopes(ctx, organizationId, workspaceId, limitMicros)
-
   const scope = { organization_id: organizationId, workspace_id: workspaceId }
+  if (limitMicros !== null) {
+    // A stale If-Match is a 412 before any rule about the other scopes, which the caller judged
+    // from the version it saw (RFC 9110 §13.2.2: preconditions before the content is processed).
+    if (expectedVersion !== undefined) {
+      const version = (await spendLimits.get(ctx.db, scope))?.version ?? 0
+      if (version !== expectedVersion) throw staleVersion('resource', version, expectedVersion)
+    }
+    await checkAgainstOtherScopes(ctx, organizationId, workspaceId, limitMicros)
+  }
+
   const result = await updateVersioned<StoredSpendLimit>({
     load: async () => (await spendLimits.get(ctx.db, scope)) ?? unset(organizationId, workspaceId),
     missing: () => new Error('unreachable'),

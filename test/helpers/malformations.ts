@@ -59,6 +59,8 @@ export const deep = (depth: number, shape: 'array' | 'object') =>
     : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`
 const WRONG_VALUES: unknown[] = [0, -1, 1.5, true, false, null, 'str', [], [1, 2], {}, { a: 1 }]
 const LONE_SURROGATES = ['\ud800', '\udfff', 'a\udc00b', '\ud83d', 'x\ud800\ud800']
+// Not here: a leading byte order mark, which RFC 8259 §8.1 lets a parser ignore (and the server
+// does, as the UTF-8 decoder drops it), so `\ufeff{}` is the valid body `{}`.
 const INVALID_JSON = [
   '{',
   '{"a":',
@@ -68,7 +70,6 @@ const INVALID_JSON = [
   '',
   '\u0000',
   '{"a":1}xyz',
-  '\ufeff{}',
   'null',
   '"str"',
   '123',
