@@ -1,14 +1,18 @@
-import {
-  type KeyStatus,
-  type MemberStatus,
-  type OrgRole,
-  PRODUCTS,
-  type PrincipalType,
-  type Product,
-  type WorkspaceRole,
+import type {
+  CustomPolicy,
+  KeyStatus,
+  MemberStatus,
+  OrgRole,
+  PrincipalType,
+  Product,
+  WorkspaceRole,
 } from '../model/index.js'
-import type { Db, Item, Key } from './db.js'
-import { keys } from './keys.js'
+
+/**
+ * What decisions read, and the port they read it through. authz owns both: the store adapter
+ * (`storeDecisionFacts`, functions/store/decision-facts.ts) and the in-memory one
+ * (memory-facts.ts) implement `DecisionFacts`; nothing here knows how facts are stored.
+ */
 
 /** What a decision needs to know about an organization. */
 export interface OrgFacts {
@@ -79,125 +83,33 @@ export interface Facts {
   grants: Map<string, WorkspaceRole[] | null>
 }
 
+/** The key of a grant in `Facts.grants` (a map key, not a storage key). */
 export function grantKey(ref: GrantRef): string {
   return `${ref.workspaceId}#${ref.type}#${ref.id}`
 }
 
-function setOf(value: unknown): string[] {
-  return value instanceof Set ? [...(value as Set<string>)].sort() : []
+/** An organization's revision counters (absent = 0). */
+export interface OrgRevision {
+  /** Bumped after every committed change that can affect a decision. */
+  revision: number
+  /** Bumped after every change of the organization's custom policies. */
+  policyRevision: number
 }
 
-/**
- * The decision read path: any mix of organization, workspace, member, group, API key and grant
- * facts in ONE BatchGetItem (chunks of 100 keys, 4 at a time), strongly consistent. Every item
- * is addressed by key, so the cost depends on what a request needs, never on how many members,
- * workspaces or grants the organization has. Members not `ready` and groups not `active` are
- * reported absent: a half-finished creation or removal grants nothing.
- */
-export async function readDecisionFacts(
-  db: Db,
-  orgId: string,
-  request: FactsRequest
-): Promise<Facts> {
-  const wanted: Key[] = []
-  if (request.organization) {
-    wanted.push(
-      keys.organization(orgId),
-      keys.budgetState(orgId, null),
-      keys.seatPool(orgId, 'chat')
-    )
-  }
-  for (const id of request.workspaces ?? []) wanted.push(keys.workspace(orgId, id))
-  for (const id of request.workspaceBudgets ?? []) wanted.push(keys.budgetState(orgId, id))
-  for (const id of request.members ?? []) {
-    wanted.push(keys.member(orgId, id), ...PRODUCTS.map((p) => keys.seat(orgId, p, id)))
-  }
-  for (const id of request.groups ?? []) wanted.push(keys.group(orgId, id))
-  for (const id of request.apiKeys ?? []) wanted.push(keys.apiKey(orgId, id))
-  for (const ref of request.grants ?? []) {
-    wanted.push(keys.grant(orgId, ref.workspaceId, ref.type, ref.id))
-  }
-  const unique = [...new Map(wanted.map((key) => [key.SK, key])).values()]
-  const items = unique.length > 0 ? await db.batchGet(unique, { concurrency: 4 }) : []
-  const bySk = new Map<string, Item>(items.map((item) => [item.SK as string, item]))
-  const at = (key: Key) => bySk.get(key.SK)
-
-  const facts: Facts = {
-    workspaces: new Map(),
-    workspaceBudgets: new Map(),
-    members: new Map(),
-    groups: new Map(),
-    apiKeys: new Map(),
-    grants: new Map(),
-  }
-  if (request.organization) {
-    const org = at(keys.organization(orgId))
-    facts.organization = org
-      ? {
-          id: orgId,
-          suspended: at(keys.budgetState(orgId, null))?.suspended === true,
-          sellsChatSeats: ((at(keys.seatPool(orgId, 'chat'))?.purchased as number) ?? 0) > 0,
-        }
-      : null
-  }
-  for (const id of request.workspaces ?? []) {
-    const item = at(keys.workspace(orgId, id))
-    facts.workspaces.set(
-      id,
-      item
-        ? { id, archived: item.status === 'archived', isDefault: item.is_default === true }
-        : null
-    )
-  }
-  for (const id of request.workspaceBudgets ?? []) {
-    facts.workspaceBudgets.set(id, at(keys.budgetState(orgId, id))?.suspended === true)
-  }
-  for (const id of request.members ?? []) {
-    const item = at(keys.member(orgId, id))
-    facts.members.set(
-      id,
-      item?.state === 'ready'
-        ? {
-            id,
-            status: item.status as MemberStatus,
-            orgRole: item.org_role as OrgRole,
-            groupIds: setOf(item.group_ids),
-            seats: PRODUCTS.filter((product) => at(keys.seat(orgId, product, id)) !== undefined),
-          }
-        : null
-    )
-  }
-  for (const id of request.groups ?? []) {
-    const item = at(keys.group(orgId, id))
-    facts.groups.set(
-      id,
-      item?.state === 'active'
-        ? {
-            id,
-            orgRole: (item.org_role as OrgRole | null) ?? null,
-            parentIds: setOf(item.parent_ids),
-          }
-        : null
-    )
-  }
-  for (const id of request.apiKeys ?? []) {
-    const item = at(keys.apiKey(orgId, id))
-    facts.apiKeys.set(
-      id,
-      item
-        ? {
-            id,
-            status: item.status as KeyStatus,
-            expiresAt: (item.expires_at as string | null) ?? null,
-            workspaceId: item.workspace_id as string,
-            memberId: (item.member_id as string | null) ?? null,
-          }
-        : null
-    )
-  }
-  for (const ref of request.grants ?? []) {
-    const item = at(keys.grant(orgId, ref.workspaceId, ref.type, ref.id))
-    facts.grants.set(grantKey(ref), item ? (item.roles as WorkspaceRole[]) : null)
-  }
-  return facts
+/** The decision read port. */
+export interface DecisionFacts {
+  /**
+   * Any mix of facts of one organization, read together (one round trip as far as the source
+   * allows), strongly consistent. Members not `ready` and groups not `active` are absent.
+   */
+  read(organizationId: string, request: FactsRequest): Promise<Facts>
+  /** The stored revision (strongly consistent); notes it as known. */
+  revision(organizationId: string): Promise<OrgRevision>
+  /**
+   * The highest revision of the organization this process has written or read, without
+   * reading: a snapshot built at a lower one is stale.
+   */
+  latestKnownRevision(organizationId: string): number | undefined
+  /** The organization's custom policies. */
+  customPolicies(organizationId: string): Promise<readonly CustomPolicy[]>
 }
