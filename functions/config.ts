@@ -23,4 +23,28 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
   }
 }
 
+/**
+ * The decision path's settings (authz/fact-loader.ts `DecisionOptions`); the rest keep their
+ * defaults. DECISION_REVISION_CHECK_MS overrides the revision check interval.
+ */
+export function decisionOptions(env: NodeJS.ProcessEnv = process.env): {
+  revisionCheckMs?: number
+} {
+  const raw = env.DECISION_REVISION_CHECK_MS
+  if (raw === undefined || raw === '') return {}
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0) {
+    throw new Error(`DECISION_REVISION_CHECK_MS must be a number of milliseconds ≥ 0: ${raw}`)
+  }
+  return { revisionCheckMs: value }
+}
+
+/**
+ * Where the Cedar schema and policies live, if not in the repository's `policies/`: the
+ * Lambda bundle copies them next to the code and sets POLICY_DIR.
+ */
+export function policyDirectoryOverride(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.POLICY_DIR || undefined
+}
+
 export const OPERATOR_KEY_PATTERN = /^op_[A-Za-z0-9_-]{16,}$/

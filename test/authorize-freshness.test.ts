@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DecisionService, type ProductRequest } from '../functions/authz/decisions.js'
+import { StoreDecisionService as DecisionService } from '../functions/app/decisions.js'
+import type { ProductRequest } from '../functions/authz/decisions.js'
 import { Db, type Item, type Key } from '../functions/store/db.js'
 import { as, type Caller, email } from './helpers/admin-model.js'
 import { decider } from './helpers/decisions.js'

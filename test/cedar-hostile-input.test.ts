@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StoreDecisionService as DecisionService } from '../functions/app/decisions.js'
 import {
   MAX_CONTEXT_NESTING,
   MAX_POLICY_DEPTH_BUDGET,
   MAX_POLICY_NESTING,
 } from '../functions/authz/cedar-limits.js'
-import { DecisionService, type ProductRequest } from '../functions/authz/decisions.js'
+import type { ProductRequest } from '../functions/authz/decisions.js'
 import {
   builtinPolicySet,
   decide,

@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DecisionService, type ProductRequest } from '../functions/authz/decisions.js'
+import { StoreDecisionService as DecisionService } from '../functions/app/decisions.js'
+import type { ProductRequest } from '../functions/authz/decisions.js'
 import { buildWorkspace } from '../functions/domain/workspaces.js'
 import { newId } from '../functions/lib/ids.js'
 import type { Member, WorkspaceGrant } from '../functions/model/index.js'

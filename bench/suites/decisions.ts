@@ -18,7 +18,8 @@ import { join } from 'node:path'
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import type * as cedar from '@cedar-policy/cedar-wasm/nodejs'
 import autocannon from 'autocannon'
-import { DecisionService, type ProductRequest } from '../../functions/authz/decisions.js'
+import { StoreDecisionService } from '../../functions/app/decisions.js'
+import type { ProductRequest } from '../../functions/authz/decisions.js'
 import { cedarInstance } from '../../functions/authz/engine.js'
 import { putGrant } from '../../functions/domain/access.js'
 import type { ServiceContext } from '../../functions/domain/context.js'
@@ -308,7 +309,7 @@ function sampleRequests(memberIds: string[], wsIds: string[], seed: number): Pro
 
 async function inProcess(db: Db, orgs: Org[]): Promise<BenchTable> {
   // The default options (the revision is re-read at most once a second), as the app runs.
-  const service = new DecisionService(db)
+  const service = new StoreDecisionService(db)
   const now = new Date()
   let allowed = 0
   // Warm: every sample's facts read once; then the identical raw calls are captured.
@@ -409,7 +410,7 @@ async function coldDecisions(db: Db, orgs: Org[], calls: () => number): Promise<
   const rows: (string | number)[][] = []
   for (const strict of [false, true]) {
     for (const org of orgs) {
-      const service = new DecisionService(db, strict ? { revisionCheckMs: 0 } : {})
+      const service = new StoreDecisionService(db, strict ? { revisionCheckMs: 0 } : {})
       const now = new Date()
       const samples: number[] = []
       let reads = 0

@@ -1,10 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
-import { DecisionService, decisionOptionsFromEnv } from '../authz/decisions.js'
+import { decisionOptions } from '../config.js'
 import { AppError, invalid } from '../lib/errors.js'
 import { illFormedStringPath } from '../lib/unicode.js'
 import { deriveCursorKey } from './cursors.js'
+import { StoreDecisionService } from './decisions.js'
 import type { AppDeps, AppEnv } from './env.js'
 import { errorResponse, handleError, validationError } from './errors.js'
 import { requestContext } from './middleware/request-log.js'
@@ -54,7 +55,7 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use('*', requestId())
-  const decisions = deps.decisions ?? new DecisionService(deps.db, decisionOptionsFromEnv())
+  const decisions = deps.decisions ?? new StoreDecisionService(deps.db, decisionOptions())
   const cursorKey = deriveCursorKey(deps.operatorKey)
   app.use('*', requestContext({ ...deps, decisions, cursorKey }))
   app.use(

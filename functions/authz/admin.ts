@@ -1,5 +1,4 @@
 import type { OrgRole, Workspace } from '../model/index.js'
-import type { OrgFacts } from '../store/decision-facts.js'
 import type { AuthorizationRequest, EntityRef } from './engine.js'
 import {
   adminKeyEntity,
@@ -8,6 +7,7 @@ import {
   workspaceEntity,
   workspaceRef,
 } from './entities.js'
+import type { OrgFacts } from './facts.js'
 
 /** The Admin API actions of the schema, with the resource type each is asked about. */
 export const ADMIN_ACTIONS = {

@@ -1,12 +1,6 @@
 import { WORKSPACE_ROLES, type WorkspaceRole } from '../model/index.js'
-import type {
-  ApiKeyFacts,
-  GroupFacts,
-  MemberFacts,
-  OrgFacts,
-  WorkspaceFacts,
-} from '../store/decision-facts.js'
-import type { EntityJson, EntityRef } from './engine.js'
+import type { CedarValue, EntityJson, EntityRef } from './engine.js'
+import type { ApiKeyFacts, GroupFacts, MemberFacts, OrgFacts, WorkspaceFacts } from './facts.js'
 
 /**
  * Cedar entities from store facts (schema: policies/schema.cedarschema). Pure functions: the
@@ -25,6 +19,11 @@ export function workspaceRoleRef(workspaceId: string, role: WorkspaceRole): Enti
 }
 
 const entity = (ref: EntityRef) => ({ __entity: ref })
+
+/** Cedar's JSON for a datetime (an extension value). */
+export function cedarDatetime(iso: string): CedarValue {
+  return { __extn: { fn: 'datetime', arg: iso } }
+}
 
 export function organizationEntity(org: OrgFacts): EntityJson {
   return {
@@ -116,7 +115,7 @@ export function apiKeyEntity(
     uid: { type: 'ApiKey', id: key.id },
     attrs: {
       status: key.status,
-      ...(key.expiresAt ? { expires_at: { __extn: { fn: 'datetime', arg: key.expiresAt } } } : {}),
+      ...(key.expiresAt ? { expires_at: cedarDatetime(key.expiresAt) } : {}),
       workspace: entity(workspaceRef(key.workspaceId)),
       organization: entity(organizationRef(organizationId)),
       member_active: memberActive,

@@ -1,14 +1,16 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { policyDirectoryOverride } from '../config.js'
 
 /**
- * Where the Cedar schema and policies live: POLICY_DIR when set (the Lambda bundle copies
- * `policies/` next to the code and sets it), else the repository's `policies/`.
+ * Where the Cedar schema and policies live: the configured directory (POLICY_DIR, read by
+ * config.ts: the Lambda bundle copies `policies/` next to the code and sets it), else the
+ * repository's `policies/`. The engine loads them when it is first imported, before any
+ * entry point could pass a setting down, so this asks config.ts itself.
  */
-export function policyDirectory(): string {
-  if (process.env.POLICY_DIR) return process.env.POLICY_DIR
-  return fileURLToPath(new URL('../../policies/', import.meta.url))
+export function policyDirectory(override = policyDirectoryOverride()): string {
+  return override ?? fileURLToPath(new URL('../../policies/', import.meta.url))
 }
 
 export interface PolicyFiles {

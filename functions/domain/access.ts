@@ -6,6 +6,7 @@ import {
   preconditionFailed,
   staleVersion,
 } from '../lib/errors.js'
+import { walkNesting } from '../lib/group-nesting.js'
 import {
   type Group,
   type Organization,
@@ -282,32 +283,20 @@ export interface GroupReach {
 /**
  * Every group containing a member whose direct groups are `directGroupIds`, directly or through
  * nesting: one BatchGet per nesting level (groups.parentsOf). Reads grow with the number of
- * groups the member is in, not with the organization. Breadth-first, so each group's path is a
- * shortest one; a visited set makes any cycle harmless.
+ * groups the member is in, not with the organization. Breadth-first (walkNesting), so each
+ * group's path is a shortest one, and any cycle is harmless.
  */
 export async function groupClosure(
   ctx: Pick<ServiceContext, 'db'>,
   organizationId: string,
   directGroupIds: readonly string[]
 ): Promise<Map<string, GroupReach>> {
-  const reached = new Map<string, GroupReach>()
-  let frontier = new Map<string, string[]>(directGroupIds.map((id) => [id, [id]]))
-  while (frontier.size > 0) {
-    const level = await groups.parentsOf(ctx.db, organizationId, [...frontier.keys()])
-    const next = new Map<string, string[]>()
-    for (const [id, path] of frontier) {
-      const group = level.get(id)
-      if (!group) continue
-      reached.set(id, { group, path })
-      for (const parentId of group.parent_group_ids) {
-        if (!reached.has(parentId) && !frontier.has(parentId) && !next.has(parentId)) {
-          next.set(parentId, [...path, parentId])
-        }
-      }
-    }
-    frontier = next
-  }
-  return reached
+  const walked = await walkNesting(
+    directGroupIds,
+    (ids) => groups.parentsOf(ctx.db, organizationId, ids),
+    (group) => group.parent_group_ids
+  )
+  return new Map([...walked].map(([id, { node, path }]) => [id, { group: node, path }]))
 }
 
 export type AccessSource =

@@ -1,4 +1,5 @@
 import { conflict, duplicate, notFound } from '../lib/errors.js'
+import { MAX_NESTING_DEPTH, walkNesting } from '../lib/group-nesting.js'
 import { newId } from '../lib/ids.js'
 import type { Group, GroupMembership, Member, OrgRole } from '../model/index.js'
 import { uniqueClaims } from '../store/claims.js'
@@ -17,9 +18,6 @@ import { recordAudit } from './audit.js'
 import { leaseExpired, withLock } from './concurrency.js'
 import type { ServiceContext } from './context.js'
 import { updateVersioned } from './versioning.js'
-
-/** The longest chain of nested groups (member → g1 → … → g10): bounds a decision's reads. */
-export const MAX_NESTING_DEPTH = 10
 
 const NAME_CLAIM = 'group-name'
 const NESTING_LOCK = 'group-nesting'
@@ -503,22 +501,14 @@ async function reach(
   start: StoredGroup,
   next: (group: Group) => string[]
 ): Promise<{ ids: Set<string>; longest: number }> {
+  const walked = await walkNesting(
+    next(start.group),
+    (ids) => groups.parentsOf(ctx.db, organizationId, ids),
+    next,
+    [start.group.id]
+  )
   const found = new Map<string, Group>([[start.group.id, start.group]])
-  let frontier = next(start.group)
-  while (frontier.length > 0) {
-    const level = await groups.findMany(
-      ctx.db,
-      organizationId,
-      frontier.filter((id) => !found.has(id))
-    )
-    const upcoming: string[] = []
-    for (const [id, stored] of level) {
-      if (stored.state !== 'active' || found.has(id)) continue
-      found.set(id, stored.group)
-      upcoming.push(...next(stored.group))
-    }
-    frontier = [...new Set(upcoming)].filter((id) => !found.has(id))
-  }
+  for (const [id, { node }] of walked) found.set(id, node)
   const memo = new Map<string, number>()
   const longest = (id: string, onPath: Set<string>): number => {
     const known = memo.get(id)

@@ -1,15 +1,12 @@
-import { ADMIN_ACTIONS, type AdminAction, adminRequest } from '../authz/admin.js'
-import { decide, type EntityJson } from '../authz/engine.js'
-import { memberEntities, organizationEntity, workspaceEntity } from '../authz/entities.js'
+import { ADMIN_ACTIONS, type AdminAction } from '../authz/admin.js'
+import { memberAllows, orgRoleAllows } from '../authz/role-probes.js'
 import {
   ORG_ROLES,
   type OrgRole,
   PRODUCT_ACTIONS,
-  PRODUCTS,
   WORKSPACE_ROLES,
   type WorkspaceRole,
 } from '../model/index.js'
-import type { OrgFacts } from '../store/decision-facts.js'
 
 export interface RoleDescription {
   name: string
@@ -71,60 +68,4 @@ export function listRoles(): RoleDescription[] {
     })),
   ]
   return cached
-}
-
-const PROBE_ORG: OrgFacts = { id: 'org_probe', suspended: false, sellsChatSeats: true }
-const PROBE_WORKSPACE = { id: 'ws_probe', archived: false, isDefault: false }
-
-function orgRoleAllows(role: OrgRole, action: AdminAction): boolean {
-  const principal = { id: 'adk_probe', organizationId: PROBE_ORG.id, orgRoles: [role] }
-  const resource =
-    ADMIN_ACTIONS[action] === 'Workspace'
-      ? {
-          type: 'Workspace' as const,
-          workspace: {
-            id: PROBE_WORKSPACE.id,
-            object: 'workspace' as const,
-            organization_id: PROBE_ORG.id,
-            name: 'probe',
-            description: null,
-            is_default: false,
-            status: 'active' as const,
-            archived_at: null,
-            created_at: '',
-            updated_at: '',
-            version: 1,
-          },
-        }
-      : { type: 'Organization' as const, organizationId: PROBE_ORG.id }
-  const request = adminRequest(principal, action, resource, {
-    organization: PROBE_ORG,
-    workspaceSuspended: false,
-  })
-  return decide(request).decision === 'allow'
-}
-
-/** A member with org role `orgRole` and `roles` in the probe workspace, holding every seat. */
-function memberAllows(orgRole: OrgRole, roles: WorkspaceRole[], action: string): boolean {
-  const member = {
-    id: 'mem_probe',
-    status: 'active' as const,
-    orgRole,
-    groupIds: [],
-    seats: [...PRODUCTS],
-  }
-  const entities: EntityJson[] = [
-    organizationEntity(PROBE_ORG),
-    workspaceEntity(PROBE_ORG.id, PROBE_WORKSPACE, false),
-    ...memberEntities(PROBE_ORG.id, PROBE_WORKSPACE.id, member, roles, new Map()),
-  ]
-  return (
-    decide({
-      principal: { type: 'Member', id: member.id },
-      action,
-      resource: { type: 'Workspace', id: PROBE_WORKSPACE.id },
-      entities,
-      context: { now: { __extn: { fn: 'datetime', arg: '2026-01-01T00:00:00Z' } } },
-    }).decision === 'allow'
-  )
 }

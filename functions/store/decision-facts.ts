@@ -1,86 +1,28 @@
+import type { DecisionFacts, Facts, FactsRequest, OrgRevision } from '../authz/facts.js'
+import { grantKey } from '../authz/facts.js'
 import {
   type KeyStatus,
   type MemberStatus,
   type OrgRole,
   PRODUCTS,
-  type PrincipalType,
-  type Product,
   type WorkspaceRole,
 } from '../model/index.js'
 import type { Db, Item, Key } from './db.js'
 import { keys } from './keys.js'
+import { customPolicies } from './policies.js'
+import { revisions } from './revisions.js'
 
-/** What a decision needs to know about an organization. */
-export interface OrgFacts {
-  id: string
-  /** Its hard monthly spend limit is exhausted (budget state, as of the last aggregation run). */
-  suspended: boolean
-  /** It has purchased chat seats, so use_chat needs one. */
-  sellsChatSeats: boolean
-}
-
-export interface WorkspaceFacts {
-  id: string
-  archived: boolean
-  isDefault: boolean
-}
-
-export interface MemberFacts {
-  id: string
-  status: MemberStatus
-  orgRole: OrgRole
-  /** Direct groups (the member item's `group_ids`). */
-  groupIds: string[]
-  seats: Product[]
-}
-
-export interface GroupFacts {
-  id: string
-  orgRole: OrgRole | null
-  /** The groups it is nested in (`parent_ids`, authoritative). */
-  parentIds: string[]
-}
-
-export interface ApiKeyFacts {
-  id: string
-  status: KeyStatus
-  expiresAt: string | null
-  workspaceId: string
-  memberId: string | null
-}
-
-export interface GrantRef {
-  workspaceId: string
-  type: PrincipalType
-  id: string
-}
-
-/** What to read; every list may be empty. */
-export interface FactsRequest {
-  organization?: boolean
-  workspaces?: readonly string[]
-  /** Workspaces whose budget state (suspension) to read. */
-  workspaceBudgets?: readonly string[]
-  members?: readonly string[]
-  groups?: readonly string[]
-  apiKeys?: readonly string[]
-  grants?: readonly GrantRef[]
-}
-
-/** What was read. `null` = absent (or, for members and groups, not in a state that grants). */
-export interface Facts {
-  organization?: OrgFacts | null
-  workspaces: Map<string, WorkspaceFacts | null>
-  workspaceBudgets: Map<string, boolean>
-  members: Map<string, MemberFacts | null>
-  groups: Map<string, GroupFacts | null>
-  apiKeys: Map<string, ApiKeyFacts | null>
-  /** By `grantKey(ref)`: the roles, or null when there is no grant. */
-  grants: Map<string, WorkspaceRole[] | null>
-}
-
-export function grantKey(ref: GrantRef): string {
-  return `${ref.workspaceId}#${ref.type}#${ref.id}`
+/** authz's decision read port over the table (keys, item shapes and revisions stay here). */
+export function storeDecisionFacts(db: Db): DecisionFacts {
+  return {
+    read: (organizationId, request) => readDecisionFacts(db, organizationId, request),
+    async revision(organizationId): Promise<OrgRevision> {
+      const stored = await revisions.read(db, organizationId)
+      return { revision: stored.revision, policyRevision: stored.policy_revision }
+    },
+    latestKnownRevision: (organizationId) => revisions.latestKnown(db, organizationId),
+    customPolicies: (organizationId) => customPolicies.all(db, organizationId),
+  }
 }
 
 function setOf(value: unknown): string[] {

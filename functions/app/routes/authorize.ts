@@ -25,21 +25,19 @@ const tags = ['Decisions']
 
 /**
  * Which organizations a caller may ask about: a service key any, an admin key its own (with
- * the `request_decisions` permission). Another organization's, or one that does not exist,
- * is a 404.
+ * the `request_decisions` permission). Another organization's is a 404; so is one that does
+ * not exist, which the decision's own facts tell (`unknownOrganization`).
  */
-async function requireOrganization(c: Context<AppEnv>, organizationId: string): Promise<void> {
+async function requireCallerMayAsk(c: Context<AppEnv>, organizationId: string): Promise<void> {
   const principal = c.get('principal')
   if (principal.kind === 'admin') {
-    if (principal.organizationId !== organizationId) {
-      throw notFound('organization', organizationId, 'organization_id')
-    }
+    if (principal.organizationId !== organizationId) throw unknownOrganization(organizationId)
     await guard(c, 'request_decisions')
   }
-  if (!(await c.get('deps').decisions.organizationExists(organizationId))) {
-    throw notFound('organization', organizationId, 'organization_id')
-  }
 }
+
+const unknownOrganization = (organizationId: string) =>
+  notFound('organization', organizationId, 'organization_id')
 
 authorizeRoutes.openapi(
   securedRoute(
@@ -60,9 +58,10 @@ authorizeRoutes.openapi(
   ),
   async (c) => {
     const { organization_id, ...request } = c.req.valid('json')
-    await requireOrganization(c, organization_id)
+    await requireCallerMayAsk(c, organization_id)
     const { decisions, clock } = c.get('deps')
-    const decision = await decisions.authorize(organization_id, request, clock.now())
+    const decision = await decisions.authorizeIfKnown(organization_id, request, clock.now())
+    if (!decision) throw unknownOrganization(organization_id)
     return c.json(decision, 200)
   }
 )
@@ -86,11 +85,12 @@ authorizeRoutes.openapi(
   ),
   async (c) => {
     const { organization_id, requests } = c.req.valid('json')
-    await requireOrganization(c, organization_id)
+    await requireCallerMayAsk(c, organization_id)
     const parsed = requests.map((item) => AuthorizationItemSchema.safeParse(item))
     const valid = parsed.flatMap((result) => (result.success ? [result.data] : []))
     const { decisions, clock } = c.get('deps')
-    const decided = await decisions.authorizeMany(organization_id, valid, clock.now())
+    const decided = await decisions.authorizeManyIfKnown(organization_id, valid, clock.now())
+    if (!decided) throw unknownOrganization(organization_id)
     let next = 0
     const results: Decision[] = parsed.map((result) => {
       if (result.success) return decided[next++]!
