@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto'
-import type { PriceEntry, UsageEvent } from '../model/index.js'
-import type { Db, Item, Key } from './db.js'
-import { keys } from './keys.js'
+import type { PriceEntry, UsageEvent } from '../../model/index.js'
+import type { Db, Item, Key } from '../db.js'
+import { keys } from '../keys.js'
 
 /**
  * Ingested usage lives in three kinds of items (docs/access-patterns.md, "Usage"):

@@ -1,7 +1,7 @@
-import type { BudgetAlert, BudgetState, Enforcement } from '../model/index.js'
-import { saveVersioned } from './collection.js'
-import { ConditionFailedError, type Db, type Item, stripKeys } from './db.js'
-import { keys } from './keys.js'
+import type { BudgetAlert, BudgetState, Enforcement } from '../../model/index.js'
+import { saveVersioned } from '../collection.js'
+import { ConditionFailedError, type Db, type Item, stripKeys } from '../db.js'
+import { keys } from '../keys.js'
 
 /** A spend limit as stored (`ORG#o` / `SPEND_LIMIT#ORG` or `SPEND_LIMIT#WS#w`). */
 export interface StoredSpendLimit {

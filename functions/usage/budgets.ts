@@ -1,8 +1,15 @@
+import { recordAudit } from '../domain/audit.js'
+import type { ServiceContext } from '../domain/context.js'
+import { getOrganization } from '../domain/organizations.js'
 import type { AlertPublisher } from '../lib/alert-bus.js'
 import { newId } from '../lib/ids.js'
 import { divideRounded, formatMoney } from '../lib/money.js'
 import { monthKey, monthRange } from '../lib/time-buckets.js'
 import type { Budget, BudgetAlert, BudgetState, Enforcement, Organization } from '../model/index.js'
+import { ConditionFailedError, type Db } from '../store/db.js'
+import { organizations } from '../store/organizations.js'
+import type { PageRequest } from '../store/pagination.js'
+import { revisions } from '../store/revisions.js'
 import {
   budgetAlerts,
   budgetScopeKey,
@@ -12,16 +19,9 @@ import {
   type StoredBudget,
   type StoredSpendLimit,
   spendLimits,
-} from '../store/budgets.js'
-import { ConditionFailedError, type Db } from '../store/db.js'
-import { organizations } from '../store/organizations.js'
-import type { PageRequest } from '../store/pagination.js'
-import { revisions } from '../store/revisions.js'
-import { scopeName, usageTotals } from '../store/usage-totals.js'
+} from '../store/usage/budgets.js'
+import { scopeName, usageTotals } from '../store/usage/totals.js'
 import { workspaces } from '../store/workspaces.js'
-import { recordAudit } from './audit.js'
-import type { ServiceContext } from './context.js'
-import { getOrganization } from './organizations.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
 export const DEFAULT_ENFORCEMENT: Enforcement = 'hard'

@@ -1,3 +1,4 @@
+import type { ServiceContext } from '../domain/context.js'
 import { DAY_MS } from '../lib/clock.js'
 import { newUlid } from '../lib/ids.js'
 import type { UsageEvent } from '../model/index.js'
@@ -7,8 +8,7 @@ import {
   scopedName,
   usageEvents,
   usageJournal,
-} from '../store/usage-events.js'
-import type { ServiceContext } from './context.js'
+} from '../store/usage/events.js'
 import { eventCostMicros, priceAt } from './prices.js'
 
 /** Events older than this are rejected (Stripe's meter-event window, contract: usage events). */

@@ -1,6 +1,6 @@
-import { dayKey, monthKey } from '../lib/time-buckets.js'
-import { ConditionFailedError, type Db, type Item, type Key } from './db.js'
-import { keys } from './keys.js'
+import { dayKey, monthKey } from '../../lib/time-buckets.js'
+import { ConditionFailedError, type Db, type Item, type Key } from '../db.js'
+import { keys } from '../keys.js'
 
 /** What usage adds up to. Costs are integer micro-units. */
 export interface UsageAmounts {

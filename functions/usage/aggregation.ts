@@ -1,30 +1,30 @@
+import type { ServiceContext } from '../domain/context.js'
 import type { AlertPublisher } from '../lib/alert-bus.js'
 import type { Clock } from '../lib/clock.js'
 import { newId } from '../lib/ids.js'
 import { bucketStart } from '../lib/time-buckets.js'
 import type { AggregationSummary, BudgetAlert, UsageEvent } from '../model/index.js'
-import { spendLimits } from '../store/budgets.js'
 import { type Db, forEachConcurrently } from '../store/db.js'
-import { FencedDb } from '../store/fenced-db.js'
-import { RetryingDb } from '../store/retrying-db.js'
+import { spendLimits } from '../store/usage/budgets.js'
 import {
   eventIdentity,
   type JournalSlot,
   slotName,
   usageEvents,
   usageJournal,
-} from '../store/usage-events.js'
-import { LeaseLostError, type RoundRecord, usageJobLock } from '../store/usage-job.js'
+} from '../store/usage/events.js'
+import { FencedDb } from '../store/usage/fenced-db.js'
+import { LeaseLostError, type RoundRecord, usageJobLock } from '../store/usage/job-lock.js'
+import { RetryingDb } from '../store/usage/retrying-db.js'
 import {
   parseScopeName,
   scopeName,
   type TotalsDelta,
   totalsKey,
   usageTotals,
-} from '../store/usage-totals.js'
+} from '../store/usage/totals.js'
 import { evaluateBudgets } from './budgets.js'
-import type { ServiceContext } from './context.js'
-import { rawEventExpiry } from './usage-events.js'
+import { rawEventExpiry } from './ingestion.js'
 
 export interface AggregationDeps {
   db: Db
