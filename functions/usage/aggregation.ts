@@ -6,15 +6,10 @@ import { bucketStart } from '../lib/time-buckets.js'
 import type { AggregationSummary, BudgetAlert, UsageEvent } from '../model/index.js'
 import { type Db, forEachConcurrently } from '../store/db.js'
 import { spendLimits } from '../store/usage/budgets.js'
-import {
-  eventIdentity,
-  type JournalSlot,
-  slotName,
-  usageEvents,
-  usageJournal,
-} from '../store/usage/events.js'
+import { eventIdentity, usageEvents } from '../store/usage/events.js'
 import { FencedDb } from '../store/usage/fenced-db.js'
 import { LeaseLostError, type RoundRecord, usageJobLock } from '../store/usage/job-lock.js'
+import { type JournalSlot, slotName, usageJournal } from '../store/usage/journal.js'
 import { RetryingDb } from '../store/usage/retrying-db.js'
 import {
   parseScopeName,

@@ -1,6 +1,6 @@
 import { ConditionFailedError, type Db } from '../db.js'
 import { keys } from '../keys.js'
-import type { SlotRef } from './events.js'
+import type { SlotRef } from './journal.js'
 
 /** The slots one aggregation round works on, fixed before it writes anything. */
 export interface RoundRecord {
