@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Budget, BudgetAlert } from '../functions/model/index.js'
 import { runAggregation } from '../functions/usage/aggregation.js'
-import { budgetSuspension } from '../functions/usage/budgets.js'
+import { budgetSuspension } from './helpers/budget-suspension.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import {
   adminKeyWithRole,

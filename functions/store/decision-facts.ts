@@ -9,6 +9,8 @@ import {
 } from '../model/index.js'
 import type { Db, Item, Key } from './db.js'
 import { keys } from './keys.js'
+import { budgetStateKey, isSuspended } from './usage/budgets.js'
+import { organizationScope } from './usage/scope.js'
 
 /** What a decision needs to know about an organization. */
 export interface OrgFacts {
@@ -103,12 +105,14 @@ export async function readDecisionFacts(
   if (request.organization) {
     wanted.push(
       keys.organization(orgId),
-      keys.budgetState(orgId, null),
+      budgetStateKey(organizationScope(orgId)),
       keys.seatPool(orgId, 'chat')
     )
   }
   for (const id of request.workspaces ?? []) wanted.push(keys.workspace(orgId, id))
-  for (const id of request.workspaceBudgets ?? []) wanted.push(keys.budgetState(orgId, id))
+  for (const id of request.workspaceBudgets ?? []) {
+    wanted.push(budgetStateKey({ organization_id: orgId, workspace_id: id }))
+  }
   for (const id of request.members ?? []) {
     wanted.push(keys.member(orgId, id), ...PRODUCTS.map((p) => keys.seat(orgId, p, id)))
   }
@@ -135,7 +139,7 @@ export async function readDecisionFacts(
     facts.organization = org
       ? {
           id: orgId,
-          suspended: at(keys.budgetState(orgId, null))?.suspended === true,
+          suspended: isSuspended(at(budgetStateKey(organizationScope(orgId)))),
           sellsChatSeats: ((at(keys.seatPool(orgId, 'chat'))?.purchased as number) ?? 0) > 0,
         }
       : null
@@ -150,7 +154,8 @@ export async function readDecisionFacts(
     )
   }
   for (const id of request.workspaceBudgets ?? []) {
-    facts.workspaceBudgets.set(id, at(keys.budgetState(orgId, id))?.suspended === true)
+    const state = at(budgetStateKey({ organization_id: orgId, workspace_id: id }))
+    facts.workspaceBudgets.set(id, isSuspended(state))
   }
   for (const id of request.members ?? []) {
     const item = at(keys.member(orgId, id))
