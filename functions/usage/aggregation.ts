@@ -13,8 +13,8 @@ import { RetryingDb } from '../store/usage/retrying-db.js'
 import { scopeName, type UsageScope } from '../store/usage/scope.js'
 import { usageTotals } from '../store/usage/totals.js'
 import { evaluateBudgets } from './budgets.js'
-import { totalsDeltas } from './totals.js'
 import { rawEventExpiry } from './ingestion.js'
+import { totalsDeltas } from './totals.js'
 
 export interface AggregationDeps {
   db: Db
