@@ -25,7 +25,7 @@ export interface AggregationJobProps {
 }
 
 /**
- * How long one run may take. The job (functions/domain/aggregation.ts) starts no new round after
+ * How long one run may take. The job (functions/usage/aggregation.ts) starts no new round after
  * 4 minutes, so the last round and the budget evaluation get the fifth. The run renews its
  * 30-second lease while it works, so the timeout need not fit in the lease: a run killed at the
  * timeout stops renewing and is replaced within 30 s, and the writes it had in flight cannot

@@ -4,9 +4,9 @@
  * lease while paused never adds to a total twice when its writes land late.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AGGREGATION_LEASE_MS, runAggregation } from '../functions/domain/aggregation.js'
 import { Db, type Expression, type Item, type Key } from '../functions/store/db.js'
-import { LeaseLostError } from '../functions/store/usage-job.js'
+import { LeaseLostError } from '../functions/store/usage/job-lock.js'
+import { AGGREGATION_LEASE_MS, runAggregation } from '../functions/usage/aggregation.js'
 import { CrashingDb } from './helpers/crashing-db.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import { aggregate, createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'

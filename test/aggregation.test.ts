@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AGGREGATION_LEASE_MS, runAggregation } from '../functions/domain/aggregation.js'
-import { usageJobLock } from '../functions/store/usage-job.js'
+import { usageJobLock } from '../functions/store/usage/job-lock.js'
+import { AGGREGATION_LEASE_MS, runAggregation } from '../functions/usage/aggregation.js'
 import { CountingDb, CrashingDb } from './helpers/crashing-db.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import {

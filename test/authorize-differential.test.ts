@@ -16,8 +16,8 @@ import {
   WORKSPACE_ROLES,
   type WorkspaceRole,
 } from '../functions/model/index.js'
-import { budgetStates } from '../functions/store/budgets.js'
 import { revisions } from '../functions/store/revisions.js'
+import { budgetStates } from '../functions/store/usage/budgets.js'
 import { type Harness, startHarness } from './helpers/harness.js'
 import { createServiceKey } from './helpers/usage.js'
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runAggregation } from '../functions/domain/aggregation.js'
-import { budgetSuspension } from '../functions/domain/budgets.js'
 import type { Budget, BudgetAlert } from '../functions/model/index.js'
+import { runAggregation } from '../functions/usage/aggregation.js'
+import { budgetSuspension } from './helpers/budget-suspension.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import {
   adminKeyWithRole,

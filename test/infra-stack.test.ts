@@ -6,13 +6,13 @@ import { existsSync, readFileSync } from 'node:fs'
 import { App } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { TABLE_DEFINITION } from '../functions/store/table-definition.js'
 import {
   AGGREGATION_LEASE_MS,
   HEARTBEAT_MS,
   LEASE_MARGIN_MS,
   RUN_BUDGET_MS,
-} from '../functions/domain/aggregation.js'
-import { TABLE_DEFINITION } from '../functions/store/table-definition.js'
+} from '../functions/usage/aggregation.js'
 import {
   AGGREGATE_ENTRY,
   checkSchedule,

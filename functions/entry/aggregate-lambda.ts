@@ -3,11 +3,12 @@
  * A failure throws, so Lambda retries the run and finally sends the event to the dead-letter
  * queue (infra/aggregation.ts).
  */
-import { runAggregation } from '../domain/aggregation.js'
+
 import { dbFromEnvironment } from '../lambda/bootstrap.js'
 import { alertPublisherFromEnv } from '../lib/alert-bus.js'
 import { systemClock } from '../lib/clock.js'
 import { logger } from '../lib/logger.js'
+import { runAggregation } from '../usage/aggregation.js'
 
 /** The schedule's input (infra/aggregation.ts); empty when the function is invoked by hand. */
 interface ScheduledRun {

@@ -11,6 +11,8 @@ import type { Db, Item, Key } from './db.js'
 import { keys } from './keys.js'
 import { customPolicies } from './policies.js'
 import { revisions } from './revisions.js'
+import { budgetStateKey, isSuspended } from './usage/budgets.js'
+import { organizationScope } from './usage/scope.js'
 
 /** authz's decision read port over the table (keys, item shapes and revisions stay here). */
 export function storeDecisionFacts(db: Db): DecisionFacts {
@@ -45,12 +47,14 @@ export async function readDecisionFacts(
   if (request.organization) {
     wanted.push(
       keys.organization(orgId),
-      keys.budgetState(orgId, null),
+      budgetStateKey(organizationScope(orgId)),
       keys.seatPool(orgId, 'chat')
     )
   }
   for (const id of request.workspaces ?? []) wanted.push(keys.workspace(orgId, id))
-  for (const id of request.workspaceBudgets ?? []) wanted.push(keys.budgetState(orgId, id))
+  for (const id of request.workspaceBudgets ?? []) {
+    wanted.push(budgetStateKey({ organization_id: orgId, workspace_id: id }))
+  }
   for (const id of request.members ?? []) {
     wanted.push(keys.member(orgId, id), ...PRODUCTS.map((p) => keys.seat(orgId, p, id)))
   }
@@ -77,7 +81,7 @@ export async function readDecisionFacts(
     facts.organization = org
       ? {
           id: orgId,
-          suspended: at(keys.budgetState(orgId, null))?.suspended === true,
+          suspended: isSuspended(at(budgetStateKey(organizationScope(orgId)))),
           sellsChatSeats: ((at(keys.seatPool(orgId, 'chat'))?.purchased as number) ?? 0) > 0,
         }
       : null
@@ -92,7 +96,8 @@ export async function readDecisionFacts(
     )
   }
   for (const id of request.workspaceBudgets ?? []) {
-    facts.workspaceBudgets.set(id, at(keys.budgetState(orgId, id))?.suspended === true)
+    const state = at(budgetStateKey({ organization_id: orgId, workspace_id: id }))
+    facts.workspaceBudgets.set(id, isSuspended(state))
   }
   for (const id of request.members ?? []) {
     const item = at(keys.member(orgId, id))

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { ON_DEMAND_RUN_BUDGET_MS, runAggregation } from '../../domain/aggregation.js'
 import { busy } from '../../lib/errors.js'
+import { ON_DEMAND_RUN_BUDGET_MS, runAggregation } from '../../usage/aggregation.js'
 import type { AppEnv } from '../env.js'
 import { AUTH_ERRORS, errorResponses, json } from '../openapi.js'
 import { OPERATOR, securedRoute } from '../route.js'

@@ -1,21 +1,21 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { toCsv } from '../../lib/csv.js'
+import { invalid } from '../../lib/errors.js'
+import { formatMoney } from '../../lib/money.js'
+import type { UsageDimension } from '../../model/index.js'
 import {
   type EventRejection,
   ingestUsageEvents,
   type UsageEventInput,
-} from '../../domain/usage-events.js'
+} from '../../usage/ingestion.js'
 import {
   BUCKET_LIMITS,
   type ReportPage,
   type ReportQuery,
   type ReportResult,
   usageReport,
-} from '../../domain/usage-reports.js'
-import { toCsv } from '../../lib/csv.js'
-import { invalid } from '../../lib/errors.js'
-import { formatMoney } from '../../lib/money.js'
-import type { UsageDimension } from '../../model/index.js'
+} from '../../usage/reports.js'
 import { openCursor, sealCursor } from '../cursors.js'
 import type { AppEnv } from '../env.js'
 import { guard, serviceContext } from '../http.js'

@@ -1,12 +1,11 @@
-import type { BudgetAlert, BudgetState, Enforcement } from '../model/index.js'
-import { saveVersioned } from './collection.js'
-import { ConditionFailedError, type Db, type Item, stripKeys } from './db.js'
-import { keys } from './keys.js'
+import type { BudgetAlert, BudgetState, Enforcement } from '../../model/index.js'
+import { saveVersioned } from '../collection.js'
+import { ConditionFailedError, type Db, type Item, type Key, stripKeys } from '../db.js'
+import { keys } from '../keys.js'
+import { scopeName, type UsageScope } from './scope.js'
 
 /** A spend limit as stored (`ORG#o` / `SPEND_LIMIT#ORG` or `SPEND_LIMIT#WS#w`). */
-export interface StoredSpendLimit {
-  organization_id: string
-  workspace_id: string | null
+export interface StoredSpendLimit extends UsageScope {
   /** Integer micro-units; null = no limit. */
   monthly_limit_micros: number | null
   alert_thresholds_percent: number[]
@@ -16,9 +15,7 @@ export interface StoredSpendLimit {
 }
 
 /** A scope's budget as of the last evaluation (`ORG#o` / `BUDGET#ORG` or `BUDGET#WS#w`). */
-export interface StoredBudget {
-  organization_id: string
-  workspace_id: string | null
+export interface StoredBudget extends UsageScope {
   month: string
   spend_micros: number
   limit_micros: number | null
@@ -39,21 +36,14 @@ export interface StoredAlert extends BudgetAlert {
   delivered: boolean
 }
 
-export interface ScopeRef {
-  organization_id: string
-  workspace_id: string | null
-}
-
-const scopeKey = (scope: ScopeRef) => `${scope.organization_id}/${scope.workspace_id ?? ''}`
-
 export const spendLimits = {
-  async get(db: Db, scope: ScopeRef): Promise<StoredSpendLimit | undefined> {
+  async get(db: Db, scope: UsageScope): Promise<StoredSpendLimit | undefined> {
     const item = await db.get(keys.spendLimit(scope.organization_id, scope.workspace_id))
     return item ? stripKeys<StoredSpendLimit>(item) : undefined
   },
 
-  /** The limits of these scopes that exist, by `org/ws`. */
-  async getMany(db: Db, scopes: readonly ScopeRef[]): Promise<Map<string, StoredSpendLimit>> {
+  /** The limits of these scopes that exist, by `scopeName`. */
+  async getMany(db: Db, scopes: readonly UsageScope[]): Promise<Map<string, StoredSpendLimit>> {
     const items = await db.batchGet(
       scopes.map((s) => keys.spendLimit(s.organization_id, s.workspace_id)),
       { concurrency: 4 }
@@ -61,7 +51,7 @@ export const spendLimits = {
     return new Map(
       items.map((item) => {
         const limit = stripKeys<StoredSpendLimit>(item)
-        return [scopeKey(limit), limit]
+        return [scopeName(limit), limit]
       })
     )
   },
@@ -76,7 +66,7 @@ export const spendLimits = {
   },
 
   /** Every scope with a limit item in the deployment (GSI1, eventually consistent). */
-  async listAllScopes(db: Db): Promise<ScopeRef[]> {
+  async listAllScopes(db: Db): Promise<UsageScope[]> {
     const items = await db.queryAll({ index: 'GSI1', partition: keys.spendLimitsIndex })
     return items.map((item) => ({
       organization_id: item.organization_id as string,
@@ -94,7 +84,7 @@ export const spendLimits = {
   },
 }
 
-function itemKeys(limit: ScopeRef) {
+function itemKeys(limit: UsageScope) {
   return {
     ...keys.spendLimit(limit.organization_id, limit.workspace_id),
     GSI1PK: keys.spendLimitsIndex,
@@ -102,16 +92,28 @@ function itemKeys(limit: ScopeRef) {
   }
 }
 
+/**
+ * What a decision reads of budgets: whether a scope's hard limit suspends it, as of the last
+ * aggregation run (no state yet: not suspended). The decision read path (`readDecisionFacts`)
+ * gets `budgetStateKey(scope)` in its one BatchGetItem with its other facts and answers with
+ * `isSuspended`; nothing else reads a budget state for a decision.
+ */
+export function budgetStateKey(scope: UsageScope): Key {
+  return keys.budgetState(scope.organization_id, scope.workspace_id)
+}
+
+export function isSuspended(budgetState: Item | undefined): boolean {
+  return budgetState?.suspended === true
+}
+
 export const budgetStates = {
-  async getMany(db: Db, scopes: readonly ScopeRef[]): Promise<Map<string, StoredBudget>> {
-    const items = await db.batchGet(
-      scopes.map((s) => keys.budgetState(s.organization_id, s.workspace_id)),
-      { concurrency: 4 }
-    )
+  /** The states of these scopes that exist, by `scopeName`. */
+  async getMany(db: Db, scopes: readonly UsageScope[]): Promise<Map<string, StoredBudget>> {
+    const items = await db.batchGet(scopes.map(budgetStateKey), { concurrency: 4 })
     return new Map(
       items.map((item) => {
         const budget = stripKeys<StoredBudget>(item)
-        return [scopeKey(budget), budget]
+        return [scopeName(budget), budget]
       })
     )
   },
@@ -120,17 +122,13 @@ export const budgetStates = {
   async putMany(db: Db, budgets: readonly StoredBudget[]): Promise<void> {
     await db.batchWrite(
       budgets.map((budget) => ({
-        ...keys.budgetState(budget.organization_id, budget.workspace_id),
+        ...budgetStateKey(budget),
         ...budget,
       })),
       [],
       4
     )
   },
-}
-
-export function budgetScopeKey(scope: ScopeRef): string {
-  return scopeKey(scope)
 }
 
 export const budgetAlerts = {

@@ -1,7 +1,7 @@
-import type { PriceEntry } from '../model/index.js'
-import { saveVersioned } from './collection.js'
-import type { Db } from './db.js'
-import { keys } from './keys.js'
+import type { PriceEntry } from '../../model/index.js'
+import { saveVersioned } from '../collection.js'
+import type { Db } from '../db.js'
+import { keys } from '../keys.js'
 
 /** An organization's own price entries: one item `ORG#o` / `PRICES`, versioned. */
 export interface OrganizationPrices {

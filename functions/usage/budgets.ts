@@ -1,27 +1,26 @@
+import { recordAudit } from '../domain/audit.js'
+import type { ServiceContext } from '../domain/context.js'
+import { getOrganization } from '../domain/organizations.js'
 import type { AlertPublisher } from '../lib/alert-bus.js'
 import { newId } from '../lib/ids.js'
 import { divideRounded, formatMoney } from '../lib/money.js'
 import { monthKey, monthRange } from '../lib/time-buckets.js'
 import type { Budget, BudgetAlert, BudgetState, Enforcement, Organization } from '../model/index.js'
+import { ConditionFailedError } from '../store/db.js'
+import { organizations } from '../store/organizations.js'
+import type { PageRequest } from '../store/pagination.js'
+import { revisions } from '../store/revisions.js'
 import {
   budgetAlerts,
-  budgetScopeKey,
   budgetStates,
-  type ScopeRef,
   type StoredAlert,
   type StoredBudget,
   type StoredSpendLimit,
   spendLimits,
-} from '../store/budgets.js'
-import { ConditionFailedError, type Db } from '../store/db.js'
-import { organizations } from '../store/organizations.js'
-import type { PageRequest } from '../store/pagination.js'
-import { revisions } from '../store/revisions.js'
-import { scopeName, usageTotals } from '../store/usage-totals.js'
+} from '../store/usage/budgets.js'
+import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
+import { usageTotals } from '../store/usage/totals.js'
 import { workspaces } from '../store/workspaces.js'
-import { recordAudit } from './audit.js'
-import type { ServiceContext } from './context.js'
-import { getOrganization } from './organizations.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
 export const DEFAULT_ENFORCEMENT: Enforcement = 'hard'
@@ -81,14 +80,14 @@ export function budgetFigures(input: {
  */
 export async function evaluateBudgets(
   ctx: ServiceContext,
-  requested: readonly ScopeRef[],
+  requested: readonly UsageScope[],
   publisher?: AlertPublisher
 ): Promise<{ workspacesEvaluated: number; alerts: BudgetAlert[] }> {
   const now = ctx.clock.now()
   const month = monthKey(now)
   const scopes = uniqueScopes([
     ...requested,
-    ...requested.map((scope) => ({ organization_id: scope.organization_id, workspace_id: null })),
+    ...requested.map((scope) => organizationScope(scope.organization_id)),
   ])
   if (scopes.length === 0) return { workspacesEvaluated: 0, alerts: [] }
   const organizationIds = [...new Set(scopes.map((scope) => scope.organization_id))]
@@ -111,12 +110,10 @@ export async function evaluateBudgets(
   for (const scope of scopes) {
     const currency = currencyOf.get(scope.organization_id)
     if (!currency) continue
-    const key = budgetScopeKey(scope)
-    const limit = limits.get(key)
-    const previous = states.get(key)
-    const spend = BigInt(
-      totals.get(scopeName(scope.organization_id, scope.workspace_id))?.cost_micros ?? 0
-    )
+    const name = scopeName(scope)
+    const limit = limits.get(name)
+    const previous = states.get(name)
+    const spend = BigInt(totals.get(name)?.cost_micros ?? 0)
     const config = limitConfig(limit)
     const figures = budgetFigures({ spend_micros: spend, month, now, ...config })
     const alerts = previous?.month === month ? [...previous.alerts] : []
@@ -221,7 +218,7 @@ function publicAlert(stored: StoredAlert): BudgetAlert {
   return alert
 }
 
-function scopeTarget(scope: ScopeRef) {
+function scopeTarget(scope: UsageScope) {
   return scope.workspace_id
     ? { type: 'workspace', id: scope.workspace_id }
     : { type: 'organization', id: scope.organization_id }
@@ -238,27 +235,8 @@ function limitConfig(limit: StoredSpendLimit | undefined) {
   }
 }
 
-function uniqueScopes(scopes: readonly ScopeRef[]): ScopeRef[] {
-  return [...new Map(scopes.map((scope) => [budgetScopeKey(scope), scope])).values()]
-}
-
-/**
- * Whether the organization's and the workspace's hard limits are exhausted for the month, as of
- * the last aggregation run: the budget guardrail of product decisions (`/v1/authorize`).
- * One BatchGetItem of two small items.
- */
-export async function budgetSuspension(
-  db: Db,
-  organizationId: string,
-  workspaceId: string
-): Promise<{ organization: boolean; workspace: boolean }> {
-  const organization = { organization_id: organizationId, workspace_id: null }
-  const workspace = { organization_id: organizationId, workspace_id: workspaceId }
-  const states = await budgetStates.getMany(db, [organization, workspace])
-  return {
-    organization: states.get(budgetScopeKey(organization))?.suspended ?? false,
-    workspace: states.get(budgetScopeKey(workspace))?.suspended ?? false,
-  }
+function uniqueScopes(scopes: readonly UsageScope[]): UsageScope[] {
+  return [...new Map(scopes.map((scope) => [scopeName(scope), scope])).values()]
 }
 
 /**
@@ -270,8 +248,8 @@ export async function budgetSuspension(
 export async function listBudgets(ctx: ServiceContext, organizationId: string, page: PageRequest) {
   const organization = await getOrganization(ctx, organizationId)
   const workspacePage = await workspaces.list(ctx.db, organizationId, page)
-  const scopes: ScopeRef[] = [
-    ...(page.after ? [] : [{ organization_id: organizationId, workspace_id: null }]),
+  const scopes: UsageScope[] = [
+    ...(page.after ? [] : [organizationScope(organizationId)]),
     ...workspacePage.data.map((ws) => ({ organization_id: organizationId, workspace_id: ws.id })),
   ]
   const [states, limits] = await Promise.all([
@@ -282,8 +260,8 @@ export async function listBudgets(ctx: ServiceContext, organizationId: string, p
   const data = scopes.map((scope) =>
     budgetView(
       scope,
-      states.get(budgetScopeKey(scope)),
-      limits.get(budgetScopeKey(scope)),
+      states.get(scopeName(scope)),
+      limits.get(scopeName(scope)),
       month,
       organization.currency
     )
@@ -292,7 +270,7 @@ export async function listBudgets(ctx: ServiceContext, organizationId: string, p
 }
 
 function budgetView(
-  scope: ScopeRef,
+  scope: UsageScope,
   state: StoredBudget | undefined,
   limit: StoredSpendLimit | undefined,
   month: string,

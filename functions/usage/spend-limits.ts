@@ -1,13 +1,13 @@
+import { recordAudit } from '../domain/audit.js'
+import type { ServiceContext } from '../domain/context.js'
+import { getOrganization } from '../domain/organizations.js'
+import { updateVersioned } from '../domain/versioning.js'
 import { invalid, notFound, staleVersion } from '../lib/errors.js'
 import { formatMoney, parseMoney } from '../lib/money.js'
 import type { Enforcement, SpendLimit } from '../model/index.js'
-import { type StoredSpendLimit, spendLimits } from '../store/budgets.js'
+import { type StoredSpendLimit, spendLimits } from '../store/usage/budgets.js'
 import { workspaces } from '../store/workspaces.js'
-import { recordAudit } from './audit.js'
 import { DEFAULT_ALERT_THRESHOLDS, DEFAULT_ENFORCEMENT } from './budgets.js'
-import type { ServiceContext } from './context.js'
-import { getOrganization } from './organizations.js'
-import { updateVersioned } from './versioning.js'
 
 export interface SpendLimitInput {
   /** Decimal string (> 0) or null for no limit. */

@@ -1,3 +1,5 @@
+import type { ServiceContext } from '../domain/context.js'
+import { getOrganization } from '../domain/organizations.js'
 import { invalid } from '../lib/errors.js'
 import {
   type BucketWidth,
@@ -8,9 +10,7 @@ import {
   nextBucket,
 } from '../lib/time-buckets.js'
 import type { UsageDimension } from '../model/index.js'
-import { type UsageRow, usageTotals } from '../store/usage-totals.js'
-import type { ServiceContext } from './context.js'
-import { getOrganization } from './organizations.js'
+import { type UsageRow, usageTotals } from '../store/usage/totals.js'
 
 export const BUCKET_LIMITS: Record<BucketWidth, { default: number; max: number }> = {
   '1h': { default: 24, max: 168 },

@@ -1,11 +1,11 @@
+import { recordAudit } from '../domain/audit.js'
+import type { ServiceContext } from '../domain/context.js'
+import { updateVersioned } from '../domain/versioning.js'
 import { invalid } from '../lib/errors.js'
 import { divideRounded, formatMoney, parseMoney } from '../lib/money.js'
 import type { PriceEntry } from '../model/index.js'
-import { type OrganizationPrices, prices } from '../store/prices.js'
-import { recordAudit } from './audit.js'
-import type { ServiceContext } from './context.js'
+import { type OrganizationPrices, prices } from '../store/usage/prices.js'
 import { DEFAULT_PRICES } from './default-prices.js'
-import { updateVersioned } from './versioning.js'
 
 export type PriceSource = 'default' | 'organization'
 

@@ -1,4 +1,4 @@
-import { Db, type Expression, forEachConcurrently, type Item, type Key } from './db.js'
+import { Db, type Expression, forEachConcurrently, type Item, type Key } from '../db.js'
 
 /**
  * The same table as `inner`, but every write call first awaits `fence`, which throws when the

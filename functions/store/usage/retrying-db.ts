@@ -1,4 +1,4 @@
-import { Db, type Expression, type Item, type Key, StoreUnavailableError } from './db.js'
+import { Db, type Expression, type Item, type Key, StoreUnavailableError } from '../db.js'
 
 /** Attempts per call, and the first pause between them (doubled each time, with jitter). */
 const ATTEMPTS = 4

@@ -1,6 +1,7 @@
-import { dayKey, monthKey } from '../lib/time-buckets.js'
-import { ConditionFailedError, type Db, type Item, type Key } from './db.js'
-import { keys } from './keys.js'
+import { dayKey, monthKey } from '../../lib/time-buckets.js'
+import { ConditionFailedError, type Db, type Item, type Key } from '../db.js'
+import { keys } from '../keys.js'
+import { scopeName, type UsageScope } from './scope.js'
 
 /** What usage adds up to. Costs are integer micro-units. */
 export interface UsageAmounts {
@@ -114,10 +115,10 @@ export const usageTotals = {
     return items.map(toRow)
   },
 
-  /** Month totals of scopes (workspace id, or null for the organization); absent = nothing. */
+  /** Month totals of scopes, by `scopeName`; absent = nothing used. */
   async monthly(
     db: Db,
-    scopes: readonly { organization_id: string; workspace_id: string | null }[],
+    scopes: readonly UsageScope[],
     month: string
   ): Promise<Map<string, UsageAmounts>> {
     const items = await db.batchGet(
@@ -129,23 +130,10 @@ export const usageTotals = {
     for (const scope of scopes) {
       const key = keys.usageMonthly(scope.organization_id, month, scope.workspace_id)
       const amounts = byKey.get(`${key.PK}\n${key.SK}`)
-      if (amounts) result.set(scopeName(scope.organization_id, scope.workspace_id), amounts)
+      if (amounts) result.set(scopeName(scope), amounts)
     }
     return result
   },
-}
-
-/** "org_…" or "org_…/ws_…": a budget scope's name in maps, sets and the job lock. */
-export function scopeName(organizationId: string, workspaceId: string | null): string {
-  return workspaceId ? `${organizationId}/${workspaceId}` : organizationId
-}
-
-export function parseScopeName(name: string): {
-  organization_id: string
-  workspace_id: string | null
-} {
-  const [organizationId, workspaceId] = name.split('/')
-  return { organization_id: organizationId!, workspace_id: workspaceId ?? null }
 }
 
 function toAmounts(item: Item): UsageAmounts {

@@ -1,14 +1,10 @@
+import type { ServiceContext } from '../domain/context.js'
 import { DAY_MS } from '../lib/clock.js'
 import { newUlid } from '../lib/ids.js'
 import type { UsageEvent } from '../model/index.js'
-import {
-  eventIdentity,
-  ingestionScopes,
-  scopedName,
-  usageEvents,
-  usageJournal,
-} from '../store/usage-events.js'
-import type { ServiceContext } from './context.js'
+import { eventIdentity, usageEvents } from '../store/usage/events.js'
+import { ingestionFacts } from '../store/usage/ingestion-facts.js'
+import { usageJournal } from '../store/usage/journal.js'
 import { eventCostMicros, priceAt } from './prices.js'
 
 /** Events older than this are rejected (Stripe's meter-event window, contract: usage events). */
@@ -70,21 +66,11 @@ export async function ingestUsageEvents(
   inputs: readonly { index: number; event: UsageEventInput }[]
 ): Promise<IngestionResult> {
   const now = ctx.clock.now()
-  const organizationIds = [...new Set(inputs.map(({ event }) => event.organization_id))]
-  const refs = (id: (event: UsageEventInput) => string | null | undefined) =>
-    uniqueBy(
-      inputs.flatMap(({ event }) => {
-        const value = id(event)
-        return value ? [{ organization_id: event.organization_id, id: value }] : []
-      }),
-      (ref) => scopedName(ref.organization_id, ref.id)
-    )
-  const [scopes, seen] = await Promise.all([
-    ingestionScopes(ctx.db, organizationIds, {
-      workspaces: refs((event) => event.workspace_id),
-      apiKeys: refs((event) => event.api_key_id),
-      members: refs((event) => event.member_id),
-    }),
+  const [organizations, seen] = await Promise.all([
+    ingestionFacts(
+      ctx.db,
+      inputs.map(({ event }) => event)
+    ),
     usageEvents.seen(
       ctx.db,
       uniqueBy(
@@ -104,7 +90,7 @@ export async function ingestUsageEvents(
   for (const { index, event } of inputs) {
     const reject = (code: string, message: string, field: string) =>
       rejected.push({ index, error: { code, message, param: `events.${index}.${field}` } })
-    const organization = scopes.organizations.get(event.organization_id)
+    const organization = organizations.get(event.organization_id)
     if (!organization) {
       reject(
         'unknown_organization',
@@ -113,7 +99,7 @@ export async function ingestUsageEvents(
       )
       continue
     }
-    const workspace = scopes.workspaces.get(scopedName(event.organization_id, event.workspace_id))
+    const workspace = organization.workspaces.get(event.workspace_id)
     if (!workspace) {
       reject(
         'unknown_workspace',
@@ -131,7 +117,7 @@ export async function ingestUsageEvents(
       continue
     }
     if (event.api_key_id) {
-      const key = scopes.apiKeys.get(scopedName(event.organization_id, event.api_key_id))
+      const key = organization.apiKeys.get(event.api_key_id)
       if (!key) {
         reject(
           'unknown_api_key',
@@ -149,10 +135,7 @@ export async function ingestUsageEvents(
         continue
       }
     }
-    if (
-      event.member_id &&
-      !scopes.members.has(scopedName(event.organization_id, event.member_id))
-    ) {
+    if (event.member_id && !organization.members.has(event.member_id)) {
       reject(
         'unknown_member',
         `No member with id '${event.member_id}' in organization '${event.organization_id}'.`,

@@ -1,6 +1,7 @@
-import { ConditionFailedError, type Db } from './db.js'
-import { keys } from './keys.js'
-import type { SlotRef } from './usage-events.js'
+import { ConditionFailedError, type Db } from '../db.js'
+import { keys } from '../keys.js'
+import type { SlotRef } from './journal.js'
+import { parseScopeName, scopeName, type UsageScope } from './scope.js'
 
 /** The slots one aggregation round works on, fixed before it writes anything. */
 export interface RoundRecord {
@@ -19,7 +20,7 @@ export interface JobLock {
   /** A round that was started and not finished (its run crashed): resumed first. */
   round: RoundRecord | null
   /** Budget scopes with aggregated usage whose budgets were not yet re-evaluated. */
-  pending_scopes: string[]
+  pending_scopes: UsageScope[]
 }
 
 /** Thrown when the run no longer holds the lock (its lease ran out and another run took it). */
@@ -88,12 +89,12 @@ export const usageJobLock = {
     db: Db,
     runId: string,
     round: RoundRecord,
-    scopes: readonly string[]
+    scopes: readonly UsageScope[]
   ): Promise<void> {
     await owned(db, runId, {
       expression: `SET #round = :round${scopes.length ? ' ADD pending_scopes :scopes' : ''}`,
       names: ROUND,
-      values: { ':round': round, ...(scopes.length ? { ':scopes': new Set(scopes) } : {}) },
+      values: { ':round': round, ...(scopes.length ? { ':scopes': scopeNames(scopes) } : {}) },
     })
   },
 
@@ -101,11 +102,11 @@ export const usageJobLock = {
     await owned(db, runId, { expression: 'REMOVE #round', names: ROUND })
   },
 
-  async clearScopes(db: Db, runId: string, scopes: readonly string[]): Promise<void> {
+  async clearScopes(db: Db, runId: string, scopes: readonly UsageScope[]): Promise<void> {
     if (scopes.length === 0) return
     await owned(db, runId, {
       expression: 'DELETE pending_scopes :scopes',
-      values: { ':scopes': new Set(scopes) },
+      values: { ':scopes': scopeNames(scopes) },
     })
   },
 
@@ -140,12 +141,19 @@ async function owned(
   }
 }
 
+/** Pending scopes are stored as a string set of scope names. */
+function scopeNames(scopes: readonly UsageScope[]): Set<string> {
+  return new Set(scopes.map(scopeName))
+}
+
 function toLock(item: Record<string, unknown>): JobLock {
   return {
     owner: item.owner as string,
     lease_until: item.lease_until as number,
     epoch: item.epoch as number,
     round: (item.round as RoundRecord | undefined) ?? null,
-    pending_scopes: [...((item.pending_scopes as Set<string> | undefined) ?? [])],
+    pending_scopes: [...((item.pending_scopes as Set<string> | undefined) ?? [])].map(
+      parseScopeName
+    ),
   }
 }

@@ -1,30 +1,20 @@
+import type { ServiceContext } from '../domain/context.js'
 import type { AlertPublisher } from '../lib/alert-bus.js'
 import type { Clock } from '../lib/clock.js'
 import { newId } from '../lib/ids.js'
-import { bucketStart } from '../lib/time-buckets.js'
 import type { AggregationSummary, BudgetAlert, UsageEvent } from '../model/index.js'
-import { spendLimits } from '../store/budgets.js'
 import { type Db, forEachConcurrently } from '../store/db.js'
-import { FencedDb } from '../store/fenced-db.js'
-import { RetryingDb } from '../store/retrying-db.js'
-import {
-  eventIdentity,
-  type JournalSlot,
-  slotName,
-  usageEvents,
-  usageJournal,
-} from '../store/usage-events.js'
-import { LeaseLostError, type RoundRecord, usageJobLock } from '../store/usage-job.js'
-import {
-  parseScopeName,
-  scopeName,
-  type TotalsDelta,
-  totalsKey,
-  usageTotals,
-} from '../store/usage-totals.js'
+import { spendLimits } from '../store/usage/budgets.js'
+import { eventIdentity, usageEvents } from '../store/usage/events.js'
+import { FencedDb } from '../store/usage/fenced-db.js'
+import { LeaseLostError, type RoundRecord, usageJobLock } from '../store/usage/job-lock.js'
+import { type JournalSlot, slotName, usageJournal } from '../store/usage/journal.js'
+import { RetryingDb } from '../store/usage/retrying-db.js'
+import { scopeName, type UsageScope } from '../store/usage/scope.js'
+import { usageTotals } from '../store/usage/totals.js'
 import { evaluateBudgets } from './budgets.js'
-import type { ServiceContext } from './context.js'
-import { rawEventExpiry } from './usage-events.js'
+import { rawEventExpiry } from './ingestion.js'
+import { totalsDeltas } from './totals.js'
 
 export interface AggregationDeps {
   db: Db
@@ -94,7 +84,7 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
   const heartbeat = setInterval(() => void run.renewLease().catch(() => {}), HEARTBEAT_MS)
   heartbeat.unref?.()
   try {
-    const scopes = new Set(lock.pending_scopes)
+    const scopes = byName(lock.pending_scopes)
     if (lock.round) await run.processRound(lock.round, undefined)
     const budgetMs = deps.runBudgetMs ?? RUN_BUDGET_MS
     while (deps.clock.now().getTime() - started.getTime() < budgetMs) {
@@ -102,14 +92,10 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
       if (slots.length === 0) break
       slots.sort((a, b) => compare(a.ref.id, b.ref.id) || a.ref.shard - b.ref.shard)
       const round: RoundRecord = { id: run.nextRoundId(), slots: slots.map((slot) => slot.ref) }
-      const roundScopes = new Set(
-        slots.flatMap((slot) =>
-          slot.events.map((event) => scopeName(event.organization_id, event.workspace_id))
-        )
-      )
+      const roundScopes = byName(slots.flatMap((slot) => slot.events))
       await run.fence()
-      await usageJobLock.startRound(store, runId, round, [...roundScopes])
-      for (const scope of roundScopes) scopes.add(scope)
+      await usageJobLock.startRound(store, runId, round, [...roundScopes.values()])
+      for (const [name, scope] of roundScopes) scopes.set(name, scope)
       await run.processRound(round, slots)
     }
     const evaluated = await run.evaluate(scopes)
@@ -251,11 +237,11 @@ class Run {
   }
 
   /** Budgets of the scopes touched (now or by an earlier run that died) and of every limit. */
-  async evaluate(scopes: Set<string>) {
+  async evaluate(scopes: Map<string, UsageScope>) {
     const { clock, publisher } = this.deps
     const { db } = this
     const limited = await spendLimits.listAllScopes(db)
-    const requested = [...[...scopes].map(parseScopeName), ...limited]
+    const requested = [...scopes.values(), ...limited]
     await this.fence()
     const ctx: ServiceContext = {
       db,
@@ -265,76 +251,19 @@ class Run {
     }
     const result = await evaluateBudgets(ctx, requested, publisher)
     await this.fence()
-    await usageJobLock.clearScopes(this.store, this.runId, [...scopes])
+    await usageJobLock.clearScopes(this.store, this.runId, [...scopes.values()])
     return result
   }
 }
 
-/** Each counted event adds to its hour, its day (all dimensions), and its month totals. */
-export function totalsDeltas(events: readonly UsageEvent[]): TotalsDelta[] {
-  const deltas = new Map<string, TotalsDelta>()
-  const add = (
-    delta: Omit<TotalsDelta, 'input_tokens' | 'output_tokens' | 'requests' | 'cost_micros'>,
-    event: UsageEvent
-  ) => {
-    const key = totalsKey(delta)
-    const id = `${key.PK}\n${key.SK}`
-    const current = deltas.get(id) ?? {
-      ...delta,
-      input_tokens: 0,
-      output_tokens: 0,
-      requests: 0,
-      cost_micros: 0,
-    }
-    current.input_tokens += event.input_tokens
-    current.output_tokens += event.output_tokens
-    current.requests += event.requests
-    current.cost_micros += event.cost_micros
-    deltas.set(id, current)
-  }
-  for (const event of events) {
-    const at = new Date(event.timestamp)
-    const all = {
-      workspace_id: event.workspace_id,
-      model: event.model,
-      product: event.product,
-      api_key_id: event.api_key_id,
-      member_id: event.member_id,
-    }
-    const none = {
-      workspace_id: null,
-      model: null,
-      product: null,
-      api_key_id: null,
-      member_id: null,
-    }
-    const organization_id = event.organization_id
-    add(
-      {
-        granularity: 'hour',
-        organization_id,
-        bucket_start: bucketStart(at, '1h'),
-        dimensions: all,
-      },
-      event
-    )
-    add(
-      { granularity: 'day', organization_id, bucket_start: bucketStart(at, '1d'), dimensions: all },
-      event
-    )
-    const month = bucketStart(at, '1mo')
-    add(
-      {
-        granularity: 'month',
-        organization_id,
-        bucket_start: month,
-        dimensions: { ...none, workspace_id: event.workspace_id },
-      },
-      event
-    )
-    add({ granularity: 'month', organization_id, bucket_start: month, dimensions: none }, event)
-  }
-  return [...deltas.values()]
+/** The distinct scopes of `items` (scopes, or events: their workspace), by `scopeName`. */
+function byName(items: readonly UsageScope[]): Map<string, UsageScope> {
+  return new Map(
+    items.map((item) => {
+      const scope = { organization_id: item.organization_id, workspace_id: item.workspace_id }
+      return [scopeName(scope), scope]
+    })
+  )
 }
 
 function summary(

@@ -1,0 +1,162 @@
+import { randomInt } from 'node:crypto'
+import type { UsageEvent } from '../../model/index.js'
+import type { Db, Item } from '../db.js'
+import { keys } from '../keys.js'
+
+/** The usage journal: slots of accepted events, waiting for the aggregation job (events.ts). */
+
+/** Fixed: the job reads every shard, so changing it needs no migration, only a deploy. */
+export const USAGE_JOURNAL_SHARDS = 32
+const MAX_EVENTS_PER_SLOT = 500
+/** Well under DynamoDB's 400 KB item limit, whatever the lengths of the events' strings. */
+const MAX_SLOT_BYTES = 300_000
+/** Parallel BatchWrite/BatchGet calls per request. */
+const BATCH_CONCURRENCY = 4
+
+export interface SlotRef {
+  shard: number
+  id: string
+}
+
+export interface JournalSlot {
+  ref: SlotRef
+  created_at: string
+  events: UsageEvent[]
+}
+
+/** "7/01JD…": a slot's identity in counted markers and round records. */
+export function slotName(ref: SlotRef): string {
+  return `${ref.shard}/${ref.id}`
+}
+
+export const usageJournal = {
+  /** Appends the events in slots of at most 500 events / 300 KB, each in a random shard. */
+  async append(db: Db, events: readonly UsageEvent[], now: Date, newSlotId: () => string) {
+    await Promise.all(journalSlotItems(events, now, newSlotId).map((item) => db.create(item)))
+  },
+
+  /** The oldest slots of every shard, up to `perShard` each (strongly consistent). */
+  async pending(db: Db, perShard: number): Promise<JournalSlot[]> {
+    const pages = await Promise.all(
+      Array.from({ length: USAGE_JOURNAL_SHARDS }, (_, shard) =>
+        db.query({
+          partition: keys.usageJournalPartition(shard),
+          sort: { prefix: keys.usageSlotPrefix },
+          limit: perShard,
+          consistent: true,
+        })
+      )
+    )
+    return pages.flatMap((page) => page.items.map(toSlot))
+  },
+
+  /** The slots that still exist among `refs`. */
+  async get(db: Db, refs: readonly SlotRef[]): Promise<JournalSlot[]> {
+    const items = await db.batchGet(
+      refs.map((ref) => keys.usageSlot(ref.shard, ref.id)),
+      { concurrency: BATCH_CONCURRENCY }
+    )
+    return items.map(toSlot)
+  },
+
+  async remove(db: Db, refs: readonly SlotRef[]): Promise<void> {
+    await db.batchWrite(
+      [],
+      refs.map((ref) => keys.usageSlot(ref.shard, ref.id)),
+      BATCH_CONCURRENCY
+    )
+  },
+}
+
+/** The slot items that journal `events` (also what the ingestion benchmark's baseline writes). */
+export function journalSlotItems(
+  events: readonly UsageEvent[],
+  now: Date,
+  newSlotId: () => string
+): Item[] {
+  const chunks: string[][] = [[]]
+  let bytes = 0
+  for (const event of events) {
+    const json = JSON.stringify(toTuple(event))
+    let chunk = chunks[chunks.length - 1]!
+    if (chunk.length >= MAX_EVENTS_PER_SLOT || bytes + json.length > MAX_SLOT_BYTES) {
+      chunk = []
+      chunks.push(chunk)
+      bytes = 0
+    }
+    chunk.push(json)
+    bytes += json.length + 1
+  }
+  const created = now.toISOString()
+  return chunks
+    .filter((chunk) => chunk.length > 0)
+    .map((chunk) => {
+      const ref: SlotRef = { shard: randomInt(USAGE_JOURNAL_SHARDS), id: newSlotId() }
+      return {
+        ...keys.usageSlot(ref.shard, ref.id),
+        shard: ref.shard,
+        slot_id: ref.id,
+        created_at: created,
+        event_count: chunk.length,
+        events: `[${chunk.join(',')}]`,
+      }
+    })
+}
+
+function toSlot(item: Item): JournalSlot {
+  return {
+    ref: { shard: item.shard as number, id: item.slot_id as string },
+    created_at: item.created_at as string,
+    events: (JSON.parse(item.events as string) as EventTuple[]).map(fromTuple),
+  }
+}
+
+/** Slots store events as JSON arrays in this field order: about half the bytes of objects. */
+type EventTuple = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string | null,
+  number,
+  number,
+  number,
+  number,
+]
+
+function toTuple(e: UsageEvent): EventTuple {
+  return [
+    e.id,
+    e.organization_id,
+    e.workspace_id,
+    e.timestamp,
+    e.product,
+    e.model,
+    e.api_key_id,
+    e.member_id,
+    e.input_tokens,
+    e.output_tokens,
+    e.requests,
+    e.cost_micros,
+  ]
+}
+
+function fromTuple(t: EventTuple): UsageEvent {
+  return {
+    id: t[0],
+    organization_id: t[1],
+    workspace_id: t[2],
+    timestamp: t[3],
+    product: t[4],
+    model: t[5],
+    api_key_id: t[6],
+    member_id: t[7],
+    input_tokens: t[8],
+    output_tokens: t[9],
+    requests: t[10],
+    cost_micros: t[11],
+  }
+}
