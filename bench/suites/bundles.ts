@@ -33,17 +33,17 @@ import { Db } from '../../functions/store/db.js'
 import { startEmbeddedStore } from '../../functions/store/embedded.js'
 import { API_ENTRY } from '../../infra/api.js'
 import { assetExtras, ESBUILD_TARGET, ESM_BANNER, MAIN_FIELDS } from '../../infra/bundling.js'
-import { startFakeEventBridge } from '../../infra/local/fake-eventbridge.js'
-import { startFakeSecretsManager } from '../../infra/local/fake-secrets-manager.js'
-import { httpApiEvent } from '../../infra/local/http-api-event.js'
+import { startFakeEventBridge } from '../../test/helpers/lambda-local/fake-eventbridge.js'
+import { startFakeSecretsManager } from '../../test/helpers/lambda-local/fake-secrets-manager.js'
+import { httpApiEvent } from '../../test/helpers/lambda-local/http-api-event.js'
 import {
   type LambdaAsset,
   removeDirectory,
   resolveEnvironment,
   startLocalLambda,
   synthesizeWithBundling,
-} from '../../infra/local/lambda-assets.js'
-import { scheduledEvent } from '../../infra/local/scheduled-event.js'
+} from '../../test/helpers/lambda-local/lambda-assets.js'
+import { scheduledEvent } from '../../test/helpers/lambda-local/scheduled-event.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { fmt, percentile } from '../stats.js'
 
