@@ -3,7 +3,7 @@ import {
   dbFromEnvironment,
   operatorKeyFromSecretValue,
   readOperatorKey,
-} from '../functions/lambda/bootstrap.js'
+} from '../functions/entry/lambda-bootstrap.js'
 import {
   type FakeSecretsManager,
   startFakeSecretsManager,

@@ -423,10 +423,10 @@ async function buildVariants(
       "import type { Context } from 'aws-lambda'",
       "import { handle } from 'hono/aws-lambda'",
       "import { createApp } from '../functions/app/app.js'",
-      "import { dbFromEnvironment, readOperatorKey } from '../functions/lambda/bootstrap.js'",
+      "import { dbFromEnvironment, readOperatorKey } from '../functions/entry/lambda-bootstrap.js'",
       "import { systemClock } from '../functions/lib/clock.js'",
-      'const db = dbFromEnvironment()',
-      'const ready = readOperatorKey().then((operatorKey) => handle(createApp({ db, clock: systemClock, operatorKey })))',
+      'const db = dbFromEnvironment(process.env)',
+      'const ready = readOperatorKey(process.env).then((operatorKey) => handle(createApp({ db, clock: systemClock, operatorKey })))',
       'export const handler = async (event: never, context: Context) => (await ready)(event, context)',
       '',
     ].join('\n')

@@ -7,7 +7,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { createApp } from '../app/app.js'
-import { OPERATOR_KEY_PATTERN, readConfig } from '../config.js'
+import { localServerConfig, OPERATOR_KEY_PATTERN } from '../config.js'
 import { runAggregation } from '../domain/aggregation.js'
 import { createOrganization } from '../domain/organizations.js'
 import { systemClock } from '../lib/clock.js'
@@ -20,7 +20,7 @@ import { type EmbeddedStoreProcess, startEmbeddedStoreProcess } from '../store/e
 import { organizations } from '../store/organizations.js'
 import { createApiServer } from './node-server.js'
 
-const config = readConfig()
+const config = localServerConfig(process.env)
 /** The embedded store's process, when this server started one. */
 let store: EmbeddedStoreProcess | undefined
 
@@ -138,7 +138,11 @@ async function main() {
     process.once('SIGINT', () => process.exit(0))
     process.once('SIGTERM', () => process.exit(0))
   }
-  const doc = createDocumentClient({ endpoint })
+  const doc = createDocumentClient({
+    endpoint,
+    region: config.storeRegion,
+    awsCredentials: config.storeAwsCredentials,
+  })
   await ensureTable(doc, config.tableName)
   const db = new Db(doc, config.tableName)
   const operator = operatorKey()
