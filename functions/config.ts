@@ -1,3 +1,4 @@
+import type { DecisionOptions } from './authz/decisions.js'
 import { DEFAULT_TABLE_NAME } from './store/table-definition.js'
 
 /**
@@ -27,6 +28,7 @@ export interface LocalServerConfig {
   tableName: string
   operatorKey: string | undefined
   aggregationIntervalSeconds: number
+  decisions: Partial<DecisionOptions>
 }
 
 export function localServerConfig(env: Env): LocalServerConfig {
@@ -50,7 +52,22 @@ export function localServerConfig(env: Env): LocalServerConfig {
     tableName: env.TABLE_NAME ?? DEFAULT_TABLE_NAME,
     operatorKey: env.OPERATOR_KEY,
     aggregationIntervalSeconds: interval,
+    decisions: decisionOptions(env),
   }
+}
+
+/**
+ * What the environment changes of the decision path's defaults (authz/decisions.ts), in the API
+ * function and the local server: DECISION_REVISION_CHECK_MS, the revision check interval.
+ */
+export function decisionOptions(env: Env): Partial<DecisionOptions> {
+  const raw = env.DECISION_REVISION_CHECK_MS
+  if (raw === undefined || raw === '') return {}
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0) {
+    throw new Error(`DECISION_REVISION_CHECK_MS must be a number of milliseconds ≥ 0: ${raw}`)
+  }
+  return { revisionCheckMs: value }
 }
 
 function required(env: Env, name: string): string {

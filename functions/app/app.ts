@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
-import { DecisionService, decisionOptionsFromEnv } from '../authz/decisions.js'
+import { DecisionService } from '../authz/decisions.js'
 import { AppError, invalid } from '../lib/errors.js'
 import { illFormedStringPath } from '../lib/unicode.js'
 import { deriveCursorKey } from './cursors.js'
@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use('*', requestId())
-  const decisions = deps.decisions ?? new DecisionService(deps.db, decisionOptionsFromEnv())
+  const decisions = deps.decisions ?? new DecisionService(deps.db, deps.decisionOptions)
   const cursorKey = deriveCursorKey(deps.operatorKey)
   app.use('*', requestContext({ ...deps, decisions, cursorKey }))
   app.use(

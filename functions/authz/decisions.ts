@@ -76,17 +76,6 @@ export const DEFAULT_DECISION_OPTIONS: DecisionOptions = {
   now: () => performance.now(),
 }
 
-/** DECISION_REVISION_CHECK_MS overrides the default revision check interval. */
-export function decisionOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DecisionOptions {
-  const raw = env.DECISION_REVISION_CHECK_MS
-  if (raw === undefined || raw === '') return DEFAULT_DECISION_OPTIONS
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value < 0) {
-    throw new Error(`DECISION_REVISION_CHECK_MS must be a number of milliseconds ≥ 0: ${raw}`)
-  }
-  return { ...DEFAULT_DECISION_OPTIONS, revisionCheckMs: value }
-}
-
 /** Entities ready for Cedar, or why there are none. */
 type Prepared =
   | { principal: EntityRef; resource: EntityRef; entities: EntityJson[] }

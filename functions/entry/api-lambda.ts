@@ -1,7 +1,7 @@
 /** Lambda entry for the HTTP API (API Gateway HTTP API → this handler → the Hono app). */
 import { handle } from 'hono/aws-lambda'
 import { createApp } from '../app/app.js'
-import { lambdaConfig } from '../config.js'
+import { decisionOptions, lambdaConfig } from '../config.js'
 import { alertPublisherFor } from '../lib/alert-bus.js'
 import { systemClock } from '../lib/clock.js'
 import { dbFromEnvironment, readOperatorKey } from './lambda-bootstrap.js'
@@ -18,5 +18,6 @@ export const handler = handle(
     clock: systemClock,
     operatorKey,
     alertPublisher: alertPublisherFor(config.alertBusName),
+    decisionOptions: decisionOptions(process.env),
   })
 )

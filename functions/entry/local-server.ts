@@ -146,7 +146,12 @@ async function main() {
   await ensureTable(doc, config.tableName)
   const db = new Db(doc, config.tableName)
   const operator = operatorKey()
-  const app = createApp({ db, clock: systemClock, operatorKey: operator.key })
+  const app = createApp({
+    db,
+    clock: systemClock,
+    operatorKey: operator.key,
+    decisionOptions: config.decisions,
+  })
 
   // Listen before creating anything: a taken port must not swallow the demo keys (shown once).
   const server = createApiServer(app.fetch)
