@@ -1,7 +1,37 @@
+import type { DecisionOptions } from './authz/decisions.js'
 import { DEFAULT_TABLE_NAME } from './store/table-definition.js'
 
-/** Settings read from the environment (contract: "Running it"). */
-export function readConfig(env: NodeJS.ProcessEnv = process.env) {
+/**
+ * The one reader of the environment (docs/configuration.md). Each entry point in functions/entry/
+ * passes `process.env` to the reader for its kind of process and hands the typed result down;
+ * nothing below the entry points reads the environment. (The AWS SDK and the Powertools logger
+ * read their own AWS_* and POWERTOOLS_* variables themselves.)
+ */
+export type Env = Readonly<Record<string, string | undefined>>
+
+export const OPERATOR_KEY_PATTERN = /^op_[A-Za-z0-9_-]{16,}$/
+
+/** `npm start` (functions/entry/local-server.ts); contract: "Running it". */
+export interface LocalServerConfig {
+  port: number
+  host: string
+  dataDir: string
+  /** A DynamoDB(-compatible) endpoint to use instead of starting the embedded store. */
+  dynamodbEndpoint: string | undefined
+  /**
+   * Sign requests to the store with the SDK's own credentials (AWS_ACCESS_KEY_ID is set, e.g.
+   * for a real DynamoDB endpoint) rather than the placeholders a local server accepts.
+   */
+  storeAwsCredentials: boolean
+  /** The region requests to the store are signed for. */
+  storeRegion: string
+  tableName: string
+  operatorKey: string | undefined
+  aggregationIntervalSeconds: number
+  decisions: Partial<DecisionOptions>
+}
+
+export function localServerConfig(env: Env): LocalServerConfig {
   const port = Number(env.PORT ?? 3000)
   const interval = Number(env.AGGREGATION_INTERVAL_SECONDS ?? 60)
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -17,19 +47,20 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
     host: env.HOST || '127.0.0.1',
     dataDir: env.DATA_DIR ?? '.data',
     dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
+    storeAwsCredentials: Boolean(env.AWS_ACCESS_KEY_ID),
+    storeRegion: env.AWS_REGION ?? 'us-east-1',
     tableName: env.TABLE_NAME ?? DEFAULT_TABLE_NAME,
     operatorKey: env.OPERATOR_KEY,
     aggregationIntervalSeconds: interval,
+    decisions: decisionOptions(env),
   }
 }
 
 /**
- * The decision path's settings (authz/fact-loader.ts `DecisionOptions`); the rest keep their
- * defaults. DECISION_REVISION_CHECK_MS overrides the revision check interval.
+ * What the environment changes of the decision path's defaults (authz/decisions.ts), in the API
+ * function and the local server: DECISION_REVISION_CHECK_MS, the revision check interval.
  */
-export function decisionOptions(env: NodeJS.ProcessEnv = process.env): {
-  revisionCheckMs?: number
-} {
+export function decisionOptions(env: Env): Partial<DecisionOptions> {
   const raw = env.DECISION_REVISION_CHECK_MS
   if (raw === undefined || raw === '') return {}
   const value = Number(raw)
@@ -39,12 +70,41 @@ export function decisionOptions(env: NodeJS.ProcessEnv = process.env): {
   return { revisionCheckMs: value }
 }
 
-/**
- * Where the Cedar schema and policies live, if not in the repository's `policies/`: the
- * Lambda bundle copies them next to the code and sets POLICY_DIR.
- */
-export function policyDirectoryOverride(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.POLICY_DIR || undefined
+function required(env: Env, name: string): string {
+  const value = env[name]
+  if (!value) throw new Error(`${name} must be set in the function's environment`)
+  return value
 }
 
-export const OPERATOR_KEY_PATTERN = /^op_[A-Za-z0-9_-]{16,}$/
+/**
+ * What both Lambda functions are given by the stack (infra/api.ts, infra/aggregation.ts). The
+ * SDK finds region, credentials and (for a local run of the built function) the endpoints
+ * AWS_ENDPOINT_URL_* in the environment itself.
+ */
+export interface LambdaConfig {
+  /** TABLE_NAME: the single table. */
+  tableName: string
+  /** ALERT_BUS_NAME: the EventBridge bus budget alerts go to; none when unset. */
+  alertBusName: string | undefined
+}
+
+export function lambdaConfig(env: Env): LambdaConfig {
+  return { tableName: required(env, 'TABLE_NAME'), alertBusName: env.ALERT_BUS_NAME || undefined }
+}
+
+/**
+ * OPERATOR_SECRET_ARN: the Secrets Manager secret holding the operator key (API function
+ * only). The key itself never passes through an environment variable.
+ */
+export function operatorSecretArn(env: Env): string {
+  return required(env, 'OPERATOR_SECRET_ARN')
+}
+
+/**
+ * Where the Cedar schema and policies live, if not in the repository's `policies/`: the
+ * Lambda bundle copies them next to the code and sets POLICY_DIR. Read by authz/policy-files.ts
+ * when the engine loads at import, before an entry point could pass it (docs/configuration.md).
+ */
+export function policyDirectoryOverride(env: Env = process.env): string | undefined {
+  return env.POLICY_DIR || undefined
+}

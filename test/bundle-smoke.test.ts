@@ -17,12 +17,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AggregationSummary, Budget, BudgetAlert } from '../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../functions/store/client.js'
 import { type EmbeddedStore, startEmbeddedStore } from '../functions/store/embedded.js'
-import { type FakeEventBridge, startFakeEventBridge } from '../infra/local/fake-eventbridge.js'
+import {
+  type FakeEventBridge,
+  startFakeEventBridge,
+} from './helpers/lambda-local/fake-eventbridge.js'
 import {
   type FakeSecretsManager,
   startFakeSecretsManager,
-} from '../infra/local/fake-secrets-manager.js'
-import { type HttpRequest, httpApiEvent } from '../infra/local/http-api-event.js'
+} from './helpers/lambda-local/fake-secrets-manager.js'
+import { type HttpRequest, httpApiEvent } from './helpers/lambda-local/http-api-event.js'
 import {
   copyToCleanDirectory,
   type LambdaAsset,
@@ -32,8 +35,8 @@ import {
   type SynthesizedStack,
   startLocalLambda,
   synthesizeWithBundling,
-} from '../infra/local/lambda-assets.js'
-import { scheduledEvent } from '../infra/local/scheduled-event.js'
+} from './helpers/lambda-local/lambda-assets.js'
+import { scheduledEvent } from './helpers/lambda-local/scheduled-event.js'
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:OperatorSecret-AbCdEf'
 const TABLE_NAME = 'smoke-admin-engine'

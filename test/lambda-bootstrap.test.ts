@@ -3,11 +3,11 @@ import {
   dbFromEnvironment,
   operatorKeyFromSecretValue,
   readOperatorKey,
-} from '../functions/lambda/bootstrap.js'
+} from '../functions/entry/lambda-bootstrap.js'
 import {
   type FakeSecretsManager,
   startFakeSecretsManager,
-} from '../infra/local/fake-secrets-manager.js'
+} from './helpers/lambda-local/fake-secrets-manager.js'
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:operator-Ab12Cd'
 const GENERATED = 'Zq3kTt8vLw2mXy5pRs9aBc4dEf7gHj1kMn6oPq0rSt2uVw3x'

@@ -33,17 +33,17 @@ import { startEmbeddedStore } from '../../functions/store/embedded.js'
 import { ingestUsageEvents } from '../../functions/usage/ingestion.js'
 import { API_ENTRY } from '../../infra/api.js'
 import { assetExtras, ESBUILD_TARGET, ESM_BANNER, MAIN_FIELDS } from '../../infra/bundling.js'
-import { startFakeEventBridge } from '../../infra/local/fake-eventbridge.js'
-import { startFakeSecretsManager } from '../../infra/local/fake-secrets-manager.js'
-import { httpApiEvent } from '../../infra/local/http-api-event.js'
+import { startFakeEventBridge } from '../../test/helpers/lambda-local/fake-eventbridge.js'
+import { startFakeSecretsManager } from '../../test/helpers/lambda-local/fake-secrets-manager.js'
+import { httpApiEvent } from '../../test/helpers/lambda-local/http-api-event.js'
 import {
   type LambdaAsset,
   removeDirectory,
   resolveEnvironment,
   startLocalLambda,
   synthesizeWithBundling,
-} from '../../infra/local/lambda-assets.js'
-import { scheduledEvent } from '../../infra/local/scheduled-event.js'
+} from '../../test/helpers/lambda-local/lambda-assets.js'
+import { scheduledEvent } from '../../test/helpers/lambda-local/scheduled-event.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { fmt, percentile } from '../stats.js'
 
@@ -423,10 +423,10 @@ async function buildVariants(
       "import type { Context } from 'aws-lambda'",
       "import { handle } from 'hono/aws-lambda'",
       "import { createApp } from '../functions/app/app.js'",
-      "import { dbFromEnvironment, readOperatorKey } from '../functions/lambda/bootstrap.js'",
+      "import { dbFromEnvironment, readOperatorKey } from '../functions/entry/lambda-bootstrap.js'",
       "import { systemClock } from '../functions/lib/clock.js'",
-      'const db = dbFromEnvironment()',
-      'const ready = readOperatorKey().then((operatorKey) => handle(createApp({ db, clock: systemClock, operatorKey })))',
+      'const db = dbFromEnvironment(process.env)',
+      'const ready = readOperatorKey(process.env).then((operatorKey) => handle(createApp({ db, clock: systemClock, operatorKey })))',
       'export const handler = async (event: never, context: Context) => (await ready)(event, context)',
       '',
     ].join('\n')

@@ -1,7 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
-import { decisionOptions } from '../config.js'
 import { AppError, invalid } from '../lib/errors.js'
 import { illFormedStringPath } from '../lib/unicode.js'
 import { deriveCursorKey } from './cursors.js'
@@ -55,7 +54,7 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use('*', requestId())
-  const decisions = deps.decisions ?? new StoreDecisionService(deps.db, decisionOptions())
+  const decisions = deps.decisions ?? new StoreDecisionService(deps.db, deps.decisionOptions)
   const cursorKey = deriveCursorKey(deps.operatorKey)
   app.use('*', requestContext({ ...deps, decisions, cursorKey }))
   app.use(

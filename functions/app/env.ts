@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
-import type { DecisionService } from '../authz/decisions.js'
+import type { DecisionOptions, DecisionService } from '../authz/decisions.js'
 import type { Principal } from '../domain/context.js'
 import type { AlertPublisher } from '../lib/alert-bus.js'
 import type { Clock } from '../lib/clock.js'
@@ -15,6 +15,8 @@ export interface AppDeps {
   alertPublisher?: AlertPublisher | undefined
   /** The decision path (Cedar over cached store facts); one per process unless given. */
   decisions?: DecisionService | undefined
+  /** Settings of the decision path made here when none is given (config.ts `decisionOptions`). */
+  decisionOptions?: Partial<DecisionOptions> | undefined
 }
 
 /**

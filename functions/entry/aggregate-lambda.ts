@@ -3,12 +3,12 @@
  * A failure throws, so Lambda retries the run and finally sends the event to the dead-letter
  * queue (infra/aggregation.ts).
  */
-
-import { dbFromEnvironment } from '../lambda/bootstrap.js'
-import { alertPublisherFromEnv } from '../lib/alert-bus.js'
+import { lambdaConfig } from '../config.js'
+import { alertPublisherFor } from '../lib/alert-bus.js'
 import { systemClock } from '../lib/clock.js'
 import { logger } from '../lib/logger.js'
 import { runAggregation } from '../usage/aggregation.js'
+import { dbFromEnvironment } from './lambda-bootstrap.js'
 
 /** The schedule's input (infra/aggregation.ts); empty when the function is invoked by hand. */
 interface ScheduledRun {
@@ -17,8 +17,9 @@ interface ScheduledRun {
   attempt?: string
 }
 
-const db = dbFromEnvironment()
-const publisher = alertPublisherFromEnv()
+const config = lambdaConfig(process.env)
+const db = dbFromEnvironment(process.env)
+const publisher = alertPublisherFor(config.alertBusName)
 
 export const handler = async (event: ScheduledRun | null) => {
   // The execution id is also in a dead-letter message's body: it finds the run's log lines.

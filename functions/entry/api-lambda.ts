@@ -1,15 +1,23 @@
 /** Lambda entry for the HTTP API (API Gateway HTTP API → this handler → the Hono app). */
 import { handle } from 'hono/aws-lambda'
 import { createApp } from '../app/app.js'
-import { dbFromEnvironment, readOperatorKey } from '../lambda/bootstrap.js'
-import { alertPublisherFromEnv } from '../lib/alert-bus.js'
+import { decisionOptions, lambdaConfig } from '../config.js'
+import { alertPublisherFor } from '../lib/alert-bus.js'
 import { systemClock } from '../lib/clock.js'
+import { dbFromEnvironment, readOperatorKey } from './lambda-bootstrap.js'
 
-// Cold start (the ESM bundle's top-level await runs in Lambda's init phase): the table client
-// and the operator secret from Secrets Manager, once per instance.
-const db = dbFromEnvironment()
-const operatorKey = await readOperatorKey()
+// Cold start (the ESM bundle's top-level await runs in Lambda's init phase): this function's
+// settings, the table client and the operator secret from Secrets Manager, once per instance.
+const config = lambdaConfig(process.env)
+const db = dbFromEnvironment(process.env)
+const operatorKey = await readOperatorKey(process.env)
 
 export const handler = handle(
-  createApp({ db, clock: systemClock, operatorKey, alertPublisher: alertPublisherFromEnv() })
+  createApp({
+    db,
+    clock: systemClock,
+    operatorKey,
+    alertPublisher: alertPublisherFor(config.alertBusName),
+    decisionOptions: decisionOptions(process.env),
+  })
 )

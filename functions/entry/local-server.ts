@@ -7,7 +7,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { createApp } from '../app/app.js'
-import { OPERATOR_KEY_PATTERN, readConfig } from '../config.js'
+import { localServerConfig, OPERATOR_KEY_PATTERN } from '../config.js'
 import { createOrganization } from '../domain/organizations.js'
 import { systemClock } from '../lib/clock.js'
 import { logger } from '../lib/logger.js'
@@ -20,7 +20,7 @@ import { organizations } from '../store/organizations.js'
 import { runAggregation } from '../usage/aggregation.js'
 import { createApiServer } from './node-server.js'
 
-const config = readConfig()
+const config = localServerConfig(process.env)
 /** The embedded store's process, when this server started one. */
 let store: EmbeddedStoreProcess | undefined
 
@@ -138,11 +138,20 @@ async function main() {
     process.once('SIGINT', () => process.exit(0))
     process.once('SIGTERM', () => process.exit(0))
   }
-  const doc = createDocumentClient({ endpoint })
+  const doc = createDocumentClient({
+    endpoint,
+    region: config.storeRegion,
+    awsCredentials: config.storeAwsCredentials,
+  })
   await ensureTable(doc, config.tableName)
   const db = new Db(doc, config.tableName)
   const operator = operatorKey()
-  const app = createApp({ db, clock: systemClock, operatorKey: operator.key })
+  const app = createApp({
+    db,
+    clock: systemClock,
+    operatorKey: operator.key,
+    decisionOptions: config.decisions,
+  })
 
   // Listen before creating anything: a taken port must not swallow the demo keys (shown once).
   const server = createApiServer(app.fetch)

@@ -10,7 +10,7 @@ export const ALERT_EVENT_SOURCE = 'admin-engine.budgets'
 export const ALERT_DETAIL_TYPE = 'Budget threshold crossed'
 
 /**
- * Publishes alerts to the EventBridge bus `busName` (env ALERT_BUS_NAME in AWS). Delivery is at
+ * Publishes alerts to the EventBridge bus `busName` (ALERT_BUS_NAME in AWS). Delivery is at
  * least once: consumers deduplicate on `detail.id`. A rejected entry is an error, so the run
  * fails and the alert is published again by the next run.
  */
@@ -43,7 +43,7 @@ export function eventBridgePublisher(
   }
 }
 
-/** The publisher for this environment: EventBridge when ALERT_BUS_NAME is set, else none. */
-export function alertPublisherFromEnv(env: NodeJS.ProcessEnv = process.env) {
-  return env.ALERT_BUS_NAME ? eventBridgePublisher(env.ALERT_BUS_NAME) : undefined
+/** The publisher for a configured bus (config.ts `lambdaConfig`): EventBridge, or none. */
+export function alertPublisherFor(busName: string | undefined): AlertPublisher | undefined {
+  return busName ? eventBridgePublisher(busName) : undefined
 }

@@ -8,15 +8,25 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { TABLE_DEFINITION } from './table-definition.js'
 
 export interface StoreConnection {
-  /** e.g. http://127.0.0.1:4567 for dynalite; omitted for AWS. */
+  /**
+   * e.g. http://127.0.0.1:4567 for dynalite; omitted for AWS, where the SDK finds the region and
+   * credentials in the function's environment itself (AWS_REGION, the role's AWS_* keys).
+   */
   endpoint?: string
+  /** Default with an endpoint: us-east-1 (a local server takes any). */
   region?: string
+  /**
+   * With an endpoint: sign with the SDK's own credentials (e.g. for a real DynamoDB endpoint)
+   * instead of the placeholders a local server accepts.
+   */
+  awsCredentials?: boolean
 }
 
 export function createDocumentClient(connection: StoreConnection = {}): DynamoDBDocumentClient {
-  const local = connection.endpoint !== undefined && !process.env.AWS_ACCESS_KEY_ID
+  const local = connection.endpoint !== undefined && !connection.awsCredentials
+  const region = connection.region ?? (connection.endpoint !== undefined ? 'us-east-1' : undefined)
   const client = new DynamoDBClient({
-    region: connection.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    ...(region ? { region } : {}),
     ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
     // A local DynamoDB-compatible server accepts any credentials.
     ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),

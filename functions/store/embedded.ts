@@ -87,7 +87,7 @@ export interface EmbeddedStoreProcess extends EmbeddedStore {
   unexpectedExit: Promise<string>
 }
 
-/** Messages of functions/store/embedded-child.ts to its parent. */
+/** Messages of functions/entry/embedded-store.ts to its parent. */
 export type EmbeddedChildMessage =
   | { type: 'ready'; endpoint: string }
   | { type: 'error'; message: string }
@@ -100,18 +100,17 @@ export type EmbeddedChildMessage =
 export async function startEmbeddedStoreProcess(
   options: { path?: string } = {}
 ): Promise<EmbeddedStoreProcess> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./embedded-child.ts', import.meta.url)), {
-    // The child is TypeScript whatever runs the parent (tsx, vitest): load it with tsx, and not
-    // with the parent's flags (V8 options for the API are no business of the store).
-    execArgv: ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href],
-    env: {
-      ...process.env,
-      EMBEDDED_STORE_PATH: options.path ?? '',
-      // The child's only SDK client is its start-up probe.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
+  const child: ChildProcess = fork(
+    fileURLToPath(new URL('../entry/embedded-store.ts', import.meta.url)),
+    options.path ? [options.path] : [],
+    {
+      // The child is TypeScript whatever runs the parent (tsx, vitest): load it with tsx, and not
+      // with the parent's flags (V8 options for the API are no business of the store). Its
+      // environment is this process's (fork's default).
+      execArgv: ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }
+  )
   let closing = false
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code))

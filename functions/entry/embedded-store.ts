@@ -1,18 +1,23 @@
 /**
  * The embedded store's own process (forked by `startEmbeddedStoreProcess`): dynalite on a free
- * port of 127.0.0.1, persisted under EMBEDDED_STORE_PATH (in memory when empty). It reports its
- * endpoint over IPC and stops when told to (SIGTERM/SIGINT) or when its parent goes away.
+ * port of 127.0.0.1, persisted under the directory given as its one argument (in memory
+ * without one). It reports its endpoint over IPC and stops when told to (SIGTERM/SIGINT) or when
+ * its parent goes away. Its environment is its parent's.
  */
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb'
-import { type EmbeddedChildMessage, startEmbeddedStore } from './embedded.js'
+import { type EmbeddedChildMessage, startEmbeddedStore } from '../store/embedded.js'
+
+// The child's only SDK client is its start-up probe: no warning about the Node version for it
+// (read by the SDK itself when the client is made).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
 function send(message: EmbeddedChildMessage): void {
   process.send?.(message)
 }
 
 async function main() {
-  if (!process.send) throw new Error('embedded-child.ts is started by startEmbeddedStoreProcess()')
-  const path = process.env.EMBEDDED_STORE_PATH || undefined
+  if (!process.send) throw new Error('embedded-store.ts is started by startEmbeddedStoreProcess()')
+  const path = process.argv[2] || undefined
   // dynalite throws this out of a request handler when LevelDB could not open the directory.
   process.on('uncaughtException', (error: Error & { code?: string }) => {
     const message =

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { LAMBDA_TASK_ROOT } from '../bundling.js'
+import { LAMBDA_TASK_ROOT } from '../../../infra/bundling.js'
 
 /** One Lambda function of a synthesized template and its built asset in the cloud assembly. */
 export interface LambdaAsset {
@@ -48,7 +48,7 @@ type RunnerMessage =
   | { type: 'result'; id: string; result: unknown; ms: number; cpuMs: number }
   | { type: 'error'; id: string; error: string; ms: number }
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
+const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 
 /**
  * Synthesizes the stack into `outdir` exactly as a user does — `npm run synth` (the CDK CLI

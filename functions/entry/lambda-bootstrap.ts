@@ -1,28 +1,21 @@
 /**
- * What a Lambda function reads at cold start, shared by the Lambda entries: the table client
- * (TABLE_NAME) and the operator secret, fetched once from Secrets Manager (OPERATOR_SECRET_ARN).
- * The secret's value never passes through an environment variable.
+ * What a Lambda function builds at cold start from its environment (read through config.ts),
+ * shared by the Lambda entries: the table client (TABLE_NAME) and the operator secret, fetched
+ * once from Secrets Manager (OPERATOR_SECRET_ARN). The secret's value never passes through an
+ * environment variable.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { OPERATOR_KEY_PATTERN } from '../config.js'
+import { type Env, lambdaConfig, OPERATOR_KEY_PATTERN, operatorSecretArn } from '../config.js'
 import { SECRET_PREFIXES } from '../lib/secrets.js'
 import { createDocumentClient } from '../store/client.js'
 import { Db } from '../store/db.js'
-
-type Env = NodeJS.ProcessEnv
-
-function required(env: Env, name: string): string {
-  const value = env[name]
-  if (!value) throw new Error(`${name} must be set in the function's environment`)
-  return value
-}
 
 /**
  * The single table named by TABLE_NAME. The SDK finds region, credentials and (for a local run
  * of the built function) AWS_ENDPOINT_URL_DYNAMODB in the environment itself.
  */
-export function dbFromEnvironment(env: Env = process.env): Db {
-  return new Db(createDocumentClient(), required(env, 'TABLE_NAME'))
+export function dbFromEnvironment(env: Env): Db {
+  return new Db(createDocumentClient(), lambdaConfig(env).tableName)
 }
 
 /**
@@ -44,8 +37,8 @@ export function operatorKeyFromSecretValue(value: string): string {
 }
 
 /** Reads the operator secret named by OPERATOR_SECRET_ARN (one GetSecretValue per cold start). */
-export async function readOperatorKey(env: Env = process.env): Promise<string> {
-  const secretId = required(env, 'OPERATOR_SECRET_ARN')
+export async function readOperatorKey(env: Env): Promise<string> {
+  const secretId = operatorSecretArn(env)
   const client = new SecretsManagerClient({})
   try {
     const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
