@@ -1,8 +1,8 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { createAdminKey, listAdminKeys, revokeAdminKey } from '../../domain/keys.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -13,9 +13,14 @@ import {
   listOf,
   PageQuery,
   Timestamp,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { AdminKeySchema, AdminKeyWithSecretSchema, NameSchema, OrgRoleSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  AdminKeySchema,
+  AdminKeyWithSecretSchema,
+  NameSchema,
+  OrgRoleSchema,
+} from '../http/schemas/core.js'
 
 export const adminKeyRoutes = new OpenAPIHono<AppEnv>()
 

@@ -4,9 +4,9 @@ import { listBudgets } from '../../domain/budgets.js'
 import { getPriceList, updatePrices } from '../../domain/prices.js'
 import { getSpendLimit, putSpendLimit } from '../../domain/spend-limits.js'
 import { getWorkspace } from '../../domain/workspaces.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -16,15 +16,15 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, securedRoute } from '../http/route.js'
 import {
   BudgetSchema,
   PriceEntrySchema,
   PriceListSchema,
   SpendLimitInputSchema,
   SpendLimitSchema,
-} from '../usage-schemas.js'
+} from '../http/schemas/usage.js'
 
 /** Spend limits, budgets and prices of the admin key's organization. */
 export const budgetRoutes = new OpenAPIHono<AppEnv>()

@@ -11,15 +11,9 @@ import {
   removeSubgroup,
   updateGroup,
 } from '../../domain/groups.js'
-import {
-  deletedSchema,
-  GroupMembershipSchema,
-  GroupSchema,
-  MemberSchema,
-} from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -30,9 +24,15 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, OrgRoleSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  deletedSchema,
+  GroupMembershipSchema,
+  GroupSchema,
+  MemberSchema,
+} from '../http/schemas/access.js'
+import { NameSchema, OrgRoleSchema } from '../http/schemas/core.js'
 
 export const groupRoutes = new OpenAPIHono<AppEnv>()
 

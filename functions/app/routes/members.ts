@@ -7,17 +7,9 @@ import {
   removeMember,
   updateMember,
 } from '../../domain/members.js'
-import {
-  deletedSchema,
-  EffectiveAccessSchema,
-  EmailSchema,
-  MemberSchema,
-  MemberStatusSchema,
-  WorkspaceRolesListSchema,
-} from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -28,9 +20,17 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, OrgRoleSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  deletedSchema,
+  EffectiveAccessSchema,
+  EmailSchema,
+  MemberSchema,
+  MemberStatusSchema,
+  WorkspaceRolesListSchema,
+} from '../http/schemas/access.js'
+import { NameSchema, OrgRoleSchema } from '../http/schemas/core.js'
 
 export const memberRoutes = new OpenAPIHono<AppEnv>()
 

@@ -5,9 +5,9 @@ import {
   getOrganization,
   listOrganizations,
 } from '../../domain/organizations.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -17,8 +17,8 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { OPERATOR, OPERATOR_CREATE, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { OPERATOR, OPERATOR_CREATE, securedRoute } from '../http/route.js'
 import {
   AdminKeyWithSecretSchema,
   NameSchema,
@@ -26,7 +26,7 @@ import {
   ServiceKeySchema,
   ServiceKeyWithSecretSchema,
   WorkspaceSchema,
-} from '../schemas.js'
+} from '../http/schemas/core.js'
 
 /** Deployment-level routes for the operator key: organizations and service keys. */
 export const operatorRoutes = new OpenAPIHono<AppEnv>()

@@ -1,11 +1,18 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { getOrganization, updateOrganization } from '../../domain/organizations.js'
 import { listRoles } from '../../domain/roles.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { AUTH_ERRORS, errorResponses, IfMatchHeader, json, jsonBody, listOf } from '../openapi.js'
-import { ADMIN, securedRoute } from '../route.js'
-import { NameSchema, OrganizationSchema, RoleSchema } from '../schemas.js'
+import type { AppEnv } from '../http/env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
+import {
+  AUTH_ERRORS,
+  errorResponses,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+} from '../http/openapi.js'
+import { ADMIN, securedRoute } from '../http/route.js'
+import { NameSchema, OrganizationSchema, RoleSchema } from '../http/schemas/core.js'
 
 /** The calling admin key's own organization, and the role catalogue. */
 export const organizationRoutes = new OpenAPIHono<AppEnv>()

@@ -7,15 +7,9 @@ import {
   policySchema,
   putPolicy,
 } from '../../domain/policies.js'
-import {
-  PolicyErrorSchema,
-  PolicyInputSchema,
-  PolicySchema,
-  PolicyValidationSchema,
-} from '../authz-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -26,8 +20,14 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  PolicyErrorSchema,
+  PolicyInputSchema,
+  PolicySchema,
+  PolicyValidationSchema,
+} from '../http/schemas/authz.js'
 
 /** The built-in policies and the organization's custom ones (Cedar, product actions only). */
 export const policyRoutes = new OpenAPIHono<AppEnv>()

@@ -1,8 +1,8 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { createScimToken, listScimTokens, revokeScimToken } from '../../domain/keys.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -12,9 +12,9 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, ScimTokenSchema, ScimTokenWithSecretSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import { NameSchema, ScimTokenSchema, ScimTokenWithSecretSchema } from '../http/schemas/core.js'
 
 /** SCIM tokens: the credentials identity providers use on /scim/v2 (see docs/scim.md). */
 export const scimTokenRoutes = new OpenAPIHono<AppEnv>()

@@ -2,9 +2,8 @@ import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { listWorkspaceAccess, putGrant, removeGrant } from '../../domain/access.js'
 import { getWorkspace } from '../../domain/workspaces.js'
 import type { PrincipalRef } from '../../store/grants.js'
-import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
 import {
   adminPrincipal,
   etag,
@@ -12,7 +11,7 @@ import {
   guard,
   ifMatchPrecondition,
   serviceContext,
-} from '../http.js'
+} from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -23,8 +22,9 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../http/schemas/access.js'
 
 export const workspaceAccessRoutes = new OpenAPIHono<AppEnv>()
 

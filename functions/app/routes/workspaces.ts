@@ -7,9 +7,9 @@ import {
   unarchiveWorkspace,
   updateWorkspace,
 } from '../../domain/workspaces.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -20,9 +20,9 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, WorkspaceSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import { NameSchema, WorkspaceSchema } from '../http/schemas/core.js'
 
 export const workspaceRoutes = new OpenAPIHono<AppEnv>()
 

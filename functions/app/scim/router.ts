@@ -2,9 +2,9 @@ import { type Context, Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isIdOf } from '../../lib/ids.js'
 import { illFormedStringPath } from '../../lib/unicode.js'
-import type { AppEnv } from '../env.js'
-import { expectedVersion, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedVersion, serviceContext } from '../http/handlers.js'
+import { allow } from '../http/middleware/authenticate.js'
 import { badRequest, handleScimError, ScimProblem } from './errors.js'
 import {
   createScimGroup,

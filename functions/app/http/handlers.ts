@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
-import type { AdminAction, AdminResource } from '../authz/admin.js'
-import { type AdminPrincipal, actorOf, type ServiceContext } from '../domain/context.js'
-import { forbidden, invalid, NO_SUCH_VERSION } from '../lib/errors.js'
+import type { AdminAction, AdminResource } from '../../authz/admin.js'
+import { type AdminPrincipal, actorOf, type ServiceContext } from '../../domain/context.js'
+import { forbidden, invalid, NO_SUCH_VERSION } from '../../lib/errors.js'
 import type { AppEnv } from './env.js'
 
 /** The domain's view of a request: store, clock, acting principal, request id. */
