@@ -13,7 +13,7 @@ import {
 } from '../../domain/groups.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -78,8 +78,7 @@ groupRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'manage_groups')
     const group = await createGroup(serviceContext(c), organizationId, c.req.valid('json'))
-    c.header('ETag', etag(group.version))
-    return c.json(group, 201)
+    return respondWithVersion(c, group, 201)
   }
 )
 
@@ -95,8 +94,7 @@ groupRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_groups')
     const group = await getGroup(serviceContext(c), organizationId, c.req.valid('param').id)
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )
 
@@ -129,8 +127,7 @@ groupRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )
 
@@ -260,8 +257,7 @@ groupRoutes.openapi(
     const { organizationId } = await guard(c, 'manage_groups')
     const { id, group_id } = c.req.valid('param')
     const group = await addSubgroup(serviceContext(c), organizationId, id, group_id)
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )
 
@@ -281,7 +277,6 @@ groupRoutes.openapi(
     const { organizationId } = await guard(c, 'manage_groups')
     const { id, group_id } = c.req.valid('param')
     const group = await removeSubgroup(serviceContext(c), organizationId, id, group_id)
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )

@@ -9,7 +9,7 @@ import {
 import { INVITE_STATUSES } from '../../model/index.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
-import { etag, guard, serviceContext } from '../http/handlers.js'
+import { guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -103,8 +103,7 @@ inviteRoutes.openapi(
     const { db, clock } = c.get('deps')
     const { token, name } = c.req.valid('json')
     const member = await acceptInvite({ db, clock, requestId: c.get('requestId') }, token, name)
-    c.header('ETag', etag(member.version))
-    return c.json(member, 201)
+    return respondWithVersion(c, member, 201)
   }
 )
 

@@ -2,7 +2,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { getOrganization, updateOrganization } from '../../domain/organizations.js'
 import { listRoles } from '../../domain/roles.js'
 import type { AppEnv } from '../http/env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -33,8 +33,7 @@ organizationRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_organization')
     const organization = await getOrganization(serviceContext(c), organizationId)
-    c.header('ETag', etag(organization.version))
-    return c.json(organization, 200)
+    return respondWithVersion(c, organization, 200)
   }
 )
 
@@ -77,8 +76,7 @@ organizationRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(organization.version))
-    return c.json(organization, 200)
+    return respondWithVersion(c, organization, 200)
   }
 )
 

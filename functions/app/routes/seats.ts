@@ -6,7 +6,7 @@ import {
   setPurchasedSeats,
 } from '../../domain/seats.js'
 import type { AppEnv } from '../http/env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http/handlers.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -65,8 +65,7 @@ seatRoutes.openapi(
       c.req.valid('json').purchased,
       expectedVersion(c)
     )
-    c.header('ETag', etag(pool.version))
-    return c.json(pool, 200)
+    return respondWithVersion(c, pool, 200)
   }
 )
 

@@ -6,10 +6,10 @@ import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import {
   adminPrincipal,
-  etag,
   expectedVersion,
   guard,
   ifMatchPrecondition,
+  respondWithVersion,
   serviceContext,
 } from '../http/handlers.js'
 import {
@@ -101,8 +101,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
         // A PUT can create: If-Match * then requires the grant to exist already.
         ifMatchPrecondition(c)
       )
-      c.header('ETag', etag(grant.version))
-      return created ? c.json(grant, 201) : c.json(grant, 200)
+      return respondWithVersion(c, grant, created ? 201 : 200)
     }
   )
 
