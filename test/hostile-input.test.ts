@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseIfMatch } from '../functions/app/http.js'
+import { parseIfMatch } from '../functions/app/http/handlers.js'
 import { as, type Caller, email, listAll } from './helpers/admin-model.js'
 import { type ApiResponse, createOrg, type Harness, startHarness } from './helpers/harness.js'
 import {

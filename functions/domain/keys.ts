@@ -25,7 +25,7 @@ import {
   serviceKeys,
 } from '../store/credentials.js'
 import type { Db } from '../store/db.js'
-import type { PageRequest } from '../store/pagination.js'
+import type { Page, PageRequest } from '../store/pagination.js'
 import { recordAudit } from './audit.js'
 import type { Principal, ServiceContext } from './context.js'
 
@@ -58,7 +58,62 @@ function futureExpiry(expiresAt: string | null | undefined, now: Date): string |
   return new Date(expiresAt).toISOString()
 }
 
-// ----- Admin keys ------------------------------------------------------------------------
+// ----- Records that hold a secret --------------------------------------------------------
+
+/**
+ * Admin keys, SCIM tokens and service keys are one kind of thing: a record shown with its
+ * secret once, at creation, listed without it, and revoked by deleting its credential. They
+ * differ only in what the record and its credential hold and in whether an organization's
+ * audit log sees them. `scope` is the owning organization's id ('' for the deployment-wide
+ * service keys).
+ */
+export interface SecretHolders<T, Input> {
+  create(ctx: ServiceContext, scope: string, input: Input): Promise<WithSecret<T>>
+  list(ctx: ServiceContext, scope: string, page: PageRequest): Promise<Page<T>>
+  /** Revokes the record (its secret stops working at once); revoking twice changes nothing. */
+  revoke(ctx: ServiceContext, scope: string, id: string): Promise<T>
+}
+
+interface SecretHolderKind<T extends RevocableRecord, Input> {
+  collection: Collection<T, SecretRef>
+  secret: SecretKind
+  /** How a 404 names it. */
+  what: string
+  /** The audit target type; none for deployment-wide records (in no organization's log). */
+  audited?: string
+  record(ctx: ServiceContext, scope: string, input: Input, secret: string, now: Date): T
+  credential(record: T): Credential
+}
+
+function secretHolders<T extends RevocableRecord, Input>(
+  kind: SecretHolderKind<T, Input>
+): SecretHolders<T, Input> {
+  const auditIn = (scope: string) =>
+    kind.audited === undefined ? undefined : { organizationId: scope, target: kind.audited }
+  return {
+    async create(ctx, scope, input) {
+      const now = ctx.clock.now()
+      const secret = generateSecret(kind.secret)
+      const record = kind.record(ctx, scope, input, secret, now)
+      await kind.collection.create(ctx.db, scope, record, { secret_hash: hashSecret(secret) })
+      await storeCredential(ctx.db, secret, kind.credential(record), () =>
+        kind.collection.remove(ctx.db, scope, record.id)
+      )
+      const audit = auditIn(scope)
+      if (audit) {
+        await recordAudit(ctx, audit.organizationId, {
+          event_type: `${audit.target}.created`,
+          target: { type: audit.target, id: record.id },
+          after: record,
+        })
+      }
+      return { ...record, secret }
+    },
+    list: (ctx, scope, page) => kind.collection.list(ctx.db, scope, page),
+    revoke: (ctx, scope, id) =>
+      revokeSecretHolder(ctx, kind.collection, scope, id, kind.what, auditIn(scope)),
+  }
+}
 
 export interface NewAdminKey {
   name: string
@@ -66,14 +121,13 @@ export interface NewAdminKey {
   expires_at?: string | null | undefined
 }
 
-export async function createAdminKey(
-  ctx: ServiceContext,
-  organizationId: string,
-  input: NewAdminKey
-): Promise<WithSecret<AdminKey>> {
-  const now = ctx.clock.now()
-  const secret = generateSecret('admin')
-  const key: AdminKey = {
+/** Admin keys of an organization, holding organization roles. */
+export const ADMIN_KEYS = secretHolders<AdminKey, NewAdminKey>({
+  collection: adminKeys,
+  secret: 'admin',
+  what: 'admin key',
+  audited: 'admin_key',
+  record: (ctx, organizationId, input, secret, now) => ({
     id: newId('adminKey', now),
     object: 'admin_key',
     organization_id: organizationId,
@@ -85,55 +139,23 @@ export async function createAdminKey(
     created_at: now.toISOString(),
     expires_at: futureExpiry(input.expires_at, now),
     revoked_at: null,
-  }
-  await adminKeys.create(ctx.db, organizationId, key, { secret_hash: hashSecret(secret) })
-  await storeCredential(
-    ctx.db,
-    secret,
-    {
-      kind: 'admin',
-      key_id: key.id,
-      organization_id: organizationId,
-      org_roles: key.org_roles,
-      expires_at: key.expires_at,
-    },
-    () => adminKeys.remove(ctx.db, organizationId, key.id)
-  )
-  await recordAudit(ctx, organizationId, {
-    event_type: 'admin_key.created',
-    target: { type: 'admin_key', id: key.id },
-    after: key,
-  })
-  return { ...key, secret }
-}
+  }),
+  credential: (key) => ({
+    kind: 'admin',
+    key_id: key.id,
+    organization_id: key.organization_id,
+    org_roles: key.org_roles,
+    expires_at: key.expires_at,
+  }),
+})
 
-export function listAdminKeys(ctx: ServiceContext, organizationId: string, page: PageRequest) {
-  return adminKeys.list(ctx.db, organizationId, page)
-}
-
-/** Revokes the key (its secret stops working at once); revoking twice changes nothing. */
-export function revokeAdminKey(
-  ctx: ServiceContext,
-  organizationId: string,
-  keyId: string
-): Promise<AdminKey> {
-  return revokeSecretHolder(ctx, adminKeys, organizationId, keyId, 'admin key', {
-    organizationId,
-    target: 'admin_key',
-  })
-}
-
-// ----- SCIM tokens -------------------------------------------------------------------------
-
-/** A SCIM token for an identity provider: it may call /scim/v2 of its organization only. */
-export async function createScimToken(
-  ctx: ServiceContext,
-  organizationId: string,
-  name: string
-): Promise<WithSecret<ScimToken>> {
-  const now = ctx.clock.now()
-  const secret = generateSecret('scim')
-  const token: ScimToken = {
+/** SCIM tokens for identity providers: one may call /scim/v2 of its organization only. */
+export const SCIM_TOKENS = secretHolders<ScimToken, { name: string }>({
+  collection: scimTokens,
+  secret: 'scim',
+  what: 'SCIM token',
+  audited: 'scim_token',
+  record: (ctx, organizationId, { name }, secret, now) => ({
     id: newId('scimToken', now),
     object: 'scim_token',
     organization_id: organizationId,
@@ -143,47 +165,20 @@ export async function createScimToken(
     created_by: ctx.actor,
     created_at: now.toISOString(),
     revoked_at: null,
-  }
-  await scimTokens.create(ctx.db, organizationId, token, { secret_hash: hashSecret(secret) })
-  await storeCredential(
-    ctx.db,
-    secret,
-    { kind: 'scim', key_id: token.id, organization_id: organizationId },
-    () => scimTokens.remove(ctx.db, organizationId, token.id)
-  )
-  await recordAudit(ctx, organizationId, {
-    event_type: 'scim_token.created',
-    target: { type: 'scim_token', id: token.id },
-    after: token,
-  })
-  return { ...token, secret }
-}
+  }),
+  credential: (token) => ({
+    kind: 'scim',
+    key_id: token.id,
+    organization_id: token.organization_id,
+  }),
+})
 
-export function listScimTokens(ctx: ServiceContext, organizationId: string, page: PageRequest) {
-  return scimTokens.list(ctx.db, organizationId, page)
-}
-
-/** Revokes the token (it stops working at once); revoking twice changes nothing. */
-export function revokeScimToken(
-  ctx: ServiceContext,
-  organizationId: string,
-  tokenId: string
-): Promise<ScimToken> {
-  return revokeSecretHolder(ctx, scimTokens, organizationId, tokenId, 'SCIM token', {
-    organizationId,
-    target: 'scim_token',
-  })
-}
-
-// ----- Service keys ----------------------------------------------------------------------
-
-export async function createServiceKey(
-  ctx: ServiceContext,
-  name: string
-): Promise<WithSecret<ServiceKey>> {
-  const now = ctx.clock.now()
-  const secret = generateSecret('service')
-  const key: ServiceKey = {
+/** Service keys of first-party products: deployment-wide, so in no organization's audit log. */
+export const SERVICE_KEYS = secretHolders<ServiceKey, { name: string }>({
+  collection: serviceKeys,
+  secret: 'service',
+  what: 'service key',
+  record: (_ctx, _scope, { name }, secret, now) => ({
     id: newId('serviceKey', now),
     object: 'service_key',
     name,
@@ -191,21 +186,23 @@ export async function createServiceKey(
     status: 'active',
     created_at: now.toISOString(),
     revoked_at: null,
-  }
-  await serviceKeys.create(ctx.db, '', key, { secret_hash: hashSecret(secret) })
-  await storeCredential(ctx.db, secret, { kind: 'service', key_id: key.id }, () =>
-    serviceKeys.remove(ctx.db, '', key.id)
-  )
-  return { ...key, secret }
+  }),
+  credential: (key) => ({ kind: 'service', key_id: key.id }),
+})
+
+export function createAdminKey(
+  ctx: ServiceContext,
+  organizationId: string,
+  input: NewAdminKey
+): Promise<WithSecret<AdminKey>> {
+  return ADMIN_KEYS.create(ctx, organizationId, input)
 }
 
-export function listServiceKeys(ctx: ServiceContext, page: PageRequest) {
-  return serviceKeys.list(ctx.db, '', page)
-}
-
-/** Service keys are deployment-wide, so their revocation is in no organization's audit log. */
-export function revokeServiceKey(ctx: ServiceContext, keyId: string): Promise<ServiceKey> {
-  return revokeSecretHolder(ctx, serviceKeys, '', keyId, 'service key')
+export function createServiceKey(
+  ctx: ServiceContext,
+  name: string
+): Promise<WithSecret<ServiceKey>> {
+  return SERVICE_KEYS.create(ctx, '', { name })
 }
 
 /**

@@ -3,7 +3,7 @@ import { maxHeaderSize, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server'
-import { errorBody } from '../app/errors.js'
+import { errorBody } from '../app/http/errors.js'
 import { AppError } from '../lib/errors.js'
 
 type Fetch = Parameters<typeof createAdaptorServer>[0]['fetch']

@@ -7,10 +7,9 @@ import {
   rotateApiKey,
 } from '../../domain/api-keys.js'
 import { getWorkspace } from '../../domain/workspaces.js'
-import { ApiKeySchema, ApiKeyWithSecretSchema } from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { adminPrincipal, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { adminPrincipal, guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -21,9 +20,10 @@ import {
   listOf,
   PageQuery,
   Timestamp,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import { ApiKeySchema, ApiKeyWithSecretSchema } from '../http/schemas/access.js'
+import { NameSchema } from '../http/schemas/core.js'
 
 export const apiKeyRoutes = new OpenAPIHono<AppEnv>()
 

@@ -2,12 +2,12 @@ import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { listAuditEvents } from '../../domain/audit.js'
 import { toCsv } from '../../lib/csv.js'
 import { invalid } from '../../lib/errors.js'
-import { listBody, openCursor, sealCursor } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { guard, serviceContext } from '../http.js'
-import { AUTH_ERRORS, errorResponses, listOf, Timestamp } from '../openapi.js'
-import { ADMIN, securedRoute } from '../route.js'
-import { AuditEventSchema } from '../schemas.js'
+import { listBody, openCursor, sealCursor } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { guard, serviceContext } from '../http/handlers.js'
+import { AUTH_ERRORS, errorResponses, listOf, Timestamp } from '../http/openapi.js'
+import { ADMIN, securedRoute } from '../http/route.js'
+import { AuditEventSchema } from '../http/schemas/core.js'
 
 export const auditRoutes = new OpenAPIHono<AppEnv>()
 

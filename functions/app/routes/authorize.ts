@@ -3,6 +3,11 @@ import type { Context } from 'hono'
 import type { Decision } from '../../authz/engine.js'
 import { introspectApiKey } from '../../domain/api-keys.js'
 import { notFound } from '../../lib/errors.js'
+import type { AppEnv } from '../http/env.js'
+import { validationError } from '../http/errors.js'
+import { guard } from '../http/handlers.js'
+import { AUTH_ERRORS, errorResponses, json, jsonBody } from '../http/openapi.js'
+import { securedRoute } from '../http/route.js'
 import {
   AuthorizationItemSchema,
   AuthorizationRequestSchema,
@@ -11,12 +16,7 @@ import {
   DecisionSchema,
   IntrospectionRequestSchema,
   IntrospectionSchema,
-} from '../authz-schemas.js'
-import type { AppEnv } from '../env.js'
-import { validationError } from '../errors.js'
-import { guard } from '../http.js'
-import { AUTH_ERRORS, errorResponses, json, jsonBody } from '../openapi.js'
-import { securedRoute } from '../route.js'
+} from '../http/schemas/authz.js'
 
 /** Product decisions (`/v1/authorize*`) and API key introspection, for products. */
 export const authorizeRoutes = new OpenAPIHono<AppEnv>()

@@ -4,9 +4,15 @@ import { getWorkspace } from '../../domain/workspaces.js'
 import { listBudgets } from '../../usage/budgets.js'
 import { getPriceList, updatePrices } from '../../usage/prices.js'
 import { getSpendLimit, putSpendLimit } from '../../usage/spend-limits.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import {
+  adminPrincipal,
+  expectedVersion,
+  guard,
+  respondWithVersion,
+  serviceContext,
+} from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -16,15 +22,15 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, securedRoute } from '../http/route.js'
 import {
   BudgetSchema,
   PriceEntrySchema,
   PriceListSchema,
   SpendLimitInputSchema,
   SpendLimitSchema,
-} from '../usage-schemas.js'
+} from '../http/schemas/usage.js'
 
 /** Spend limits, budgets and prices of the admin key's organization. */
 export const budgetRoutes = new OpenAPIHono<AppEnv>()
@@ -45,8 +51,7 @@ budgetRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_budgets')
     const limit = await getSpendLimit(serviceContext(c), organizationId, null)
-    c.header('ETag', etag(limit.version))
-    return c.json(limit, 200)
+    return respondWithVersion(c, limit, 200)
   }
 )
 
@@ -72,8 +77,7 @@ budgetRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(limit.version))
-    return c.json(limit, 200)
+    return respondWithVersion(c, limit, 200)
   }
 )
 
@@ -105,8 +109,7 @@ budgetRoutes.openapi(
     const { id } = c.req.valid('param')
     const organizationId = await workspaceScope(c, 'read_budgets', id)
     const limit = await getSpendLimit(serviceContext(c), organizationId, id)
-    c.header('ETag', etag(limit.version))
-    return c.json(limit, 200)
+    return respondWithVersion(c, limit, 200)
   }
 )
 
@@ -132,8 +135,7 @@ budgetRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(limit.version))
-    return c.json(limit, 200)
+    return respondWithVersion(c, limit, 200)
   }
 )
 
@@ -175,8 +177,7 @@ budgetRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_prices')
     const list = await getPriceList(serviceContext(c), organizationId)
-    c.header('ETag', etag(list.version))
-    return c.json(priceListBody(list), 200)
+    return respondWithVersion(c, priceListBody(list), 200)
   }
 )
 
@@ -205,8 +206,7 @@ budgetRoutes.openapi(
       per_request: entry.per_request ?? null,
     }))
     const list = await updatePrices(serviceContext(c), organizationId, entries, expectedVersion(c))
-    c.header('ETag', etag(list.version))
-    return c.json(priceListBody(list), 200)
+    return respondWithVersion(c, priceListBody(list), 200)
   }
 )
 

@@ -11,15 +11,9 @@ import {
   removeSubgroup,
   updateGroup,
 } from '../../domain/groups.js'
-import {
-  deletedSchema,
-  GroupMembershipSchema,
-  GroupSchema,
-  MemberSchema,
-} from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -30,9 +24,15 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, OrgRoleSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  deletedSchema,
+  GroupMembershipSchema,
+  GroupSchema,
+  MemberSchema,
+} from '../http/schemas/access.js'
+import { NameSchema, OrgRoleSchema } from '../http/schemas/core.js'
 
 export const groupRoutes = new OpenAPIHono<AppEnv>()
 
@@ -78,8 +78,7 @@ groupRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'manage_groups')
     const group = await createGroup(serviceContext(c), organizationId, c.req.valid('json'))
-    c.header('ETag', etag(group.version))
-    return c.json(group, 201)
+    return respondWithVersion(c, group, 201)
   }
 )
 
@@ -95,8 +94,7 @@ groupRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_groups')
     const group = await getGroup(serviceContext(c), organizationId, c.req.valid('param').id)
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )
 
@@ -129,8 +127,7 @@ groupRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )
 
@@ -260,8 +257,7 @@ groupRoutes.openapi(
     const { organizationId } = await guard(c, 'manage_groups')
     const { id, group_id } = c.req.valid('param')
     const group = await addSubgroup(serviceContext(c), organizationId, id, group_id)
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )
 
@@ -281,7 +277,6 @@ groupRoutes.openapi(
     const { organizationId } = await guard(c, 'manage_groups')
     const { id, group_id } = c.req.valid('param')
     const group = await removeSubgroup(serviceContext(c), organizationId, id, group_id)
-    c.header('ETag', etag(group.version))
-    return c.json(group, 200)
+    return respondWithVersion(c, group, 200)
   }
 )

@@ -7,16 +7,9 @@ import {
   revokeInvite,
 } from '../../domain/invites.js'
 import { INVITE_STATUSES } from '../../model/index.js'
-import {
-  EmailSchema,
-  InviteSchema,
-  InviteWithTokenSchema,
-  MemberSchema,
-  WorkspaceRolesListSchema,
-} from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { etag, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -26,9 +19,16 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, OrgRoleSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  EmailSchema,
+  InviteSchema,
+  InviteWithTokenSchema,
+  MemberSchema,
+  WorkspaceRolesListSchema,
+} from '../http/schemas/access.js'
+import { NameSchema, OrgRoleSchema } from '../http/schemas/core.js'
 
 export const inviteRoutes = new OpenAPIHono<AppEnv>()
 
@@ -103,8 +103,7 @@ inviteRoutes.openapi(
     const { db, clock } = c.get('deps')
     const { token, name } = c.req.valid('json')
     const member = await acceptInvite({ db, clock, requestId: c.get('requestId') }, token, name)
-    c.header('ETag', etag(member.version))
-    return c.json(member, 201)
+    return respondWithVersion(c, member, 201)
   }
 )
 

@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { busy } from '../../lib/errors.js'
 import { ON_DEMAND_RUN_BUDGET_MS, runAggregation } from '../../usage/aggregation.js'
-import type { AppEnv } from '../env.js'
-import { AUTH_ERRORS, errorResponses, json } from '../openapi.js'
-import { OPERATOR, securedRoute } from '../route.js'
-import { AggregationSummarySchema } from '../usage-schemas.js'
+import type { AppEnv } from '../http/env.js'
+import { AUTH_ERRORS, errorResponses, json } from '../http/openapi.js'
+import { OPERATOR, securedRoute } from '../http/route.js'
+import { AggregationSummarySchema } from '../http/schemas/usage.js'
 
 /** Operator-triggered jobs. */
 export const jobRoutes = new OpenAPIHono<AppEnv>()

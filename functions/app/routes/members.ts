@@ -7,17 +7,9 @@ import {
   removeMember,
   updateMember,
 } from '../../domain/members.js'
-import {
-  deletedSchema,
-  EffectiveAccessSchema,
-  EmailSchema,
-  MemberSchema,
-  MemberStatusSchema,
-  WorkspaceRolesListSchema,
-} from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -28,9 +20,17 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, OrgRoleSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  deletedSchema,
+  EffectiveAccessSchema,
+  EmailSchema,
+  MemberSchema,
+  MemberStatusSchema,
+  WorkspaceRolesListSchema,
+} from '../http/schemas/access.js'
+import { NameSchema, OrgRoleSchema } from '../http/schemas/core.js'
 
 export const memberRoutes = new OpenAPIHono<AppEnv>()
 
@@ -85,8 +85,7 @@ memberRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'manage_members')
     const member = await createMember(serviceContext(c), organizationId, c.req.valid('json'))
-    c.header('ETag', etag(member.version))
-    return c.json(member, 201)
+    return respondWithVersion(c, member, 201)
   }
 )
 
@@ -102,8 +101,7 @@ memberRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_members')
     const member = await getMember(serviceContext(c), organizationId, c.req.valid('param').id)
-    c.header('ETag', etag(member.version))
-    return c.json(member, 200)
+    return respondWithVersion(c, member, 200)
   }
 )
 
@@ -140,8 +138,7 @@ memberRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(member.version))
-    return c.json(member, 200)
+    return respondWithVersion(c, member, 200)
   }
 )
 

@@ -1,13 +1,13 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
-import { createServiceKey, listServiceKeys, revokeServiceKey } from '../../domain/keys.js'
+import { SERVICE_KEYS } from '../../domain/keys.js'
 import {
   createOrganization,
   getOrganization,
   listOrganizations,
 } from '../../domain/organizations.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -17,8 +17,8 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { OPERATOR, OPERATOR_CREATE, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { OPERATOR, OPERATOR_CREATE, securedRoute } from '../http/route.js'
 import {
   AdminKeyWithSecretSchema,
   NameSchema,
@@ -26,7 +26,8 @@ import {
   ServiceKeySchema,
   ServiceKeyWithSecretSchema,
   WorkspaceSchema,
-} from '../schemas.js'
+} from '../http/schemas/core.js'
+import { secretHolderRoutes } from '../http/secret-holders.js'
 
 /** Deployment-level routes for the operator key: organizations and service keys. */
 export const operatorRoutes = new OpenAPIHono<AppEnv>()
@@ -102,56 +103,21 @@ operatorRoutes.openapi(
   }
 )
 
-operatorRoutes.openapi(
-  securedRoute(OPERATOR_CREATE, {
-    method: 'post',
-    path: '/v1/service-keys',
-    tags,
-    summary: 'Create a service key for a first-party product',
-    request: { headers: IdempotencyHeader, body: jsonBody(z.object({ name: NameSchema })) },
-    responses: {
-      201: json(ServiceKeyWithSecretSchema, 'Created; the secret is shown only here'),
-      ...errorResponses(...AUTH_ERRORS, 409),
-    },
-  }),
-  async (c) => {
-    const key = await createServiceKey(serviceContext(c), c.req.valid('json').name)
-    return c.json(key, 201)
-  }
-)
-
-operatorRoutes.openapi(
-  securedRoute(OPERATOR, {
-    method: 'get',
-    path: '/v1/service-keys',
-    tags,
-    summary: 'List service keys',
-    request: { query: PageQuery },
-    responses: {
-      200: json(listOf(ServiceKeySchema), 'Service keys'),
-      ...errorResponses(...AUTH_ERRORS),
-    },
-  }),
-  async (c) => {
-    const page = await listServiceKeys(serviceContext(c), pageRequest(c, c.req.valid('query')))
-    return c.json(listBody(c, page), 200)
-  }
-)
-
-operatorRoutes.openapi(
-  securedRoute(OPERATOR, {
-    method: 'delete',
-    path: '/v1/service-keys/{id}',
-    tags,
-    summary: 'Revoke a service key',
-    request: { params: IdParam },
-    responses: {
-      200: json(ServiceKeySchema, 'The revoked key'),
-      ...errorResponses(...AUTH_ERRORS, 404),
-    },
-  }),
-  async (c) => {
-    const key = await revokeServiceKey(serviceContext(c), c.req.valid('param').id)
-    return c.json(key, 200)
-  }
-)
+secretHolderRoutes(operatorRoutes, {
+  path: '/v1/service-keys',
+  tags,
+  owner: { by: 'operator' },
+  holders: SERVICE_KEYS,
+  schemas: {
+    record: ServiceKeySchema,
+    withSecret: ServiceKeyWithSecretSchema,
+    create: z.object({ name: NameSchema }),
+  },
+  text: {
+    list: 'List service keys',
+    listed: 'Service keys',
+    create: 'Create a service key for a first-party product',
+    revoke: 'Revoke a service key',
+    revoked: 'The revoked key',
+  },
+})

@@ -1,11 +1,18 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { getOrganization, updateOrganization } from '../../domain/organizations.js'
 import { listRoles } from '../../domain/roles.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
-import { AUTH_ERRORS, errorResponses, IfMatchHeader, json, jsonBody, listOf } from '../openapi.js'
-import { ADMIN, securedRoute } from '../route.js'
-import { NameSchema, OrganizationSchema, RoleSchema } from '../schemas.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
+import {
+  AUTH_ERRORS,
+  errorResponses,
+  IfMatchHeader,
+  json,
+  jsonBody,
+  listOf,
+} from '../http/openapi.js'
+import { ADMIN, securedRoute } from '../http/route.js'
+import { NameSchema, OrganizationSchema, RoleSchema } from '../http/schemas/core.js'
 
 /** The calling admin key's own organization, and the role catalogue. */
 export const organizationRoutes = new OpenAPIHono<AppEnv>()
@@ -26,8 +33,7 @@ organizationRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_organization')
     const organization = await getOrganization(serviceContext(c), organizationId)
-    c.header('ETag', etag(organization.version))
-    return c.json(organization, 200)
+    return respondWithVersion(c, organization, 200)
   }
 )
 
@@ -70,8 +76,7 @@ organizationRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(organization.version))
-    return c.json(organization, 200)
+    return respondWithVersion(c, organization, 200)
   }
 )
 

@@ -7,15 +7,9 @@ import {
   policySchema,
   putPolicy,
 } from '../../domain/policies.js'
-import {
-  PolicyErrorSchema,
-  PolicyInputSchema,
-  PolicySchema,
-  PolicyValidationSchema,
-} from '../authz-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -26,8 +20,14 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import {
+  PolicyErrorSchema,
+  PolicyInputSchema,
+  PolicySchema,
+  PolicyValidationSchema,
+} from '../http/schemas/authz.js'
 
 /** The built-in policies and the organization's custom ones (Cedar, product actions only). */
 export const policyRoutes = new OpenAPIHono<AppEnv>()
@@ -128,8 +128,7 @@ policyRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_policies')
     const policy = await getPolicy(serviceContext(c), organizationId, c.req.valid('param').id)
-    if (policy.version !== null) c.header('ETag', etag(policy.version))
-    return c.json(policy, 200)
+    return respondWithVersion(c, policy, 200)
   }
 )
 
@@ -162,8 +161,7 @@ policyRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(policy.version))
-    return created ? c.json(policy, 201) : c.json(policy, 200)
+    return respondWithVersion(c, policy, created ? 201 : 200)
   }
 )
 

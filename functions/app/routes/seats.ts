@@ -5,9 +5,8 @@ import {
   releaseMemberSeat,
   setPurchasedSeats,
 } from '../../domain/seats.js'
-import { ProductSchema, SeatAssignmentSchema, SeatPoolSchema } from '../access-schemas.js'
-import type { AppEnv } from '../env.js'
-import { etag, expectedVersion, guard, serviceContext } from '../http.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -16,8 +15,9 @@ import {
   json,
   jsonBody,
   listOf,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import { ProductSchema, SeatAssignmentSchema, SeatPoolSchema } from '../http/schemas/access.js'
 
 export const seatRoutes = new OpenAPIHono<AppEnv>()
 
@@ -65,8 +65,7 @@ seatRoutes.openapi(
       c.req.valid('json').purchased,
       expectedVersion(c)
     )
-    c.header('ETag', etag(pool.version))
-    return c.json(pool, 200)
+    return respondWithVersion(c, pool, 200)
   }
 )
 

@@ -1,7 +1,7 @@
 import { swaggerUI } from '@hono/swagger-ui'
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
-import type { AppEnv } from '../env.js'
-import { json } from '../openapi.js'
+import type { AppEnv } from '../http/env.js'
+import { json } from '../http/openapi.js'
 
 /** Unauthenticated routes: health and the API description. */
 export const systemRoutes = new OpenAPIHono<AppEnv>()

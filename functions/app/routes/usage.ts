@@ -16,9 +16,9 @@ import {
   type ReportResult,
   usageReport,
 } from '../../usage/reports.js'
-import { openCursor, sealCursor } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { guard, serviceContext } from '../http.js'
+import { openCursor, sealCursor } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import { guard, serviceContext } from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -26,14 +26,14 @@ import {
   json,
   jsonBody,
   Timestamp,
-} from '../openapi.js'
-import { ADMIN, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, securedRoute } from '../http/route.js'
 import {
   CostPageSchema,
   IngestionResultSchema,
   UsageEventSchema,
   UsagePageSchema,
-} from '../usage-schemas.js'
+} from '../http/schemas/usage.js'
 
 /** Usage ingestion (service keys) and the usage and cost reports (admin keys). */
 export const usageRoutes = new OpenAPIHono<AppEnv>()

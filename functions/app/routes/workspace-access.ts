@@ -2,17 +2,16 @@ import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { listWorkspaceAccess, putGrant, removeGrant } from '../../domain/access.js'
 import { getWorkspace } from '../../domain/workspaces.js'
 import type { PrincipalRef } from '../../store/grants.js'
-import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../access-schemas.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
 import {
   adminPrincipal,
-  etag,
   expectedVersion,
   guard,
   ifMatchPrecondition,
+  respondWithVersion,
   serviceContext,
-} from '../http.js'
+} from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -23,8 +22,9 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import { PrincipalSchema, RolesSchema, WorkspaceGrantSchema } from '../http/schemas/access.js'
 
 export const workspaceAccessRoutes = new OpenAPIHono<AppEnv>()
 
@@ -101,8 +101,7 @@ function grantRoutes<P extends 'member_id' | 'group_id'>(
         // A PUT can create: If-Match * then requires the grant to exist already.
         ifMatchPrecondition(c)
       )
-      c.header('ETag', etag(grant.version))
-      return created ? c.json(grant, 201) : c.json(grant, 200)
+      return respondWithVersion(c, grant, created ? 201 : 200)
     }
   )
 

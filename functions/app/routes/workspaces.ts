@@ -7,9 +7,15 @@ import {
   unarchiveWorkspace,
   updateWorkspace,
 } from '../../domain/workspaces.js'
-import { listBody, pageRequest } from '../cursors.js'
-import type { AppEnv } from '../env.js'
-import { adminPrincipal, etag, expectedVersion, guard, serviceContext } from '../http.js'
+import { listBody, pageRequest } from '../http/cursors.js'
+import type { AppEnv } from '../http/env.js'
+import {
+  adminPrincipal,
+  expectedVersion,
+  guard,
+  respondWithVersion,
+  serviceContext,
+} from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -20,9 +26,9 @@ import {
   jsonBody,
   listOf,
   PageQuery,
-} from '../openapi.js'
-import { ADMIN, ADMIN_CREATE, securedRoute } from '../route.js'
-import { NameSchema, WorkspaceSchema } from '../schemas.js'
+} from '../http/openapi.js'
+import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
+import { NameSchema, WorkspaceSchema } from '../http/schemas/core.js'
 
 export const workspaceRoutes = new OpenAPIHono<AppEnv>()
 
@@ -64,8 +70,7 @@ workspaceRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'create_workspace')
     const workspace = await createWorkspace(serviceContext(c), organizationId, c.req.valid('json'))
-    c.header('ETag', etag(workspace.version))
-    return c.json(workspace, 201)
+    return respondWithVersion(c, workspace, 201)
   }
 )
 
@@ -89,8 +94,7 @@ workspaceRoutes.openapi(
       c.req.valid('param').id
     )
     await guard(c, 'read_workspace', { type: 'Workspace', workspace })
-    c.header('ETag', etag(workspace.version))
-    return c.json(workspace, 200)
+    return respondWithVersion(c, workspace, 200)
   }
 )
 
@@ -127,8 +131,7 @@ workspaceRoutes.openapi(
       c.req.valid('json'),
       expectedVersion(c)
     )
-    c.header('ETag', etag(workspace.version))
-    return c.json(workspace, 200)
+    return respondWithVersion(c, workspace, 200)
   }
 )
 
@@ -160,8 +163,7 @@ for (const [verb, change] of [
         workspace: await getWorkspace(ctx, organizationId, id),
       })
       const workspace = await change(ctx, organizationId, id)
-      c.header('ETag', etag(workspace.version))
-      return c.json(workspace, 200)
+      return respondWithVersion(c, workspace, 200)
     }
   )
 }

@@ -4,8 +4,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
 import { AppError } from '../../lib/errors.js'
 import { logger } from '../../lib/logger.js'
-import type { AppEnv } from '../env.js'
-import { expectedFailure, STATUS_OF } from '../errors.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedFailure, STATUS_OF } from '../http/errors.js'
 import { ERROR_SCHEMA, SCIM_CONTENT_TYPE } from './schemas.js'
 
 /** The scimType values of RFC 7644 §3.12. */

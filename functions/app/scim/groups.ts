@@ -20,16 +20,10 @@ import { AppError, staleVersion } from '../../lib/errors.js'
 import { idLength } from '../../lib/ids.js'
 import type { Group } from '../../model/index.js'
 import { badRequest, scimValidationError } from './errors.js'
-import {
-  candidates,
-  type FilterableAttributes,
-  type KeyedLookup,
-  keyedLookups,
-  matches,
-  parseFilter,
-} from './filter.js'
+import type { FilterableAttributes } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
 import { GROUP_SCHEMA } from './schemas.js'
+import type { SearchableResource } from './search.js'
 import { weakEtag } from './users.js'
 
 /**
@@ -47,9 +41,6 @@ const GROUP_FILTER_ATTRIBUTES: FilterableAttributes = {
   'meta.created': { type: 'dateTime' },
   'meta.lastmodified': { type: 'dateTime' },
 }
-
-/** Filters these attributes answer with a key: the name claim, the externalId index, the id. */
-const GROUP_KEYED = new Set(['displayname', 'externalid', 'id'])
 
 const GROUP_NAMES = nameMap(['id', 'externalId', 'displayName', 'members', 'schemas'])
 
@@ -106,29 +97,29 @@ export async function getScimGroup(
 }
 
 /**
- * Groups matching a filter (or all), in creation order. Members are read only for the groups
- * of the page asked for, and not at all with `excludedAttributes=members` (as Entra asks).
+ * Groups in a filtered list, found by name, externalId or id, else by a scan. Members are
+ * read only for the groups of the page asked for, and not at all with
+ * `excludedAttributes=members` (as Entra asks).
  */
-export async function searchGroups(
-  ctx: ServiceContext,
-  organizationId: string,
-  filterText: string | undefined
-): Promise<Group[]> {
-  const filter =
-    filterText === undefined
-      ? undefined
-      : parseFilter(filterText, GROUP_FILTER_ATTRIBUTES, GROUP_SCHEMA)
-  const found = await candidates(
-    filter && keyedLookups(filter, GROUP_KEYED, GROUP_SCHEMA),
-    (lookups) => lookUpGroups(ctx, organizationId, lookups),
-    (max) => scanGroups(ctx, organizationId, max),
-    'groups',
-    'displayName, externalId or id'
-  )
-  if (!filter) return found
-  return found.filter((group) =>
-    matches(groupResource(group, undefined, ''), filter, GROUP_FILTER_ATTRIBUTES, GROUP_SCHEMA)
-  )
+export const SCIM_GROUPS: SearchableResource<Group> = {
+  schema: GROUP_SCHEMA,
+  attributes: GROUP_FILTER_ATTRIBUTES,
+  byKey: {
+    displayname: async (ctx, organizationId, name) => {
+      const group = await groupByName(ctx, organizationId, name)
+      return group ? [group] : []
+    },
+    externalid: groupsByExternalId,
+    id: async (ctx, organizationId, id) => {
+      const group = await getGroup(ctx, organizationId, id).catch(ignoreNotFound)
+      return group ? [group] : []
+    },
+  },
+  idOf: (group) => group.id,
+  scan: scanGroups,
+  plural: 'groups',
+  keyedHint: 'displayName, externalId or id',
+  representation: async () => (group) => groupResource(group, undefined, ''),
 }
 
 export async function representGroups(
@@ -144,28 +135,6 @@ export async function representGroups(
     resources.push(groupResource(group, members, base))
   }
   return resources
-}
-
-async function lookUpGroups(
-  ctx: ServiceContext,
-  organizationId: string,
-  lookups: KeyedLookup[]
-): Promise<Group[]> {
-  const found = new Map<string, Group>()
-  for (const { attribute, value } of lookups) {
-    if (attribute === 'id') {
-      const group = await getGroup(ctx, organizationId, value).catch(ignoreNotFound)
-      if (group) found.set(group.id, group)
-    } else if (attribute === 'externalid') {
-      for (const group of await groupsByExternalId(ctx, organizationId, value)) {
-        found.set(group.id, group)
-      }
-    } else {
-      const group = await groupByName(ctx, organizationId, value)
-      if (group) found.set(group.id, group)
-    }
-  }
-  return [...found.values()].sort((a, b) => (a.id < b.id ? -1 : 1))
 }
 
 function ignoreNotFound(error: unknown): undefined {

@@ -2,9 +2,9 @@ import { type Context, Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isIdOf } from '../../lib/ids.js'
 import { illFormedStringPath } from '../../lib/unicode.js'
-import type { AppEnv } from '../env.js'
-import { expectedVersion, serviceContext } from '../http.js'
-import { allow } from '../middleware/authenticate.js'
+import type { AppEnv } from '../http/env.js'
+import { expectedVersion, serviceContext } from '../http/handlers.js'
+import { allow } from '../http/middleware/authenticate.js'
 import { badRequest, handleScimError, ScimProblem } from './errors.js'
 import {
   createScimGroup,
@@ -13,7 +13,7 @@ import {
   patchScimGroup,
   replaceScimGroup,
   representGroups,
-  searchGroups,
+  SCIM_GROUPS,
 } from './groups.js'
 import { patchOperations } from './patch.js'
 import {
@@ -25,6 +25,7 @@ import {
   schemaDefinitions,
   serviceProviderConfig,
 } from './schemas.js'
+import { searchResources } from './search.js'
 import {
   createUser,
   deleteUser,
@@ -32,7 +33,7 @@ import {
   patchUser,
   replaceUser,
   representUsers,
-  searchUsers,
+  SCIM_USERS,
   weakEtag,
 } from './users.js'
 
@@ -189,7 +190,7 @@ scimRoutes.get(`${PREFIX}/Users`, async (c) => {
   const { startIndex, count } = paging(c)
   const ctx = serviceContext(c)
   const organizationId = organizationOf(c)
-  const found = await searchUsers(ctx, organizationId, c.req.query('filter'))
+  const found = await searchResources(ctx, organizationId, SCIM_USERS, c.req.query('filter'))
   const page = found.slice(startIndex - 1, startIndex - 1 + count)
   const users = await representUsers(ctx, organizationId, baseUrl(c), page)
   return scim(c, listResponse(users.map(projection(c).apply), found.length, startIndex))
@@ -245,7 +246,7 @@ scimRoutes.get(`${PREFIX}/Groups`, async (c) => {
   const ctx = serviceContext(c)
   const organizationId = organizationOf(c)
   const view = projection(c)
-  const groups = await searchGroups(ctx, organizationId, c.req.query('filter'))
+  const groups = await searchResources(ctx, organizationId, SCIM_GROUPS, c.req.query('filter'))
   const page = groups.slice(startIndex - 1, startIndex - 1 + count)
   const resources = await representGroups(
     ctx,

@@ -16,16 +16,10 @@ import { idLength } from '../../lib/ids.js'
 import type { MemberStatus } from '../../model/index.js'
 import type { MemberProfile, StoredMember } from '../../store/members.js'
 import { ScimProblem, scimValidationError } from './errors.js'
-import {
-  candidates,
-  type FilterableAttributes,
-  type KeyedLookup,
-  keyedLookups,
-  matches,
-  parseFilter,
-} from './filter.js'
+import type { FilterableAttributes } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
 import { ENTERPRISE_SCHEMA, ENTERPRISE_STRING_ATTRIBUTES, USER_SCHEMA } from './schemas.js'
+import type { SearchableResource } from './search.js'
 
 /**
  * SCIM Users are the organization's members: userName is the member's email, displayName
@@ -65,9 +59,6 @@ export const USER_FILTER_ATTRIBUTES: FilterableAttributes = {
   ),
   [`${ENTERPRISE_LOWER}:manager.value`]: { type: 'string', caseExact: true, maxLength: 256 },
 }
-
-/** Filters these attributes answer with a key: the email claim, the externalId index, the id. */
-const USER_KEYED = new Set(['username', 'emails.value', 'externalid', 'id'])
 
 const USER_NAMES = nameMap([
   'id',
@@ -252,57 +243,34 @@ export async function getUser(
   return user!
 }
 
-/**
- * Members matching a filter (or all), in creation order. The filter is evaluated on each
- * candidate's SCIM representation (group names are read only when the filter names groups);
- * callers represent only the page they return.
- */
-export async function searchUsers(
-  ctx: ServiceContext,
-  organizationId: string,
-  filterText: string | undefined
-): Promise<StoredMember[]> {
-  const filter =
-    filterText === undefined
-      ? undefined
-      : parseFilter(filterText, USER_FILTER_ATTRIBUTES, USER_SCHEMA)
-  const found = await candidates(
-    filter && keyedLookups(filter, USER_KEYED, USER_SCHEMA),
-    (lookups) => lookUpMembers(ctx, organizationId, lookups),
-    (max) => scanMembers(ctx, organizationId, max),
-    'members',
-    'userName, externalId, emails.value or id'
-  )
-  if (!filter) return found
-  const names = /groups/i.test(filterText!)
-    ? await groupNamesOf(ctx, organizationId, found)
-    : new Map<string, string>()
-  return found.filter((stored) =>
-    matches(userResource(stored, '', names), filter, USER_FILTER_ATTRIBUTES, USER_SCHEMA)
-  )
+/** Users in a filtered list: members, found by email, externalId or id, else by a scan. */
+export const SCIM_USERS: SearchableResource<StoredMember> = {
+  schema: USER_SCHEMA,
+  attributes: USER_FILTER_ATTRIBUTES,
+  byKey: {
+    username: byEmail,
+    'emails.value': byEmail,
+    externalid: membersByExternalId,
+    id: async (ctx, organizationId, id) => [
+      ...(await findMemberDetails(ctx, organizationId, [id])).values(),
+    ],
+  },
+  idOf: (stored) => stored.member.id,
+  scan: scanMembers,
+  plural: 'members',
+  keyedHint: 'userName, externalId, emails.value or id',
+  // Group names are read only when the filter names groups.
+  representation: async (ctx, organizationId, found, filterText) => {
+    const names = /groups/i.test(filterText)
+      ? await groupNamesOf(ctx, organizationId, found)
+      : new Map<string, string>()
+    return (stored) => userResource(stored, '', names)
+  },
 }
 
-async function lookUpMembers(
-  ctx: ServiceContext,
-  organizationId: string,
-  lookups: KeyedLookup[]
-): Promise<StoredMember[]> {
-  const found = new Map<string, StoredMember>()
-  for (const { attribute, value } of lookups) {
-    if (attribute === 'id') {
-      for (const stored of (await findMemberDetails(ctx, organizationId, [value])).values()) {
-        found.set(stored.member.id, stored)
-      }
-    } else if (attribute === 'externalid') {
-      for (const stored of await membersByExternalId(ctx, organizationId, value)) {
-        found.set(stored.member.id, stored)
-      }
-    } else {
-      const stored = await memberDetailsByEmail(ctx, organizationId, value)
-      if (stored) found.set(stored.member.id, stored)
-    }
-  }
-  return [...found.values()].sort((a, b) => (a.member.id < b.member.id ? -1 : 1))
+async function byEmail(ctx: ServiceContext, organizationId: string, email: string) {
+  const stored = await memberDetailsByEmail(ctx, organizationId, email)
+  return stored ? [stored] : []
 }
 
 export async function createUser(

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { ORG_ROLES } from '../model/index.js'
+import { ORG_ROLES } from '../../../model/index.js'
 
 /** Response and request schemas of the foundation resources (OpenAPI components). */
 

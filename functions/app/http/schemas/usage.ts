@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi'
-import { MONEY_PATTERN } from '../lib/money.js'
-import { Timestamp } from './openapi.js'
+import { MONEY_PATTERN } from '../../../lib/money.js'
+import { Timestamp } from '../openapi.js'
 
 /** Schemas of the usage, price, spend-limit and budget resources (OpenAPI components). */
 

@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory'
-import { actorOf, type PrincipalKind } from '../../domain/context.js'
-import { authenticate } from '../../domain/keys.js'
-import { forbidden, unauthenticated } from '../../lib/errors.js'
+import { actorOf, type PrincipalKind } from '../../../domain/context.js'
+import { authenticate } from '../../../domain/keys.js'
+import { forbidden, unauthenticated } from '../../../lib/errors.js'
 import type { AppEnv } from '../env.js'
 
 const KIND_NAMES: Record<PrincipalKind, string> = {

@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory'
-import { logger } from '../../lib/logger.js'
+import { logger } from '../../../lib/logger.js'
 import type { AppEnv, RequestDeps } from '../env.js'
 
 /**

@@ -2,9 +2,9 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
-import { AppError, type ErrorType, unavailable } from '../lib/errors.js'
-import { logger } from '../lib/logger.js'
-import { StoreUnavailableError } from '../store/db.js'
+import { AppError, type ErrorType, unavailable } from '../../lib/errors.js'
+import { logger } from '../../lib/logger.js'
+import { StoreUnavailableError } from '../../store/db.js'
 import type { AppEnv } from './env.js'
 
 export const STATUS_OF: Record<ErrorType, ContentfulStatusCode> = {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Context } from 'hono'
-import { invalid } from '../lib/errors.js'
-import type { Page } from '../store/pagination.js'
+import { invalid } from '../../lib/errors.js'
+import type { Page } from '../../store/pagination.js'
 import type { AppEnv } from './env.js'
 
 /**

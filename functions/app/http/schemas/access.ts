@@ -5,8 +5,8 @@ import {
   ORG_ROLES,
   PRODUCTS,
   WORKSPACE_ROLES,
-} from '../model/index.js'
-import { ActorSchema, OrgRoleSchema } from './schemas.js'
+} from '../../../model/index.js'
+import { ActorSchema, OrgRoleSchema } from './core.js'
 
 /** Schemas of members, groups, invites, workspace access, seats and workspace API keys. */
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import { createMiddleware } from 'hono/factory'
-import { conflict, invalid } from '../../lib/errors.js'
-import { seal, unseal } from '../../lib/sealed.js'
-import { idempotencyRecords } from '../../store/idempotency.js'
+import { conflict, invalid } from '../../../lib/errors.js'
+import { seal, unseal } from '../../../lib/sealed.js'
+import { idempotencyRecords } from '../../../store/idempotency.js'
 import type { AppEnv } from '../env.js'
 
 const RETENTION_SECONDS = 24 * 60 * 60

@@ -1,7 +1,8 @@
 import type { Context } from 'hono'
-import type { AdminAction, AdminResource } from '../authz/admin.js'
-import { type AdminPrincipal, actorOf, type ServiceContext } from '../domain/context.js'
-import { forbidden, invalid, NO_SUCH_VERSION } from '../lib/errors.js'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { AdminAction, AdminResource } from '../../authz/admin.js'
+import { type AdminPrincipal, actorOf, type ServiceContext } from '../../domain/context.js'
+import { forbidden, invalid, NO_SUCH_VERSION } from '../../lib/errors.js'
 import type { AppEnv } from './env.js'
 
 /** The domain's view of a request: store, clock, acting principal, request id. */
@@ -104,4 +105,16 @@ export function expectedVersion(c: Context<AppEnv>): number | undefined {
 
 export function etag(version: number): string {
   return `"${version}"`
+}
+
+/**
+ * The JSON response for a versioned record, with its version as the ETag that If-Match sends
+ * back; a record without a version (a built-in policy) has none.
+ */
+export function respondWithVersion<
+  T extends { version: number | null },
+  S extends ContentfulStatusCode,
+>(c: Context<AppEnv>, record: T, status: S) {
+  if (record.version !== null) c.header('ETag', etag(record.version))
+  return c.json(record, status)
 }

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi'
-import { MAX_CONTEXT_NESTING, nestsDeeperThan } from '../authz/cedar-limits.js'
-import { PRODUCT_ACTIONS } from '../model/index.js'
+import { MAX_CONTEXT_NESTING, nestsDeeperThan } from '../../../authz/cedar-limits.js'
+import { PRODUCT_ACTIONS } from '../../../model/index.js'
 
 /** Schemas of the decision API, introspection and custom policies. */
 

@@ -1,9 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
-import type { DecisionOptions, DecisionService } from '../authz/decisions.js'
-import type { Principal } from '../domain/context.js'
-import type { AlertPublisher } from '../lib/alert-bus.js'
-import type { Clock } from '../lib/clock.js'
-import type { Db } from '../store/db.js'
+import type { DecisionOptions, DecisionService } from '../../authz/decisions.js'
+import type { Principal } from '../../domain/context.js'
+import type { AlertPublisher } from '../../lib/alert-bus.js'
+import type { Clock } from '../../lib/clock.js'
+import type { Db } from '../../store/db.js'
 
 /** What the app is built from; the entry points (Lambda, local server, tests) provide it. */
 export interface AppDeps {
