@@ -83,6 +83,18 @@ export interface Facts {
   grants: Map<string, WorkspaceRole[] | null>
 }
 
+/** Facts with nothing read yet: each adapter fills in what a request asked for. */
+export function emptyFacts(): Facts {
+  return {
+    workspaces: new Map(),
+    workspaceBudgets: new Map(),
+    members: new Map(),
+    groups: new Map(),
+    apiKeys: new Map(),
+    grants: new Map(),
+  }
+}
+
 /** The key of a grant in `Facts.grants` (a map key, not a storage key). */
 export function grantKey(ref: GrantRef): string {
   return `${ref.workspaceId}#${ref.type}#${ref.id}`

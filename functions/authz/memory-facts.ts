@@ -2,6 +2,7 @@ import type { CustomPolicy, WorkspaceRole } from '../model/index.js'
 import {
   type ApiKeyFacts,
   type DecisionFacts,
+  emptyFacts,
   type Facts,
   type FactsRequest,
   type GrantRef,
@@ -142,14 +143,7 @@ export class MemoryDecisionFacts implements DecisionFacts {
   async read(organizationId: string, request: FactsRequest): Promise<Facts> {
     this.reads.push({ organizationId, request })
     const org = this.orgs.get(organizationId) ?? emptyOrganization()
-    const facts: Facts = {
-      workspaces: new Map(),
-      workspaceBudgets: new Map(),
-      members: new Map(),
-      groups: new Map(),
-      apiKeys: new Map(),
-      grants: new Map(),
-    }
+    const facts: Facts = emptyFacts()
     // Copies, as a store read would return: a caller cannot change what is held here.
     if (request.organization) {
       facts.organization = org.organization ? { ...org.organization } : null

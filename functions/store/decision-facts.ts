@@ -1,5 +1,5 @@
 import type { DecisionFacts, Facts, FactsRequest, OrgRevision } from '../authz/facts.js'
-import { grantKey } from '../authz/facts.js'
+import { emptyFacts, grantKey } from '../authz/facts.js'
 import {
   type KeyStatus,
   type MemberStatus,
@@ -68,14 +68,7 @@ export async function readDecisionFacts(
   const bySk = new Map<string, Item>(items.map((item) => [item.SK as string, item]))
   const at = (key: Key) => bySk.get(key.SK)
 
-  const facts: Facts = {
-    workspaces: new Map(),
-    workspaceBudgets: new Map(),
-    members: new Map(),
-    groups: new Map(),
-    apiKeys: new Map(),
-    grants: new Map(),
-  }
+  const facts: Facts = emptyFacts()
   if (request.organization) {
     const org = at(keys.organization(orgId))
     facts.organization = org
