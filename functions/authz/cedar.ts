@@ -10,7 +10,7 @@ import './wasm-flags.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { compileFunction } from 'node:vm'
 import type * as CedarWasm from '@cedar-policy/cedar-wasm/nodejs'
 import { behindCallBoundary } from './wasm-call-boundary.js'
@@ -28,14 +28,17 @@ export type Cedar = typeof CedarWasm
 const GLUE_FILE = 'cedar_wasm.js'
 const WASM_FILE = 'cedar_wasm_bg.wasm'
 
+/** This module's URL; in a CommonJS bundle (a variant the bundle benchmark measures) import.meta is empty. */
+const HERE: string = import.meta.url ?? pathToFileURL(__filename).href
+
 /**
  * Beside this module (the Lambda bundle ships both files next to it, infra/bundling.ts), else
  * the installed package.
  */
 function glueFile(): string {
-  const beside = fileURLToPath(new URL(`./${GLUE_FILE}`, import.meta.url))
+  const beside = fileURLToPath(new URL(`./${GLUE_FILE}`, HERE))
   if (existsSync(beside)) return beside
-  return createRequire(import.meta.url).resolve('@cedar-policy/cedar-wasm/nodejs')
+  return createRequire(HERE).resolve('@cedar-policy/cedar-wasm/nodejs')
 }
 
 type GlueFunction = (
