@@ -368,6 +368,24 @@ describe('If-Match on a PUT that can create (a grant)', () => {
     expect(any.status, any.text).toBe(200)
     expect(any.body).toMatchObject({ roles: ['dev'], version: 2 })
   })
+
+  it('the same for a custom policy: * on a missing policy → 412, nothing created', async () => {
+    const path = '/v1/policies/if-match-star'
+    const body = {
+      cedar:
+        'forbid (principal, action == Action::"use_chat", resource)\nwhen { context has model && context.model == "x" };',
+    }
+    const before = await auditCount()
+    for (const tag of ['*', '"1"']) {
+      expectError(await api.put(path, body, { 'if-match': tag }), 412, 'precondition_failed')
+    }
+    expect((await api.get(path)).status).toBe(404)
+    expect(await auditCount()).toBe(before)
+    expect((await api.put(path, body)).status).toBe(201)
+    const any = await api.put(path, { ...body, description: 'now' }, { 'if-match': '*' })
+    expect(any.status, any.text).toBe(200)
+    expect(any.body).toMatchObject({ description: 'now', version: 2 })
+  })
 })
 
 describe('media type, Unicode and repeated parameters', () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { conflict } from '../lib/errors.js'
+import { busy } from '../lib/errors.js'
 import { locks } from '../store/locks.js'
 import type { ServiceContext } from './context.js'
 
@@ -24,7 +24,11 @@ export async function withLock<T>(
   for (let attempt = 0; ; attempt++) {
     if (await locks.acquire(ctx.db, organizationId, name, holder, ctx.clock.now(), LEASE_MS)) break
     if (attempt + 1 >= ATTEMPTS) {
-      throw conflict(`Another ${name.replaceAll('-', ' ')} change is in progress; retry shortly.`)
+      // The holder's lease is not read here: the retries above already waited ≈ ATTEMPTS × WAIT_MS.
+      throw busy(
+        `Another ${name.replaceAll('-', ' ')} change is in progress; retry after Retry-After seconds.`,
+        1
+      )
     }
     await sleep(WAIT_MS + Math.floor(Math.random() * WAIT_MS))
   }
@@ -33,6 +37,12 @@ export async function withLock<T>(
   } finally {
     await locks.release(ctx.db, organizationId, name, holder)
   }
+}
+
+/** How long (ms, ≥ 0) the lease taken at `at` (ISO string or epoch ms) still runs at `now`. */
+export function leaseRemainingMs(at: string | number, now: Date): number {
+  const ms = typeof at === 'number' ? at : Date.parse(at)
+  return Math.max(0, ms + LEASE_MS - now.getTime())
 }
 
 /** True when a timestamp (ISO string or epoch ms) is older than the lease at `now`. */

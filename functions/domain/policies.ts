@@ -169,7 +169,8 @@ export async function putPolicy(
   organizationId: string,
   id: string,
   input: PolicyInput,
-  expectedVersion?: number
+  /** If-Match: a version, or 'any' (`*`); either requires the policy to exist (RFC 9110). */
+  expectedVersion?: number | 'any'
 ): Promise<{ policy: CustomPolicy; created: boolean }> {
   requirePolicyId(id)
   if (engine.isBuiltinPolicyId(id)) {
@@ -216,7 +217,7 @@ export async function putPolicy(
   const result = await updateVersioned<CustomPolicy>({
     load: () => customPolicies.get(ctx.db, organizationId, id),
     missing: () => notFound('policy', id, 'id'),
-    expectedVersion,
+    expectedVersion: expectedVersion === 'any' ? undefined : expectedVersion,
     apply: (current) =>
       current.cedar === policy.cedar && current.description === policy.description
         ? undefined

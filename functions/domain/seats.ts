@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { conflict, notFound, preconditionFailed, staleVersion } from '../lib/errors.js'
+import { busy, conflict, notFound, preconditionFailed, staleVersion } from '../lib/errors.js'
 import { PRODUCTS, type Product, type SeatAssignment, type SeatPool } from '../model/index.js'
 import { members } from '../store/members.js'
 import { type SeatMarker, seats } from '../store/seats.js'
 import { recordAudit } from './audit.js'
-import { leaseExpired } from './concurrency.js'
+import { leaseExpired, leaseRemainingMs } from './concurrency.js'
 import type { ServiceContext } from './context.js'
 
 const ATTEMPTS = 6
@@ -141,7 +141,10 @@ async function settle(
 ): Promise<Outcome> {
   const now = ctx.clock.now()
   if (!leaseExpired(stale.at, now)) {
-    throw conflict(`A ${product} seat change for ${memberId} is in progress; retry shortly.`)
+    throw busy(
+      `A ${product} seat change for ${memberId} is in progress; retry after Retry-After seconds.`,
+      leaseRemainingMs(stale.at, now) / 1000
+    )
   }
   const mine: SeatMarker = { step: stale.step, token: randomUUID(), at: now.getTime() }
   if (!(await seats.takeOver(ctx.db, organizationId, product, memberId, stale, mine))) {

@@ -57,8 +57,12 @@ export const staleVersion = (what: string, current: number, expected: number) =>
 export const forbidden = (message: string) => new AppError('permission', message)
 export const unauthenticated = (message: string) => new AppError('authentication', message)
 /** A 409 for work that another caller holds for a while; `Retry-After` says how long. */
-export function busy(message: string, retryAfterSeconds: number): AppError {
-  const error = conflict(message)
+export function busy(
+  message: string,
+  retryAfterSeconds: number,
+  param: string | null = null
+): AppError {
+  const error = conflict(message, param)
   error.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds))
   return error
 }

@@ -9,7 +9,13 @@ import {
 } from '../../domain/policies.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
-import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
+import {
+  expectedVersion,
+  guard,
+  ifMatchPrecondition,
+  respondWithVersion,
+  serviceContext,
+} from '../http/handlers.js'
 import {
   AUTH_ERRORS,
   errorResponses,
@@ -159,7 +165,8 @@ policyRoutes.openapi(
       organizationId,
       c.req.valid('param').id,
       c.req.valid('json'),
-      expectedVersion(c)
+      // A PUT can create: If-Match * then requires the policy to exist already.
+      ifMatchPrecondition(c)
     )
     return respondWithVersion(c, policy, created ? 201 : 200)
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createMiddleware } from 'hono/factory'
-import { conflict, invalid } from '../../../lib/errors.js'
+import { busy, conflict, invalid } from '../../../lib/errors.js'
 import { seal, unseal } from '../../../lib/sealed.js'
 import { idempotencyRecords } from '../../../store/idempotency.js'
 import type { AppEnv } from '../env.js'
@@ -58,8 +58,10 @@ export function idempotent() {
         )
       }
       if (!existing?.response) {
-        throw conflict(
-          'A request with this Idempotency-Key is still in progress.',
+        // The first request holds the key until locked_until (then a retry may take it over).
+        throw busy(
+          'A request with this Idempotency-Key is still in progress; retry after Retry-After seconds.',
+          ((existing?.locked_until ?? now.getTime()) - now.getTime()) / 1000,
           'Idempotency-Key'
         )
       }
