@@ -96,10 +96,13 @@ function requirePolicyId(id: string): void {
 export async function listPolicies(
   ctx: ServiceContext,
   organizationId: string,
-  page: PageRequest
+  page: PageRequest,
+  filter: { source?: PolicyView['source'] | undefined } = {}
 ): Promise<Page<PolicyView>> {
   const custom = (await customPolicies.all(ctx.db, organizationId)).sort(byId)
-  const all: PolicyView[] = [...builtinViews, ...custom]
+  const all: PolicyView[] = [...builtinViews, ...custom].filter(
+    (policy) => filter.source === undefined || policy.source === filter.source
+  )
   let start = 0
   if (page.after) {
     const after = decodePolicyCursor(page.after, organizationId)

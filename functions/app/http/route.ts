@@ -1,4 +1,4 @@
-import { createRoute, type RouteConfig } from '@hono/zod-openapi'
+import { createRoute, type RouteConfig, type z } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type { PrincipalKind } from '../../domain/context.js'
 import { notFound } from '../../lib/errors.js'
@@ -7,6 +7,7 @@ import type { AppEnv } from './env.js'
 import { allow } from './middleware/authenticate.js'
 import { idempotent } from './middleware/idempotency.js'
 import { BEARER } from './openapi.js'
+import { strictQuery } from './query.js'
 
 export interface Credentials {
   /** The credential kinds the route admits (any other valid credential → 403). */
@@ -26,6 +27,9 @@ export function securedRoute<
   const middleware: MiddlewareHandler<AppEnv>[] = [allow(...access.credentials)]
   const ids = pathIds(config.path)
   if (ids.length > 0) middleware.push(wellFormedIds(ids))
+  // Before the validators: unknown query parameters → 400, aliases → their canonical name.
+  const query = config.request?.query as z.ZodObject | undefined
+  middleware.push(strictQuery(query, `${config.method.toUpperCase()} ${config.path}`))
   if (access.idempotent) middleware.push(idempotent())
   return createRoute({ ...config, security: BEARER, middleware })
 }

@@ -20,6 +20,7 @@ import {
   listOf,
   PageQuery,
 } from '../http/openapi.js'
+import { strictQuery } from '../http/query.js'
 import { ADMIN, ADMIN_CREATE, securedRoute } from '../http/route.js'
 import {
   EmailSchema,
@@ -91,6 +92,7 @@ inviteRoutes.openapi(
     tags,
     summary:
       'Accept an invite with its token (no other credential): creates the member with the invited roles',
+    middleware: strictQuery(undefined, 'POST /v1/invites/accept'),
     request: {
       body: jsonBody(z.object({ token: z.string().min(1).max(200), name: NameSchema }).strict()),
     },

@@ -49,16 +49,22 @@ policyRoutes.openapi(
     path: '/v1/policies',
     tags,
     summary: "Built-in policies, then the organization's own",
-    request: { query: PageQuery },
+    request: {
+      query: PageQuery.extend({
+        source: z
+          .enum(['builtin', 'custom'])
+          .optional()
+          .openapi({ description: 'Only the built-in policies, or only the custom ones' }),
+      }),
+    },
     responses: { 200: json(listOf(PolicySchema), 'Policies'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_policies')
-    const page = await listPolicies(
-      serviceContext(c),
-      organizationId,
-      pageRequest(c, c.req.valid('query'))
-    )
+    const query = c.req.valid('query')
+    const page = await listPolicies(serviceContext(c), organizationId, pageRequest(c, query), {
+      source: query.source,
+    })
     return c.json(listBody(c, page), 200)
   }
 )

@@ -1,7 +1,8 @@
 import { swaggerUI } from '@hono/swagger-ui'
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppEnv } from '../http/env.js'
-import { json } from '../http/openapi.js'
+import { errorResponses, json } from '../http/openapi.js'
+import { strictQuery } from '../http/query.js'
 
 /** Unauthenticated routes: health and the API description. */
 export const systemRoutes = new OpenAPIHono<AppEnv>()
@@ -12,8 +13,10 @@ systemRoutes.openapi(
     path: '/health',
     tags: ['System'],
     summary: 'Liveness: the process answers and reaches its table',
+    middleware: strictQuery(undefined, 'GET /health'),
     responses: {
       200: json(z.object({ status: z.literal('ok'), time: z.string() }), 'Healthy'),
+      ...errorResponses(400),
     },
   }),
   async (c) => {

@@ -117,7 +117,10 @@ usageRoutes.openapi(
 const ListParam = z
   .union([z.string(), z.array(z.string())])
   .optional()
-  .openapi({ description: 'Comma-separated, or the parameter repeated' })
+  .openapi({
+    description:
+      'Comma-separated, or the parameter repeated; `name[]`, the plural `names` and `names[]` are accepted too',
+  })
 
 const ReportParams = {
   starting_at: Timestamp.openapi({ description: 'Start (snapped down to its UTC bucket)' }),
@@ -138,7 +141,8 @@ const UsageQuery = z.object({
   ...ReportParams,
   bucket_width: z.enum(['1h', '1d', '1mo']).default('1d'),
   group_by: ListParam.openapi({
-    description: 'Any of workspace_id, model, product, api_key_id, member_id',
+    description:
+      'Any of workspace_id, model, product, api_key_id, member_id; comma-separated, repeated or `group_by[]`',
   }),
   api_key_id: ListParam,
   member_id: ListParam,
@@ -147,7 +151,9 @@ const UsageQuery = z.object({
 const CostQuery = z.object({
   ...ReportParams,
   bucket_width: z.enum(['1d', '1mo']).default('1d'),
-  group_by: ListParam.openapi({ description: 'Any of workspace_id, model, product' }),
+  group_by: ListParam.openapi({
+    description: 'Any of workspace_id, model, product; comma-separated, repeated or `group_by[]`',
+  }),
 })
 
 const USAGE_GROUPS: readonly UsageDimension[] = [
