@@ -30,6 +30,29 @@ export function formatMoney(micros: bigint | number): string {
   return `${sign}${whole}.${fraction.padEnd(2, '0')}`
 }
 
+/**
+ * Costs are kept exactly, below the micro-unit: a per-million-token price in micro-units times
+ * tokens is a count of millionths of a micro-unit ("sub-micros"). They are rounded to
+ * micro-units once, where a figure is shown, never per event.
+ */
+export const SUB_MICROS_PER_MICRO = 1_000_000n
+
+/** An exact amount as whole micro-units plus sub-micros: both stay safe integers when summed. */
+export interface ExactMoney {
+  micros: bigint
+  subMicros: bigint
+}
+
+/** Splits an amount in sub-micros into whole micro-units and the remaining sub-micros. */
+export function splitSubMicros(subMicros: bigint): ExactMoney {
+  return { micros: subMicros / SUB_MICROS_PER_MICRO, subMicros: subMicros % SUB_MICROS_PER_MICRO }
+}
+
+/** The one rounding of an exact amount to micro-units, half up. */
+export function roundToMicros(amount: ExactMoney): bigint {
+  return amount.micros + divideRounded(amount.subMicros, SUB_MICROS_PER_MICRO)
+}
+
 /** `numerator / denominator`, rounded half up (both non-negative). */
 export function divideRounded(numerator: bigint, denominator: bigint): bigint {
   return (numerator * 2n + denominator) / (denominator * 2n)

@@ -2,7 +2,14 @@ import { recordAudit } from '../domain/audit.js'
 import type { ServiceContext } from '../domain/context.js'
 import { updateVersioned } from '../domain/versioning.js'
 import { invalid } from '../lib/errors.js'
-import { divideRounded, formatMoney, parseMoney } from '../lib/money.js'
+import {
+  type ExactMoney,
+  formatMoney,
+  parseMoney,
+  roundToMicros,
+  SUB_MICROS_PER_MICRO,
+  splitSubMicros,
+} from '../lib/money.js'
 import type { PriceEntry } from '../model/index.js'
 import { type OrganizationPrices, prices } from '../store/usage/prices.js'
 import { DEFAULT_PRICES } from './default-prices.js'
@@ -56,19 +63,28 @@ function latestEffective(
   return best
 }
 
-/**
- * The cost of one event in micro-units: tokens at the per-million prices, rounded half up to a
- * micro-unit per event, plus the per-request price. Reports add these integers, so a report's
- * total is exactly the sum of its events.
- */
+/** The cost of usage (one event, or summed quantities) rounded once to micro-units, half up. */
 export function eventCostMicros(
   price: Price,
   usage: { input_tokens: number; output_tokens: number; requests: number }
 ): bigint {
-  const tokenCost =
+  return roundToMicros(exactCost(price, usage))
+}
+
+/**
+ * The exact cost of usage (one event or a sum), unrounded: ingestion fixes each event's cost at
+ * the price of its timestamp this way, totals add the parts, and reports round each figure once
+ * (issue 13: rounding per event made 1,000 one-token events of a cheap model cost "0.00").
+ */
+export function exactCost(
+  price: Price,
+  usage: { input_tokens: number; output_tokens: number; requests: number }
+): ExactMoney {
+  return splitSubMicros(
     BigInt(usage.input_tokens) * price.inputMicrosPerMillion +
-    BigInt(usage.output_tokens) * price.outputMicrosPerMillion
-  return divideRounded(tokenCost, 1_000_000n) + BigInt(usage.requests) * price.perRequestMicros
+      BigInt(usage.output_tokens) * price.outputMicrosPerMillion +
+      BigInt(usage.requests) * price.perRequestMicros * SUB_MICROS_PER_MICRO
+  )
 }
 
 /** The organization's own entries (none until it sets some). */

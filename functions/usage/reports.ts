@@ -1,6 +1,7 @@
 import type { ServiceContext } from '../domain/context.js'
 import { getOrganization } from '../domain/organizations.js'
 import { invalid } from '../lib/errors.js'
+import { type ExactMoney, roundToMicros } from '../lib/money.js'
 import {
   type BucketWidth,
   bucketCeil,
@@ -95,6 +96,7 @@ export async function usageReport(
   const buckets = new Map<number, Map<string, ReportResult>>(
     bucketStarts.map((at) => [at.getTime(), new Map()])
   )
+  const exactOf = new Map<ReportResult, ExactMoney>()
   for (const row of rows) {
     if (!matches(row, query.filters)) continue
     const bucket = buckets.get(bucketStart(new Date(row.bucket_start), width).getTime())
@@ -111,9 +113,14 @@ export async function usageReport(
     result.input_tokens += row.input_tokens
     result.output_tokens += row.output_tokens
     result.requests += row.requests
-    result.cost_micros += BigInt(row.cost_micros)
+    // Exact sums first; each result is rounded to micro-units once, below.
+    const exact = exactOf.get(result) ?? { micros: 0n, subMicros: 0n }
+    exact.micros += BigInt(row.cost_micros)
+    exact.subMicros += BigInt(row.cost_sub_micros ?? 0)
+    exactOf.set(result, exact)
     bucket.set(key, result)
   }
+  for (const [result, exact] of exactOf) result.cost_micros = roundToMicros(exact)
   const data = bucketStarts.map((at) => ({
     starting_at: at.toISOString(),
     ending_at: nextBucket(at, width).toISOString(),
