@@ -18,16 +18,16 @@ export function parseMoney(text: string): bigint {
 }
 
 /**
- * 125500000n → "125.50": at least two decimals, more only when the amount has them
- * (0.000150 → "0.00015"), so every stored micro-unit stays visible.
+ * 125500000n → "125.500000": a fixed scale of 6 decimals (contract v1.1, "Money and reports"), so
+ * every micro-unit is visible and amounts line up in a spreadsheet.
  */
 export function formatMoney(micros: bigint | number): string {
   const value = BigInt(micros)
   const sign = value < 0n ? '-' : ''
   const abs = value < 0n ? -value : value
   const whole = abs / MICROS_PER_UNIT
-  const fraction = (abs % MICROS_PER_UNIT).toString().padStart(6, '0').replace(/0+$/, '')
-  return `${sign}${whole}.${fraction.padEnd(2, '0')}`
+  const fraction = (abs % MICROS_PER_UNIT).toString().padStart(6, '0')
+  return `${sign}${whole}.${fraction}`
 }
 
 /**

@@ -1,5 +1,6 @@
 import { recordAudit } from '../domain/audit.js'
 import type { ServiceContext } from '../domain/context.js'
+import { getOrganization } from '../domain/organizations.js'
 import { updateVersioned } from '../domain/versioning.js'
 import { invalid } from '../lib/errors.js'
 import {
@@ -17,6 +18,8 @@ import { DEFAULT_PRICES } from './default-prices.js'
 export type PriceSource = 'default' | 'organization'
 
 export interface PriceList {
+  /** The organization's currency, which every amount is in. */
+  currency: string
   /** Every entry that can apply: the organization's own and the shipped defaults. */
   data: (PriceEntry & { source: PriceSource })[]
   updated_at: string | null
@@ -96,8 +99,11 @@ export async function organizationPriceEntries(
 }
 
 export async function getPriceList(ctx: ServiceContext, organizationId: string) {
-  const stored = await prices.get(ctx.db, organizationId)
-  return toPriceList(stored ?? { entries: [], updated_at: null, version: 0 })
+  const [organization, stored] = await Promise.all([
+    getOrganization(ctx, organizationId),
+    prices.get(ctx.db, organizationId),
+  ])
+  return toPriceList(stored ?? { entries: [], updated_at: null, version: 0 }, organization.currency)
 }
 
 /**
@@ -157,22 +163,30 @@ export async function updatePrices(
       after: result.after.entries,
     })
   }
-  return toPriceList(result.after)
+  return toPriceList(result.after, (await getOrganization(ctx, organizationId)).currency)
 }
 
-function toPriceList(stored: OrganizationPrices): PriceList {
-  const own = stored.entries.map((entry) => ({ ...entry, source: 'organization' as const }))
-  const defaults = DEFAULT_PRICES.map((entry) => ({ ...entry, source: 'default' as const }))
+function toPriceList(stored: OrganizationPrices, currency: string): PriceList {
+  // Shown at the fixed money scale, whatever scale an entry was written or stored with.
+  const own = stored.entries.map((entry) => ({ ...scaled(entry), source: 'organization' as const }))
+  const defaults = DEFAULT_PRICES.map((entry) => ({ ...scaled(entry), source: 'default' as const }))
   const data = [...own, ...defaults].sort(
     (a, b) =>
       compare(a.model, b.model) ||
       compare(a.source, b.source) ||
       compare(a.effective_from, b.effective_from)
   )
-  return { data, updated_at: stored.updated_at, version: stored.version }
+  return { currency, data, updated_at: stored.updated_at, version: stored.version }
 }
 
 const normalizeMoney = (amount: string) => formatMoney(parseMoney(amount))
+
+const scaled = (entry: PriceEntry): PriceEntry => ({
+  ...entry,
+  input_per_million: normalizeMoney(entry.input_per_million),
+  output_per_million: normalizeMoney(entry.output_per_million),
+  per_request: entry.per_request === null ? null : normalizeMoney(entry.per_request),
+})
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

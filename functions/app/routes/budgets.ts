@@ -213,6 +213,7 @@ budgetRoutes.openapi(
 function priceListBody(list: Awaited<ReturnType<typeof getPriceList>>) {
   return {
     object: 'list' as const,
+    currency: list.currency,
     data: list.data,
     has_more: false as const,
     next_cursor: null,

@@ -7,7 +7,12 @@ import { Timestamp } from '../openapi.js'
 export const Money = z
   .string()
   .regex(MONEY_PATTERN, 'a decimal string with at most 6 decimals, such as "500.00"')
-  .openapi({ example: '125.50', description: "Decimal string in the organization's currency" })
+  .openapi({
+    example: '125.500000',
+    description:
+      "Decimal string in the organization's currency (the response's `currency`); responses " +
+      'always show 6 decimals, requests may use fewer',
+  })
 
 /** Ids of organizations, workspaces, keys and members: never contain '#' or '/'. */
 const RecordId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'an id such as ws_01JD…')
@@ -131,6 +136,7 @@ export const PriceEntrySchema = z
 export const PriceListSchema = z
   .object({
     object: z.literal('list'),
+    currency: z.string().openapi({ description: 'ISO 4217 code every amount is in' }),
     data: z.array(
       z.object({
         model: z.string(),
