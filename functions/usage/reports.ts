@@ -11,6 +11,7 @@ import {
   nextBucket,
 } from '../lib/time-buckets.js'
 import type { UsageDimension } from '../model/index.js'
+import { usageJobLock } from '../store/usage/job-lock.js'
 import { type UsageRow, usageTotals } from '../store/usage/totals.js'
 
 export const BUCKET_LIMITS: Record<BucketWidth, { default: number; max: number }> = {
@@ -49,6 +50,8 @@ export interface ReportBucket {
 
 export interface ReportPage {
   currency: string
+  /** When the totals were last brought up to date (`aggregatedAsOf`); null if never. */
+  as_of: string | null
   data: ReportBucket[]
   has_more: boolean
   next_page: string | null
@@ -91,6 +94,8 @@ export async function usageReport(
     bucketStarts.push(at)
   }
   const pageEnd = nextBucket(bucketStarts[bucketStarts.length - 1]!, width)
+  // Read before the rows: totals are at least as fresh as the time shown, never older.
+  const asOf = await aggregatedAsOf(ctx)
   const rows = await readRows(ctx, organizationId, width, pageStart, pageEnd)
 
   const buckets = new Map<number, Map<string, ReportResult>>(
@@ -131,10 +136,20 @@ export async function usageReport(
   const hasMore = pageEnd.getTime() < end.getTime()
   return {
     currency: organization.currency,
+    as_of: asOf,
     data,
     has_more: hasMore,
     next_page: hasMore ? encodePage(pageEnd) : null,
   }
+}
+
+/**
+ * The time up to which usage is aggregated (contract v1.1, `as_of`): the end of the last
+ * aggregation run that left the journal empty, so every event ingested before it is counted
+ * (later events may be too). Null when no run has ever completed that way.
+ */
+export function aggregatedAsOf(ctx: Pick<ServiceContext, 'db'>): Promise<string | null> {
+  return usageJobLock.lastCompletedAt(ctx.db)
 }
 
 async function readRows(
