@@ -72,7 +72,7 @@ describe('spend limits', () => {
     })
     expect(put.status).toBe(200)
     expect(put.body).toMatchObject({
-      monthly_limit: '500.50',
+      monthly_limit: '500.500000',
       alert_thresholds_percent: [75, 90],
       enforcement: 'soft',
       version: 1,
@@ -88,7 +88,7 @@ describe('spend limits', () => {
       key: org.adminKey,
     })
     expect(audit.body.data).toHaveLength(1)
-    expect(audit.body.data[0].after.monthly_limit).toBe('500.50')
+    expect(audit.body.data[0].after.monthly_limit).toBe('500.500000')
   })
 
   it('rejects bad amounts and thresholds with the offending field', async () => {
@@ -131,7 +131,7 @@ describe('spend limits', () => {
     expect(lower.status).toBe(400)
     expect(lower.body.error.message).toContain(ws)
     const get = await h.call('GET', `/v1/workspaces/${ws}/spend-limit`, { key: org.adminKey })
-    expect(get.body.monthly_limit).toBe('100.00')
+    expect(get.body.monthly_limit).toBe('100.000000')
   })
 
   it("reports another organization's workspace as not found", async () => {
@@ -194,8 +194,8 @@ describe('budgets', () => {
     let budget = (await budgets(org.adminKey)).find((b) => b.workspace_id === ws)!
     expect(budget).toMatchObject({
       month: '2026-11',
-      spend: '6.00',
-      limit: '10.00',
+      spend: '6.000000',
+      limit: '10.000000',
       percent_used: 60,
       state: 'warning',
       suspended: false,
@@ -209,7 +209,7 @@ describe('budgets', () => {
     await spend(org, ws, 4)
     const crossing = await run()
     expect(crossing.alerts.map((a) => a.threshold_percent)).toEqual([80, 100])
-    expect(crossing.alerts.every((a) => a.suspended && a.spend === '11.00')).toBe(true)
+    expect(crossing.alerts.every((a) => a.suspended && a.spend === '11.000000')).toBe(true)
     budget = (await budgets(org.adminKey)).find((b) => b.workspace_id === ws)!
     expect(budget).toMatchObject({ state: 'exceeded', suspended: true, percent_used: 110 })
     expect(budget.alerts.map((a: BudgetAlert) => a.threshold_percent)).toEqual([50, 80, 100])
@@ -253,7 +253,7 @@ describe('budgets', () => {
     budget = (await budgets(org.adminKey)).find((b) => b.workspace_id === ws)!
     expect(budget).toMatchObject({
       month: '2026-12',
-      spend: '0.00',
+      spend: '0.000000',
       state: 'ok',
       suspended: false,
       alerts: [],
@@ -286,7 +286,7 @@ describe('budgets', () => {
       workspace: false,
     })
     const [orgBudget] = await budgets(hard.adminKey)
-    expect(orgBudget).toMatchObject({ scope: 'organization', spend: '3.00', suspended: true })
+    expect(orgBudget).toMatchObject({ scope: 'organization', spend: '3.000000', suspended: true })
     const [softBudget] = await budgets(soft.adminKey)
     expect(softBudget).toMatchObject({ state: 'exceeded', suspended: false, percent_used: 150 })
     expect(softBudget!.alerts.map((a: BudgetAlert) => a.threshold_percent)).toEqual([100, 150])
@@ -314,7 +314,7 @@ describe('budgets', () => {
       'workspace',
     ])
     expect(second.body.data[0]).toMatchObject({
-      spend: '0.00',
+      spend: '0.000000',
       state: 'ok',
       last_evaluated_at: null,
     })

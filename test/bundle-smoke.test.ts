@@ -383,8 +383,8 @@ describe('the aggregation function, from its built asset', () => {
     expect(summary.alerts.every((alert) => alert.workspace_id === workspaceId)).toBe(true)
     expect(thresholds(summary.alerts)).toEqual([50, 80, 100])
     expect(summary.alerts.find((alert) => alert.threshold_percent === 100)).toMatchObject({
-      spend: '0.03',
-      limit: '0.02',
+      spend: '0.030000',
+      limit: '0.020000',
       enforcement: 'hard',
       suspended: true,
     })
@@ -392,12 +392,12 @@ describe('the aggregation function, from its built asset', () => {
     expect(job.output()).toContain(String(fixture.execution_id))
 
     const [organization, workspace] = await budgets()
-    expect(organization).toMatchObject({ scope: 'organization', spend: '0.03', state: 'ok' })
+    expect(organization).toMatchObject({ scope: 'organization', spend: '0.030000', state: 'ok' })
     expect(workspace).toMatchObject({
       scope: 'workspace',
       workspace_id: workspaceId,
-      spend: '0.03',
-      limit: '0.02',
+      spend: '0.030000',
+      limit: '0.020000',
       percent_used: 150,
       state: 'exceeded',
       suspended: true,

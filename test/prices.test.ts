@@ -25,8 +25,8 @@ describe('prices', () => {
     expect(res.headers.get('etag')).toBe('"0"')
     expect(res.body.data).toContainEqual({
       model: 'claude-sonnet-4',
-      input_per_million: '3.00',
-      output_per_million: '15.00',
+      input_per_million: '3.000000',
+      output_per_million: '15.000000',
       per_request: null,
       effective_from: '2025-01-01T00:00:00.000Z',
       source: 'default',
@@ -52,12 +52,12 @@ describe('prices', () => {
     expect(put.status).toBe(200)
     expect(put.body.version).toBe(1)
     expect(put.body.data.filter((p: { model: string }) => p.model === 'claude-sonnet-4')).toEqual([
-      expect.objectContaining({ source: 'default', input_per_million: '3.00' }),
+      expect.objectContaining({ source: 'default', input_per_million: '3.000000' }),
       {
         model: 'claude-sonnet-4',
-        input_per_million: '2.50',
-        output_per_million: '10.00',
-        per_request: '0.001',
+        input_per_million: '2.500000',
+        output_per_million: '10.000000',
+        per_request: '0.001000',
         effective_from: '2026-11-20T00:00:00.000Z',
         source: 'organization',
       },
@@ -82,7 +82,7 @@ describe('prices', () => {
       { key: org.adminKey }
     )
     expect(costs.body.data.map((b: { results: { cost: string }[] }) => b.results[0]?.cost)).toEqual(
-      ['18.00', '12.501']
+      ['18.000000', '12.501000']
     )
     const audit = await h.call('GET', '/v1/audit-events?event_type=prices.updated', {
       key: org.adminKey,

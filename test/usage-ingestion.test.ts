@@ -117,7 +117,7 @@ describe('POST /v1/usage/events', () => {
     await aggregate(h)
     const costs = await costByWorkspace(org.adminKey)
     const month = new Date(h.clock.now()).toISOString().slice(0, 7)
-    expect(costs[`${month}-01T00:00:00.000Z ${ws.body.id}`]).toBe('120.00') // 40 × $3
+    expect(costs[`${month}-01T00:00:00.000Z ${ws.body.id}`]).toBe('120.000000') // 40 × $3
   })
 
   it('prices each event at ingestion, per million tokens and per request', async () => {

@@ -60,8 +60,8 @@ function costOf(spec: Spec, timestamp: number, ownFrom: number): bigint {
 
 function money(micros: bigint): string {
   const whole = micros / 1_000_000n
-  const fraction = (micros % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '')
-  return `${whole}.${fraction.padEnd(2, '0')}`
+  const fraction = (micros % 1_000_000n).toString().padStart(6, '0')
+  return `${whole}.${fraction}`
 }
 
 interface IngestBody {

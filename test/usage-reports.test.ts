@@ -110,7 +110,7 @@ describe('GET /v1/usage', () => {
             input_tokens: 1_000_000,
             output_tokens: 0,
             requests: 1,
-            cost: '1.00',
+            cost: '1.000000',
           },
           {
             workspace_id: org.defaultWorkspaceId,
@@ -118,7 +118,7 @@ describe('GET /v1/usage', () => {
             input_tokens: 1_000_000,
             output_tokens: 0,
             requests: 1,
-            cost: '3.00',
+            cost: '3.000000',
           },
         ],
       },
@@ -132,7 +132,7 @@ describe('GET /v1/usage', () => {
             input_tokens: 1_000_000,
             output_tokens: 0,
             requests: 1,
-            cost: '3.00',
+            cost: '3.000000',
           },
         ],
       },
@@ -147,7 +147,7 @@ describe('GET /v1/usage', () => {
         input_tokens: 1_000_000,
         output_tokens: 0,
         requests: 1,
-        cost: '1.00',
+        cost: '1.000000',
       },
       {
         api_key_id: key1,
@@ -155,14 +155,14 @@ describe('GET /v1/usage', () => {
         input_tokens: 1_000_000,
         output_tokens: 0,
         requests: 1,
-        cost: '3.00',
+        cost: '3.000000',
       },
     ])
     const byProduct = await get(
       '/v1/usage?starting_at=2026-11-27T00:00:00Z&bucket_width=1d&product=code&model=claude-sonnet-4,claude-haiku-4'
     )
     expect(byProduct.body.data[0].results).toEqual([
-      { input_tokens: 1_000_000, output_tokens: 0, requests: 1, cost: '3.00' },
+      { input_tokens: 1_000_000, output_tokens: 0, requests: 1, cost: '3.000000' },
     ])
   })
 
@@ -200,7 +200,7 @@ describe('GET /v1/usage', () => {
           input_tokens: 1_000_000,
           output_tokens: 0,
           requests: 4,
-          cost: '3.00',
+          cost: '3.000000',
         },
       ],
       [
@@ -209,14 +209,14 @@ describe('GET /v1/usage', () => {
           input_tokens: 2_000_000,
           output_tokens: 0,
           requests: 2,
-          cost: '4.00',
+          cost: '4.000000',
         },
         {
           workspace_id: research,
           input_tokens: 2_000_000,
           output_tokens: 0,
           requests: 2,
-          cost: '6.00',
+          cost: '6.000000',
         },
       ],
     ])
@@ -253,7 +253,7 @@ describe('GET /v1/usage', () => {
     )
     expect(res.body.data.every((b: { results: unknown[] }) => b.results.length === 0)).toBe(true)
     const mine = await get('/v1/costs?starting_at=2026-11-01T00:00:00Z&bucket_width=1mo')
-    expect(mine.body.data[0].results).toEqual([{ cost: '10.00' }]) // not Globex's $3
+    expect(mine.body.data[0].results).toEqual([{ cost: '10.000000' }]) // not Globex's $3
   })
 
   it('rejects bad parameters with the offending one named', async () => {
@@ -283,23 +283,23 @@ describe('GET /v1/costs', () => {
       {
         starting_at: '2026-11-26T00:00:00.000Z',
         ending_at: '2026-11-27T00:00:00.000Z',
-        results: [{ product: 'chat', cost: '3.00' }],
+        results: [{ product: 'chat', cost: '3.000000' }],
       },
       {
         starting_at: '2026-11-27T00:00:00.000Z',
         ending_at: '2026-11-28T00:00:00.000Z',
         results: [
-          { product: 'chat', cost: '4.00' },
-          { product: 'code', cost: '3.00' },
+          { product: 'chat', cost: '4.000000' },
+          { product: 'code', cost: '3.000000' },
         ],
       },
     ])
     const csv = await get(`/v1/costs?${query}&format=csv`)
     expect(csv.text).toBe(
       'starting_at,ending_at,product,cost,currency\r\n' +
-        '2026-11-26T00:00:00.000Z,2026-11-27T00:00:00.000Z,chat,3.00,USD\r\n' +
-        '2026-11-27T00:00:00.000Z,2026-11-28T00:00:00.000Z,chat,4.00,USD\r\n' +
-        '2026-11-27T00:00:00.000Z,2026-11-28T00:00:00.000Z,code,3.00,USD\r\n'
+        '2026-11-26T00:00:00.000Z,2026-11-27T00:00:00.000Z,chat,3.000000,USD\r\n' +
+        '2026-11-27T00:00:00.000Z,2026-11-28T00:00:00.000Z,chat,4.000000,USD\r\n' +
+        '2026-11-27T00:00:00.000Z,2026-11-28T00:00:00.000Z,code,3.000000,USD\r\n'
     )
   })
 

@@ -12,12 +12,12 @@ describe('money', () => {
     }
   })
 
-  it('formats with at least two decimals and every non-zero micro-unit', () => {
-    expect(formatMoney(0n)).toBe('0.00')
-    expect(formatMoney(125_500_000n)).toBe('125.50')
-    expect(formatMoney(150)).toBe('0.00015')
+  it('formats with a fixed scale of six decimals', () => {
+    expect(formatMoney(0n)).toBe('0.000000')
+    expect(formatMoney(125_500_000n)).toBe('125.500000')
+    expect(formatMoney(150)).toBe('0.000150')
     expect(formatMoney(1_000_001n)).toBe('1.000001')
-    expect(formatMoney(-2_500_000n)).toBe('-2.50')
+    expect(formatMoney(-2_500_000n)).toBe('-2.500000')
     expect(parseMoney(formatMoney(123_456_789n))).toBe(123_456_789n)
   })
 

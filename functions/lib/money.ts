@@ -18,16 +18,39 @@ export function parseMoney(text: string): bigint {
 }
 
 /**
- * 125500000n → "125.50": at least two decimals, more only when the amount has them
- * (0.000150 → "0.00015"), so every stored micro-unit stays visible.
+ * 125500000n → "125.500000": a fixed scale of 6 decimals (contract v1.1, "Money and reports"), so
+ * every micro-unit is visible and amounts line up in a spreadsheet.
  */
 export function formatMoney(micros: bigint | number): string {
   const value = BigInt(micros)
   const sign = value < 0n ? '-' : ''
   const abs = value < 0n ? -value : value
   const whole = abs / MICROS_PER_UNIT
-  const fraction = (abs % MICROS_PER_UNIT).toString().padStart(6, '0').replace(/0+$/, '')
-  return `${sign}${whole}.${fraction.padEnd(2, '0')}`
+  const fraction = (abs % MICROS_PER_UNIT).toString().padStart(6, '0')
+  return `${sign}${whole}.${fraction}`
+}
+
+/**
+ * Costs are kept exactly, below the micro-unit: a per-million-token price in micro-units times
+ * tokens is a count of millionths of a micro-unit ("sub-micros"). They are rounded to
+ * micro-units once, where a figure is shown, never per event.
+ */
+export const SUB_MICROS_PER_MICRO = 1_000_000n
+
+/** An exact amount as whole micro-units plus sub-micros: both stay safe integers when summed. */
+export interface ExactMoney {
+  micros: bigint
+  subMicros: bigint
+}
+
+/** Splits an amount in sub-micros into whole micro-units and the remaining sub-micros. */
+export function splitSubMicros(subMicros: bigint): ExactMoney {
+  return { micros: subMicros / SUB_MICROS_PER_MICRO, subMicros: subMicros % SUB_MICROS_PER_MICRO }
+}
+
+/** The one rounding of an exact amount to micro-units, half up. */
+export function roundToMicros(amount: ExactMoney): bigint {
+  return amount.micros + divideRounded(amount.subMicros, SUB_MICROS_PER_MICRO)
 }
 
 /** `numerator / denominator`, rounded half up (both non-negative). */

@@ -281,8 +281,13 @@ export interface UsageEvent {
   input_tokens: number
   output_tokens: number
   requests: number
-  /** Integer micro-units of the organization's currency. */
+  /** Integer micro-units of the organization's currency (the whole part of the exact cost). */
   cost_micros: number
+  /**
+   * The rest of the exact cost, in millionths of a micro-unit (0..999,999); absent = 0 (events
+   * journaled before costs were kept below the micro-unit).
+   */
+  cost_sub_micros?: number
 }
 
 /** The dimensions usage is totalled by. */

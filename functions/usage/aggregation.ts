@@ -87,9 +87,13 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
     const scopes = byName(lock.pending_scopes)
     if (lock.round) await run.processRound(lock.round, undefined)
     const budgetMs = deps.runBudgetMs ?? RUN_BUDGET_MS
+    let drained = false
     while (deps.clock.now().getTime() - started.getTime() < budgetMs) {
       const slots = await usageJournal.pending(store, SLOTS_PER_SHARD_PER_ROUND)
-      if (slots.length === 0) break
+      if (slots.length === 0) {
+        drained = true
+        break
+      }
       slots.sort((a, b) => compare(a.ref.id, b.ref.id) || a.ref.shard - b.ref.shard)
       const round: RoundRecord = { id: run.nextRoundId(), slots: slots.map((slot) => slot.ref) }
       const roundScopes = byName(slots.flatMap((slot) => slot.events))
@@ -99,8 +103,14 @@ export async function runAggregation(deps: AggregationDeps): Promise<Aggregation
       await run.processRound(round, slots)
     }
     const evaluated = await run.evaluate(scopes)
+    const finished = deps.clock.now()
+    if (drained) {
+      // Reports' `as_of`: only a run that left nothing behind says how fresh the totals are.
+      await run.fence()
+      await usageJobLock.recordCompleted(store, runId, finished.toISOString())
+    }
     return {
-      ...summary(runId, started, deps.clock.now(), 'completed'),
+      ...summary(runId, started, finished, 'completed'),
       rounds: run.rounds,
       events_aggregated: run.eventsAggregated,
       duplicates_dropped: run.duplicatesDropped,

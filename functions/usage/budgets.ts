@@ -19,7 +19,7 @@ import {
   spendLimits,
 } from '../store/usage/budgets.js'
 import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
-import { usageTotals } from '../store/usage/totals.js'
+import { costMicrosOf, usageTotals } from '../store/usage/totals.js'
 import { workspaces } from '../store/workspaces.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
@@ -113,7 +113,9 @@ export async function evaluateBudgets(
     const name = scopeName(scope)
     const limit = limits.get(name)
     const previous = states.get(name)
-    const spend = BigInt(totals.get(name)?.cost_micros ?? 0)
+    // The month's exact cost rounded once: the same figure as its 1mo cost report.
+    const amounts = totals.get(name)
+    const spend = amounts ? costMicrosOf(amounts) : 0n
     const config = limitConfig(limit)
     const figures = budgetFigures({ spend_micros: spend, month, now, ...config })
     const alerts = previous?.month === month ? [...previous.alerts] : []

@@ -5,7 +5,7 @@ import type { UsageEvent } from '../model/index.js'
 import { eventIdentity, usageEvents } from '../store/usage/events.js'
 import { ingestionFacts } from '../store/usage/ingestion-facts.js'
 import { usageJournal } from '../store/usage/journal.js'
-import { eventCostMicros, priceAt } from './prices.js'
+import { exactCost, priceAt } from './prices.js'
 
 /** Events older than this are rejected (Stripe's meter-event window, contract: usage events). */
 export const LATE_EVENT_DAYS = 35
@@ -190,7 +190,8 @@ export async function ingestUsageEvents(
       api_key_id: event.api_key_id ?? null,
       member_id: event.member_id ?? null,
       ...usage,
-      cost_micros: Number(eventCostMicros(price, usage)),
+      // Exact, not rounded: totals add the parts and reports round once per figure.
+      ...exactCostFields(exactCost(price, usage)),
     })
   }
 
@@ -199,6 +200,10 @@ export async function ingestUsageEvents(
     await usageEvents.putRaw(ctx.db, accepted, now, rawEventExpiry)
   }
   return { accepted: accepted.length, duplicates, rejected }
+}
+
+function exactCostFields(cost: { micros: bigint; subMicros: bigint }) {
+  return { cost_micros: Number(cost.micros), cost_sub_micros: Number(cost.subMicros) }
 }
 
 function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {

@@ -1,8 +1,16 @@
 import { recordAudit } from '../domain/audit.js'
 import type { ServiceContext } from '../domain/context.js'
+import { getOrganization } from '../domain/organizations.js'
 import { updateVersioned } from '../domain/versioning.js'
 import { invalid } from '../lib/errors.js'
-import { divideRounded, formatMoney, parseMoney } from '../lib/money.js'
+import {
+  type ExactMoney,
+  formatMoney,
+  parseMoney,
+  roundToMicros,
+  SUB_MICROS_PER_MICRO,
+  splitSubMicros,
+} from '../lib/money.js'
 import type { PriceEntry } from '../model/index.js'
 import { type OrganizationPrices, prices } from '../store/usage/prices.js'
 import { DEFAULT_PRICES } from './default-prices.js'
@@ -10,6 +18,8 @@ import { DEFAULT_PRICES } from './default-prices.js'
 export type PriceSource = 'default' | 'organization'
 
 export interface PriceList {
+  /** The organization's currency, which every amount is in. */
+  currency: string
   /** Every entry that can apply: the organization's own and the shipped defaults. */
   data: (PriceEntry & { source: PriceSource })[]
   updated_at: string | null
@@ -56,19 +66,28 @@ function latestEffective(
   return best
 }
 
-/**
- * The cost of one event in micro-units: tokens at the per-million prices, rounded half up to a
- * micro-unit per event, plus the per-request price. Reports add these integers, so a report's
- * total is exactly the sum of its events.
- */
+/** The cost of usage (one event, or summed quantities) rounded once to micro-units, half up. */
 export function eventCostMicros(
   price: Price,
   usage: { input_tokens: number; output_tokens: number; requests: number }
 ): bigint {
-  const tokenCost =
+  return roundToMicros(exactCost(price, usage))
+}
+
+/**
+ * The exact cost of usage (one event or a sum), unrounded: ingestion fixes each event's cost at
+ * the price of its timestamp this way, totals add the parts, and reports round each figure once
+ * (issue 13: rounding per event made 1,000 one-token events of a cheap model cost "0.00").
+ */
+export function exactCost(
+  price: Price,
+  usage: { input_tokens: number; output_tokens: number; requests: number }
+): ExactMoney {
+  return splitSubMicros(
     BigInt(usage.input_tokens) * price.inputMicrosPerMillion +
-    BigInt(usage.output_tokens) * price.outputMicrosPerMillion
-  return divideRounded(tokenCost, 1_000_000n) + BigInt(usage.requests) * price.perRequestMicros
+      BigInt(usage.output_tokens) * price.outputMicrosPerMillion +
+      BigInt(usage.requests) * price.perRequestMicros * SUB_MICROS_PER_MICRO
+  )
 }
 
 /** The organization's own entries (none until it sets some). */
@@ -80,8 +99,11 @@ export async function organizationPriceEntries(
 }
 
 export async function getPriceList(ctx: ServiceContext, organizationId: string) {
-  const stored = await prices.get(ctx.db, organizationId)
-  return toPriceList(stored ?? { entries: [], updated_at: null, version: 0 })
+  const [organization, stored] = await Promise.all([
+    getOrganization(ctx, organizationId),
+    prices.get(ctx.db, organizationId),
+  ])
+  return toPriceList(stored ?? { entries: [], updated_at: null, version: 0 }, organization.currency)
 }
 
 /**
@@ -141,22 +163,30 @@ export async function updatePrices(
       after: result.after.entries,
     })
   }
-  return toPriceList(result.after)
+  return toPriceList(result.after, (await getOrganization(ctx, organizationId)).currency)
 }
 
-function toPriceList(stored: OrganizationPrices): PriceList {
-  const own = stored.entries.map((entry) => ({ ...entry, source: 'organization' as const }))
-  const defaults = DEFAULT_PRICES.map((entry) => ({ ...entry, source: 'default' as const }))
+function toPriceList(stored: OrganizationPrices, currency: string): PriceList {
+  // Shown at the fixed money scale, whatever scale an entry was written or stored with.
+  const own = stored.entries.map((entry) => ({ ...scaled(entry), source: 'organization' as const }))
+  const defaults = DEFAULT_PRICES.map((entry) => ({ ...scaled(entry), source: 'default' as const }))
   const data = [...own, ...defaults].sort(
     (a, b) =>
       compare(a.model, b.model) ||
       compare(a.source, b.source) ||
       compare(a.effective_from, b.effective_from)
   )
-  return { data, updated_at: stored.updated_at, version: stored.version }
+  return { currency, data, updated_at: stored.updated_at, version: stored.version }
 }
 
 const normalizeMoney = (amount: string) => formatMoney(parseMoney(amount))
+
+const scaled = (entry: PriceEntry): PriceEntry => ({
+  ...entry,
+  input_per_million: normalizeMoney(entry.input_per_million),
+  output_per_million: normalizeMoney(entry.output_per_million),
+  per_request: entry.per_request === null ? null : normalizeMoney(entry.per_request),
+})
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

@@ -1,6 +1,7 @@
 import type { ServiceContext } from '../domain/context.js'
 import { getOrganization } from '../domain/organizations.js'
 import { invalid } from '../lib/errors.js'
+import { type ExactMoney, roundToMicros } from '../lib/money.js'
 import {
   type BucketWidth,
   bucketCeil,
@@ -10,6 +11,7 @@ import {
   nextBucket,
 } from '../lib/time-buckets.js'
 import type { UsageDimension } from '../model/index.js'
+import { usageJobLock } from '../store/usage/job-lock.js'
 import { type UsageRow, usageTotals } from '../store/usage/totals.js'
 
 export const BUCKET_LIMITS: Record<BucketWidth, { default: number; max: number }> = {
@@ -48,6 +50,8 @@ export interface ReportBucket {
 
 export interface ReportPage {
   currency: string
+  /** When the totals were last brought up to date (`aggregatedAsOf`); null if never. */
+  as_of: string | null
   data: ReportBucket[]
   has_more: boolean
   next_page: string | null
@@ -90,11 +94,14 @@ export async function usageReport(
     bucketStarts.push(at)
   }
   const pageEnd = nextBucket(bucketStarts[bucketStarts.length - 1]!, width)
+  // Read before the rows: totals are at least as fresh as the time shown, never older.
+  const asOf = await aggregatedAsOf(ctx)
   const rows = await readRows(ctx, organizationId, width, pageStart, pageEnd)
 
   const buckets = new Map<number, Map<string, ReportResult>>(
     bucketStarts.map((at) => [at.getTime(), new Map()])
   )
+  const exactOf = new Map<ReportResult, ExactMoney>()
   for (const row of rows) {
     if (!matches(row, query.filters)) continue
     const bucket = buckets.get(bucketStart(new Date(row.bucket_start), width).getTime())
@@ -111,9 +118,14 @@ export async function usageReport(
     result.input_tokens += row.input_tokens
     result.output_tokens += row.output_tokens
     result.requests += row.requests
-    result.cost_micros += BigInt(row.cost_micros)
+    // Exact sums first; each result is rounded to micro-units once, below.
+    const exact = exactOf.get(result) ?? { micros: 0n, subMicros: 0n }
+    exact.micros += BigInt(row.cost_micros)
+    exact.subMicros += BigInt(row.cost_sub_micros ?? 0)
+    exactOf.set(result, exact)
     bucket.set(key, result)
   }
+  for (const [result, exact] of exactOf) result.cost_micros = roundToMicros(exact)
   const data = bucketStarts.map((at) => ({
     starting_at: at.toISOString(),
     ending_at: nextBucket(at, width).toISOString(),
@@ -124,10 +136,20 @@ export async function usageReport(
   const hasMore = pageEnd.getTime() < end.getTime()
   return {
     currency: organization.currency,
+    as_of: asOf,
     data,
     has_more: hasMore,
     next_page: hasMore ? encodePage(pageEnd) : null,
   }
+}
+
+/**
+ * The time up to which usage is aggregated (contract v1.1, `as_of`): the end of the last
+ * aggregation run that left the journal empty, so every event ingested before it is counted
+ * (later events may be too). Null when no run has ever completed that way.
+ */
+export function aggregatedAsOf(ctx: Pick<ServiceContext, 'db'>): Promise<string | null> {
+  return usageJobLock.lastCompletedAt(ctx.db)
 }
 
 async function readRows(

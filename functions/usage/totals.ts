@@ -6,7 +6,10 @@ import { type TotalsDelta, totalsKey } from '../store/usage/totals.js'
 export function totalsDeltas(events: readonly UsageEvent[]): TotalsDelta[] {
   const deltas = new Map<string, TotalsDelta>()
   const add = (
-    delta: Omit<TotalsDelta, 'input_tokens' | 'output_tokens' | 'requests' | 'cost_micros'>,
+    delta: Omit<
+      TotalsDelta,
+      'input_tokens' | 'output_tokens' | 'requests' | 'cost_micros' | 'cost_sub_micros'
+    >,
     event: UsageEvent
   ) => {
     const key = totalsKey(delta)
@@ -22,6 +25,10 @@ export function totalsDeltas(events: readonly UsageEvent[]): TotalsDelta[] {
     current.output_tokens += event.output_tokens
     current.requests += event.requests
     current.cost_micros += event.cost_micros
+    // Exact costs add up exactly: the sub-micro parts stay apart and are rounded only in reports.
+    if (event.cost_sub_micros) {
+      current.cost_sub_micros = (current.cost_sub_micros ?? 0) + event.cost_sub_micros
+    }
     deltas.set(id, current)
   }
   for (const event of events) {

@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import { getWorkspace } from '../../domain/workspaces.js'
 import { listBudgets } from '../../usage/budgets.js'
 import { getPriceList, updatePrices } from '../../usage/prices.js'
+import { aggregatedAsOf } from '../../usage/reports.js'
 import { getSpendLimit, putSpendLimit } from '../../usage/spend-limits.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
@@ -25,6 +26,7 @@ import {
 } from '../http/openapi.js'
 import { ADMIN, securedRoute } from '../http/route.js'
 import {
+  AsOf,
   BudgetSchema,
   PriceEntrySchema,
   PriceListSchema,
@@ -151,16 +153,18 @@ budgetRoutes.openapi(
       'As of the last aggregation run. The organization comes first on the first page, then a ' +
       'page of workspaces.',
     request: { query: PageQuery },
-    responses: { 200: json(listOf(BudgetSchema), 'Budgets'), ...errorResponses(...AUTH_ERRORS) },
+    responses: {
+      200: json(listOf(BudgetSchema).extend({ as_of: AsOf }), 'Budgets'),
+      ...errorResponses(...AUTH_ERRORS),
+    },
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_budgets')
-    const page = await listBudgets(
-      serviceContext(c),
-      organizationId,
-      pageRequest(c, c.req.valid('query'))
-    )
-    return c.json(listBody(c, page), 200)
+    const ctx = serviceContext(c)
+    // Before the budgets: their spend is at least as fresh as the time shown.
+    const asOf = await aggregatedAsOf(ctx)
+    const page = await listBudgets(ctx, organizationId, pageRequest(c, c.req.valid('query')))
+    return c.json({ ...listBody(c, page), as_of: asOf }, 200)
   }
 )
 
@@ -213,6 +217,7 @@ budgetRoutes.openapi(
 function priceListBody(list: Awaited<ReturnType<typeof getPriceList>>) {
   return {
     object: 'list' as const,
+    currency: list.currency,
     data: list.data,
     has_more: false as const,
     next_cursor: null,

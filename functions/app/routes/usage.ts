@@ -234,6 +234,7 @@ function sendReport(
     return c.json({
       object: 'page',
       currency: page.currency,
+      as_of: page.as_of,
       data: page.data.map((bucket) => ({
         starting_at: bucket.starting_at,
         ending_at: bucket.ending_at,

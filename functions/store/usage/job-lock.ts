@@ -110,6 +110,34 @@ export const usageJobLock = {
     })
   },
 
+  /**
+   * Records that run `runId` finished at `finishedAt` with the journal drained: every event
+   * journaled before then is in the totals. Kept on the lock item, never moved backwards.
+   */
+  async recordCompleted(db: Db, runId: string, finishedAt: string): Promise<void> {
+    await db
+      .update(
+        keys.usageJobLock,
+        { expression: 'SET last_completed_at = :at', values: { ':at': finishedAt } },
+        {
+          expression:
+            '#owner = :run AND (attribute_not_exists(last_completed_at) OR last_completed_at < :at)',
+          names: { '#owner': 'owner' },
+          values: { ':run': runId, ':at': finishedAt },
+        }
+      )
+      .catch((error) => {
+        // Lost the lock meanwhile, or a later run recorded a later time: nothing to add.
+        if (!(error instanceof ConditionFailedError)) throw error
+      })
+  },
+
+  /** When the last run that drained the journal finished (ISO 8601); null if none ever did. */
+  async lastCompletedAt(db: Db): Promise<string | null> {
+    const item = await db.get(keys.usageJobLock)
+    return (item?.last_completed_at as string | undefined) ?? null
+  },
+
   /** Gives the lock up (keeping any unfinished round for the next run). */
   async release(db: Db, runId: string): Promise<void> {
     await db

@@ -125,10 +125,11 @@ type EventTuple = [
   number,
   number,
   number,
+  sub_micros?: number,
 ]
 
 function toTuple(e: UsageEvent): EventTuple {
-  return [
+  const tuple: EventTuple = [
     e.id,
     e.organization_id,
     e.workspace_id,
@@ -142,6 +143,9 @@ function toTuple(e: UsageEvent): EventTuple {
     e.requests,
     e.cost_micros,
   ]
+  // The sub-micro part of the cost only when there is one (most prices are whole micros a token).
+  if (e.cost_sub_micros) tuple.push(e.cost_sub_micros)
+  return tuple
 }
 
 function fromTuple(t: EventTuple): UsageEvent {
@@ -158,5 +162,6 @@ function fromTuple(t: EventTuple): UsageEvent {
     output_tokens: t[9],
     requests: t[10],
     cost_micros: t[11],
+    ...(t[12] ? { cost_sub_micros: t[12] } : {}),
   }
 }

@@ -1,14 +1,28 @@
+import { roundToMicros } from '../../lib/money.js'
 import { dayKey, monthKey } from '../../lib/time-buckets.js'
 import { ConditionFailedError, type Db, type Item, type Key } from '../db.js'
 import { keys } from '../keys.js'
 import { scopeName, type UsageScope } from './scope.js'
 
-/** What usage adds up to. Costs are integer micro-units. */
+/**
+ * What usage adds up to. The exact cost is `cost_micros` micro-units plus `cost_sub_micros`
+ * millionths of one (absent = 0, as on items written before); both stay safe integers however
+ * many events are added, and are rounded once where a figure is shown (`costMicrosOf`).
+ */
 export interface UsageAmounts {
   input_tokens: number
   output_tokens: number
   requests: number
   cost_micros: number
+  cost_sub_micros?: number
+}
+
+/** The exact cost of amounts, rounded once to micro-units. */
+export function costMicrosOf(amounts: Pick<UsageAmounts, 'cost_micros' | 'cost_sub_micros'>) {
+  return roundToMicros({
+    micros: BigInt(amounts.cost_micros),
+    subMicros: BigInt(amounts.cost_sub_micros ?? 0),
+  })
 }
 
 export interface UsageDimensions {
@@ -34,7 +48,13 @@ export interface TotalsDelta extends UsageAmounts {
   dimensions: UsageDimensions
 }
 
-const AMOUNT_NAMES = ['input_tokens', 'output_tokens', 'requests', 'cost_micros'] as const
+const AMOUNT_NAMES = [
+  'input_tokens',
+  'output_tokens',
+  'requests',
+  'cost_micros',
+  'cost_sub_micros',
+] as const
 const DIMENSION_NAMES = ['workspace_id', 'model', 'product', 'api_key_id', 'member_id'] as const
 
 /** The item a delta goes to. Month items only know the workspace (or nothing: the org). */
@@ -72,6 +92,7 @@ export const usageTotals = {
     }
     const adds: string[] = []
     AMOUNT_NAMES.forEach((name, i) => {
+      if (delta[name] === undefined) return
       names[`#a${i}`] = name
       values[`:a${i}`] = delta[name]
       adds.push(`#a${i} :a${i}`)
@@ -142,6 +163,7 @@ function toAmounts(item: Item): UsageAmounts {
     output_tokens: (item.output_tokens as number | undefined) ?? 0,
     requests: (item.requests as number | undefined) ?? 0,
     cost_micros: (item.cost_micros as number | undefined) ?? 0,
+    cost_sub_micros: (item.cost_sub_micros as number | undefined) ?? 0,
   }
 }
 

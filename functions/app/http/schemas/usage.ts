@@ -7,7 +7,24 @@ import { Timestamp } from '../openapi.js'
 export const Money = z
   .string()
   .regex(MONEY_PATTERN, 'a decimal string with at most 6 decimals, such as "500.00"')
-  .openapi({ example: '125.50', description: "Decimal string in the organization's currency" })
+  .openapi({
+    example: '125.500000',
+    description:
+      "Decimal string in the organization's currency (the response's `currency`); responses " +
+      'always show 6 decimals, requests may use fewer',
+  })
+
+/** `as_of` of usage, cost and budget responses. */
+export const AsOf = z
+  .string()
+  .nullable()
+  .openapi({
+    format: 'date-time',
+    example: '2026-11-27T13:05:00.000Z',
+    description:
+      'Time up to which usage is aggregated: the end of the last aggregation run that left no ' +
+      'event behind (every event ingested before it is counted); null if usage was never aggregated',
+  })
 
 /** Ids of organizations, workspaces, keys and members: never contain '#' or '/'. */
 const RecordId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'an id such as ws_01JD…')
@@ -87,6 +104,7 @@ function pageOf<T extends z.ZodType>(result: T, name: string) {
     .object({
       object: z.literal('page'),
       currency: z.string(),
+      as_of: AsOf,
       data: z.array(
         z.object({ starting_at: z.string(), ending_at: z.string(), results: z.array(result) })
       ),
@@ -131,6 +149,7 @@ export const PriceEntrySchema = z
 export const PriceListSchema = z
   .object({
     object: z.literal('list'),
+    currency: z.string().openapi({ description: 'ISO 4217 code every amount is in' }),
     data: z.array(
       z.object({
         model: z.string(),
