@@ -207,8 +207,8 @@ class Box {
 async function minimal(mode: 'direct' | 'i32' | 'flag' | 'boundary' | 'engine'): Promise<number> {
   if (mode === 'flag') setFlagsFromString('--no-turbo-inline-js-wasm-calls')
   if (mode === 'engine') await import('../functions/authz/cedar.js')
-  const CALLS = 400_000
-  const TRIGGER = 300_000
+  const CALLS = 4_000_000
+  const TRIGGER = 3_000_000
   let n = 0
   let last: Box | undefined
   // Until TRIGGER every Box holds one shape of `inner`, so the caller's optimized code relies on
