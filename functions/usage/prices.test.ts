@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { roundToMicros } from '../lib/money.js'
 import type { PriceEntry } from '../model/index.js'
-import { eventCostMicros, priceAt } from './prices.js'
+import { exactCost, priceAt } from './prices.js'
 
 const own = (model: string, from: string, input: string): PriceEntry => ({
   model,
@@ -44,7 +45,10 @@ describe('priceAt', () => {
   })
 })
 
-describe('eventCostMicros', () => {
+/** What a report shows for usage: its exact cost, rounded once to micro-units, half up. */
+const costMicros = (...args: Parameters<typeof exactCost>) => roundToMicros(exactCost(...args))
+
+describe('exactCost, rounded once', () => {
   const price = {
     inputMicrosPerMillion: 3_000_000n,
     outputMicrosPerMillion: 15_000_000n,
@@ -52,18 +56,16 @@ describe('eventCostMicros', () => {
   }
 
   it('prices tokens per million, rounded half up per event, plus each request', () => {
-    expect(eventCostMicros(price, { input_tokens: 1_000_000, output_tokens: 0, requests: 0 })).toBe(
+    expect(costMicros(price, { input_tokens: 1_000_000, output_tokens: 0, requests: 0 })).toBe(
       3_000_000n
     )
     // 100 input + 20 output tokens = 300 + 300 micro-units, plus one request.
-    expect(eventCostMicros(price, { input_tokens: 100, output_tokens: 20, requests: 1 })).toBe(
-      10_600n
-    )
+    expect(costMicros(price, { input_tokens: 100, output_tokens: 20, requests: 1 })).toBe(10_600n)
     // 1 input token = 3 micro-units; 1 token at 0.50/M = 0.5 micro-units, rounded up to 1.
-    expect(eventCostMicros(price, { input_tokens: 1, output_tokens: 0, requests: 0 })).toBe(3n)
+    expect(costMicros(price, { input_tokens: 1, output_tokens: 0, requests: 0 })).toBe(3n)
     const half = { ...price, inputMicrosPerMillion: 500_000n }
-    expect(eventCostMicros(half, { input_tokens: 1, output_tokens: 0, requests: 0 })).toBe(1n)
-    expect(eventCostMicros(half, { input_tokens: 0, output_tokens: 0, requests: 0 })).toBe(0n)
+    expect(costMicros(half, { input_tokens: 1, output_tokens: 0, requests: 0 })).toBe(1n)
+    expect(costMicros(half, { input_tokens: 0, output_tokens: 0, requests: 0 })).toBe(0n)
   })
 
   it('rounds the token cost once per event, not per kind of token', () => {
@@ -73,6 +75,6 @@ describe('eventCostMicros', () => {
       perRequestMicros: 0n,
     }
     // 0.4 + 0.4 = 0.8 → 1 (rounding each side first would give 0).
-    expect(eventCostMicros(fraction, { input_tokens: 1, output_tokens: 1, requests: 0 })).toBe(1n)
+    expect(costMicros(fraction, { input_tokens: 1, output_tokens: 1, requests: 0 })).toBe(1n)
   })
 })

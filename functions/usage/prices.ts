@@ -7,7 +7,6 @@ import {
   type ExactMoney,
   formatMoney,
   parseMoney,
-  roundToMicros,
   SUB_MICROS_PER_MICRO,
   splitSubMicros,
 } from '../lib/money.js'
@@ -64,14 +63,6 @@ function latestEffective(
     if (!best || Date.parse(entry.effective_from) > Date.parse(best.effective_from)) best = entry
   }
   return best
-}
-
-/** The cost of usage (one event, or summed quantities) rounded once to micro-units, half up. */
-export function eventCostMicros(
-  price: Price,
-  usage: { input_tokens: number; output_tokens: number; requests: number }
-): bigint {
-  return roundToMicros(exactCost(price, usage))
 }
 
 /**
