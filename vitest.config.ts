@@ -14,6 +14,7 @@ const UNIT = [
   'test/policies.test.ts',
   'test/lambda-bootstrap.test.ts',
   'test/infra-stack.test.ts',
+  'test/infra-webhooks.test.ts',
 ]
 const SLOW = [
   'test/scim-provisioning-1000*.test.ts',
