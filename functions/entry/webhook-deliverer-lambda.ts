@@ -10,8 +10,14 @@ import { dbFromEnvironment } from './lambda-bootstrap.js'
 
 const db = dbFromEnvironment(process.env)
 
-export const handler = async (event: { scheduled_time?: string } | null) => {
+/** The EventBridge rule's event (infra/webhooks.ts); empty when the function is invoked by hand. */
+interface ScheduledEvent {
+  id?: string
+  time?: string
+}
+
+export const handler = async (event: ScheduledEvent | null) => {
   const summary = await runWebhookDeliveries({ db, clock: systemClock })
-  logger.info('webhook deliveries', { summary, scheduled_time: event?.scheduled_time })
+  logger.info('webhook deliveries', { summary, event_id: event?.id, time: event?.time })
   return summary
 }
