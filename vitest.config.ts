@@ -20,6 +20,7 @@ const SLOW = [
   'test/scim-provisioning-1000*.test.ts',
   'test/bundle-smoke.test.ts',
   'test/local-server.test.ts',
+  'test/webhooks-local-server.test.ts',
   'test/embedded-store-memory.test.ts',
   'test/runtime.test.ts',
   'test/usage-properties.test.ts',
