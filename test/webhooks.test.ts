@@ -515,3 +515,23 @@ describe('tenant isolation', () => {
     expect(receiver.received(mine.path)).toEqual([])
   })
 })
+
+describe('Idempotency-Key', () => {
+  it('replays a create and a test event instead of doing them twice', async () => {
+    const body = { url: 'https://hooks.example.com/once', event_types: ['policy.changed'] }
+    const headers = { 'idempotency-key': `create-${paths}` }
+    const first = await api.post('/v1/webhooks', body, headers)
+    const again = await api.post('/v1/webhooks', body, headers)
+    expect(first.status).toBe(201)
+    expect(again.status).toBe(201)
+    expect(again.body.id).toBe(first.body.id)
+    expect(await listAll(api, '/v1/webhooks')).toHaveLength(1)
+
+    const testHeaders = { 'idempotency-key': `test-${paths}` }
+    const queued = await api.post(`/v1/webhooks/${first.body.id}/test`, undefined, testHeaders)
+    const replayed = await api.post(`/v1/webhooks/${first.body.id}/test`, undefined, testHeaders)
+    expect(queued.status).toBe(202)
+    expect(replayed.body.id).toBe(queued.body.id)
+    expect(await listAll(api, `/v1/webhooks/${first.body.id}/deliveries`)).toHaveLength(1)
+  })
+})

@@ -185,16 +185,16 @@ webhookRoutes.openapi(
 )
 
 webhookRoutes.openapi(
-  securedRoute(ADMIN, {
+  securedRoute(ADMIN_CREATE, {
     method: 'post',
     path: '/v1/webhooks/{id}/test',
     tags,
     summary:
       'Queue a webhook.test event for this endpoint; the deliverer sends it like any event (see its deliveries)',
-    request: { params: IdParam },
+    request: { params: IdParam, headers: IdempotencyHeader },
     responses: {
       202: json(WebhookDeliverySchema, 'Queued'),
-      ...errorResponses(...AUTH_ERRORS, 404),
+      ...errorResponses(...AUTH_ERRORS, 404, 409),
     },
   }),
   async (c) => {
