@@ -262,6 +262,9 @@ describe('deliveries', () => {
       ])
       expect(delivery.next_attempt_at).toBeNull()
     }
+    // Cursor-paginated: one per page gives the same list.
+    const paged = await listAll<{ id: string }>(api, `/v1/webhooks/${hook.id}/deliveries`, 1)
+    expect(paged.map((d) => d.id)).toEqual(listed.body.data.map((d: { id: string }) => d.id))
     // Nothing more is sent.
     clock.advance(60 * 60_000)
     expect((await deliver()).attempts).toBe(0)
