@@ -1,7 +1,13 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from '../functions/app/app.js'
 import { Db } from '../functions/store/db.js'
-import { runWebhookDeliveries } from '../functions/webhooks/deliverer.js'
+import {
+  ATTEMPT_TIMEOUT_MS,
+  fetchAttempt,
+  runWebhookDeliveries,
+} from '../functions/webhooks/deliverer.js'
 import { emitWebhookEvent } from '../functions/webhooks/events.js'
 import { as, type Caller, email, listAll } from './helpers/admin-model.js'
 import { createOrg, type Harness, startHarness, TestClock } from './helpers/harness.js'
@@ -20,6 +26,8 @@ let org: Awaited<ReturnType<typeof createOrg>>
 let api: Caller
 let serviceKey: string
 let paths = 0
+/** A custom policy that changes no decision: creating it is a `policy.changed` event. */
+const NEVER = 'forbid (principal, action, resource) when { false };'
 
 // Near real time: the receiver's Webhook.verify checks webhook-timestamp against its own clock
 // (±5 min), and the deliverer signs with the server's (here: the test's) clock.
@@ -172,11 +180,7 @@ describe('endpoints', () => {
 
   it('are deleted (with If-Match), and a deleted endpoint gets none of its pending deliveries', async () => {
     const doomed = await endpoint(api, ['policy.changed'])
-    await api.create(
-      '/v1/policies/doomed-a',
-      { cedar: 'forbid (principal, action, resource) when { false };' },
-      'PUT'
-    )
+    await api.create('/v1/policies/doomed-a', { cedar: NEVER }, 'PUT')
     const stale = await api.delete(`/v1/webhooks/${doomed.id}`, { 'if-match': '"2"' })
     expect(stale.status).toBe(412)
     const deleted = await api.delete(`/v1/webhooks/${doomed.id}`, { 'if-match': '"1"' })
@@ -273,11 +277,7 @@ describe('deliveries', () => {
 
   it('retries a receiver that fails twice with backoff, then it gets the event exactly once more', async () => {
     const flaky = await endpoint(api, ['policy.changed'], (n) => (n <= 2 ? 500 : 200))
-    await api.create(
-      '/v1/policies/flaky-a',
-      { cedar: 'forbid (principal, action, resource) when { false };' },
-      'PUT'
-    )
+    await api.create('/v1/policies/flaky-a', { cedar: NEVER }, 'PUT')
     const created = clock.now().getTime()
 
     expect(await deliver()).toMatchObject({ attempts: 1, retrying: 1 })
@@ -318,11 +318,7 @@ describe('deliveries', () => {
 
   it('gives up 24 h after the event, with exponentially growing waits, each attempt recorded', async () => {
     const down = await endpoint(api, ['policy.changed'], () => 503)
-    await api.create(
-      '/v1/policies/down-a',
-      { cedar: 'forbid (principal, action, resource) when { false };' },
-      'PUT'
-    )
+    await api.create('/v1/policies/down-a', { cedar: NEVER }, 'PUT')
     const created = clock.now().getTime()
     for (let run = 0; run < 40; run++) {
       await deliver()
@@ -353,11 +349,7 @@ describe('deliveries', () => {
     await closed.close()
     const res = await api.post('/v1/webhooks', { url, event_types: ['policy.changed'] })
     expect(res.status).toBe(201)
-    await api.create(
-      '/v1/policies/gone-a',
-      { cedar: 'forbid (principal, action, resource) when { false };' },
-      'PUT'
-    )
+    await api.create('/v1/policies/gone-a', { cedar: NEVER }, 'PUT')
     expect(await deliver()).toMatchObject({ retrying: 1 })
     const [delivery] = (await api.get(`/v1/webhooks/${res.body.id}/deliveries`)).body.data
     expect(delivery.status).toBe('pending')
@@ -366,14 +358,49 @@ describe('deliveries', () => {
     await api.delete(`/v1/webhooks/${res.body.id}`)
   })
 
+  it('records an attempt that got no answer in time as a failed attempt without status, and retries it', async () => {
+    // Accepts the connection and never answers.
+    const silent = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address() as AddressInfo
+    try {
+      const res = await api.post('/v1/webhooks', {
+        url: `http://127.0.0.1:${port}/silent`,
+        event_types: ['policy.changed'],
+      })
+      expect(res.status).toBe(201)
+      await api.create('/v1/policies/silent-a', { cedar: NEVER }, 'PUT')
+      const seen: number[] = []
+      // The real sender, with the timeout it is given shortened so the test does not wait 10 s.
+      const summary = await runWebhookDeliveries({
+        db: h.db,
+        clock,
+        random: () => 0.5,
+        send: (request) => {
+          seen.push(request.timeoutMs)
+          return fetchAttempt({ ...request, timeoutMs: 300 })
+        },
+      })
+      expect(seen).toEqual([ATTEMPT_TIMEOUT_MS])
+      expect(summary).toMatchObject({ attempts: 1, retrying: 1 })
+      const [delivery] = (await api.get(`/v1/webhooks/${res.body.id}/deliveries`)).body.data
+      expect(delivery.status).toBe('pending')
+      expect(delivery.attempts[0]).toMatchObject({
+        status_code: null,
+        error: 'no response within 10 s',
+      })
+      expect(delivery.attempts[0].duration_ms).toBeGreaterThanOrEqual(250)
+      await api.delete(`/v1/webhooks/${res.body.id}`)
+    } finally {
+      silent.closeAllConnections()
+      await new Promise<void>((resolve) => silent.close(() => resolve()))
+    }
+  })
+
   it('two deliverers running at once never send the same attempt twice', async () => {
     const hook = await endpoint(api, ['policy.changed'])
     for (let i = 0; i < 12; i++) {
-      await api.create(
-        `/v1/policies/race-${i}`,
-        { cedar: 'forbid (principal, action, resource) when { false };' },
-        'PUT'
-      )
+      await api.create(`/v1/policies/race-${i}`, { cedar: NEVER }, 'PUT')
     }
     // Two processes: each its own table client over the same table.
     const other = new Db(h.db.doc, h.db.tableName)
@@ -508,11 +535,7 @@ describe('tenant isolation', () => {
     }
     expect((await api.get(`/v1/webhooks/${mine.id}`)).body.description).toBeNull()
     // Events of one organization reach only its own endpoints.
-    await theirs.create(
-      '/v1/policies/theirs-a',
-      { cedar: 'forbid (principal, action, resource) when { false };' },
-      'PUT'
-    )
+    await theirs.create('/v1/policies/theirs-a', { cedar: NEVER }, 'PUT')
     await deliver()
     expect(verifiedAt(foreign.path).map((event) => event.organization_id)).toEqual([other.id])
     expect(receiver.received(mine.path)).toEqual([])
