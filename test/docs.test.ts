@@ -59,8 +59,8 @@ describe('GET /docs', () => {
       '/docs/assets/constructor',
     ]) {
       const res = await h.call('GET', path)
-      expect(res.status, path).toBe(404)
-      expect(res.body.error).toMatchObject({ type: 'not_found' })
+      expect(res.status, path).toBe(400)
+      expect(res.body.error, path).toMatchObject({ type: 'invalid_request', param: 'file' })
     }
     const res = await h.call('GET', '/docs?url=https://evil.example/spec.json')
     expect(res.status).toBe(400)

@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
-import { AppError } from '../../lib/errors.js'
 import type { AppEnv } from '../http/env.js'
 import { errorResponses } from '../http/openapi.js'
 import { strictQuery } from '../http/query.js'
@@ -12,9 +13,9 @@ import { strictQuery } from '../http/query.js'
  * package (no CDN), so it works offline and behind firewalls, with the version package-lock pins.
  * The page and its assets carry a Content-Security-Policy that allows only this origin.
  *
- * The assets are found the way Node resolves the package from this module: in the repository
- * that is node_modules/swagger-ui-dist; the Lambda bundle ships a copy of the files served here
- * under node_modules/swagger-ui-dist beside it (infra/bundling.ts `docsAssets`).
+ * The Lambda bundle has no node_modules: it ships the files served here in `swagger-ui/` beside
+ * itself (infra/bundling.ts `docsAssets`); everywhere else they are read from the installed
+ * package, found the way Node resolves it from this module.
  */
 export const docsRoutes = new OpenAPIHono<AppEnv>()
 
@@ -65,15 +66,20 @@ const INIT = `window.ui = SwaggerUIBundle({
 });
 `
 
-const resolveFromHere = createRequire(import.meta.url)
 let packageDir: string | undefined
+
+function swaggerUiDir(): string {
+  const besideBundle = join(dirname(fileURLToPath(import.meta.url)), 'swagger-ui')
+  if (existsSync(join(besideBundle, 'swagger-ui-bundle.js'))) return besideBundle
+  return dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))
+}
 const contents = new Map<SwaggerUiFile, Promise<Buffer>>()
 
 /** A file of swagger-ui-dist, read once on first use (never at cold start). */
 function swaggerUiFile(file: SwaggerUiFile): Promise<Buffer> {
   let content = contents.get(file)
   if (!content) {
-    packageDir ??= dirname(resolveFromHere.resolve('swagger-ui-dist/package.json'))
+    packageDir ??= swaggerUiDir()
     content = readFile(join(packageDir, file))
     // A failed read is retried by the next request instead of being cached.
     content.catch(() => contents.delete(file))
@@ -111,7 +117,8 @@ docsRoutes.openapi(
     })
 )
 
-const ASSET_NAMES = ['init.js', ...Object.keys(SWAGGER_UI_FILES)] as [string, ...string[]]
+// Anything else is a 400 naming `file` (the parameter's enum), never a file read.
+const ASSET_NAMES = ['init.js', 'swagger-ui.css', 'swagger-ui-bundle.js'] as const
 
 docsRoutes.openapi(
   createRoute({
@@ -120,7 +127,7 @@ docsRoutes.openapi(
     tags: ['System'],
     summary: "A file of the /docs page (Swagger UI's script and style sheet)",
     middleware: strictQuery(undefined, 'GET /docs/assets/{file}'),
-    request: { params: z.object({ file: z.string().openapi({ enum: ASSET_NAMES }) }) },
+    request: { params: z.object({ file: z.enum(ASSET_NAMES) }) },
     responses: {
       200: {
         description: 'The file',
@@ -129,7 +136,7 @@ docsRoutes.openapi(
           'text/css': { schema: z.string() },
         },
       },
-      ...errorResponses(400, 404),
+      ...errorResponses(400),
     },
   }),
   async (c) => {
@@ -138,14 +145,7 @@ docsRoutes.openapi(
     if (file === 'init.js') {
       return c.body(INIT, 200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' })
     }
-    if (!Object.hasOwn(SWAGGER_UI_FILES, file)) {
-      throw new AppError('not_found', `No docs asset '${file}'.`, 'file')
-    }
-    const name = file as SwaggerUiFile
-    const body = await swaggerUiFile(name)
-    return c.body(new Uint8Array(body), 200, {
-      ...headers,
-      'content-type': SWAGGER_UI_FILES[name],
-    })
+    const body = await swaggerUiFile(file)
+    return c.body(new Uint8Array(body), 200, { ...headers, 'content-type': SWAGGER_UI_FILES[file] })
   }
 )
