@@ -20,7 +20,7 @@ import { AppError, staleVersion } from '../../lib/errors.js'
 import { idLength } from '../../lib/ids.js'
 import type { Group } from '../../model/index.js'
 import { badRequest, scimValidationError } from './errors.js'
-import type { FilterableAttributes } from './filter.js'
+import { describeFilterError, type FilterableAttributes } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
 import { GROUP_SCHEMA } from './schemas.js'
 import type { SearchableResource } from './search.js'
@@ -251,7 +251,7 @@ function idsOfValueFilter(text: string): string[] {
   try {
     filter = parse(text)
   } catch (error) {
-    throw badRequest('invalidFilter', `The path filter is not valid: ${(error as Error).message}`)
+    throw badRequest('invalidFilter', `In the path: ${describeFilterError(text, error)}`)
   }
   const collect = (node: Filter): string[] => {
     if (node.op === 'or') return node.filters.flatMap(collect)
