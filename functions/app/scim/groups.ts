@@ -22,6 +22,7 @@ import type { Group } from '../../model/index.js'
 import { badRequest, scimValidationError } from './errors.js'
 import { describeFilterError, type FilterableAttributes } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
+import { unqualifiedOperations, unqualifiedResource } from './qualified.js'
 import { GROUP_SCHEMA } from './schemas.js'
 import type { SearchableResource } from './search.js'
 import { weakEtag } from './users.js'
@@ -192,7 +193,7 @@ async function requireMemberValues(ctx: ServiceContext, organizationId: string, 
 }
 
 function parseGroup(body: unknown) {
-  const parsed = GroupInput.safeParse(body)
+  const parsed = GroupInput.safeParse(unqualifiedResource(body, GROUP_SCHEMA))
   if (!parsed.success) throw scimValidationError(parsed.error)
   return parsed.data
 }
@@ -324,7 +325,9 @@ export async function patchScimGroup(
   operations: PatchOperation[],
   expectedVersion: number | undefined
 ): Promise<void> {
-  const { memberChanges, attributeOperations } = splitOperations(operations)
+  const { memberChanges, attributeOperations } = splitOperations(
+    unqualifiedOperations(operations, GROUP_SCHEMA)
+  )
   const added = memberChanges.flatMap((change) => (change.kind === 'remove' ? [] : change.ids))
   await requireMemberValues(ctx, organizationId, [...new Set(added)])
   // The attribute changes are computed from the group as read and saved only if it is still
