@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config'
  * Three projects, so that developers get a fast loop and CI still runs everything:
  * - unit: pure code (beside it in functions/) and tests that boot neither the store nor the app;
  * - http: requests through app.request() against the embedded store (any new test/ file lands here);
- * - slow: property tests with many runs, sweeps, 1,000-user SCIM, child processes, built bundles.
+ * - slow: property tests with many runs, sweeps, 1,000-user SCIM, child processes, built bundles;
+ * - browser: pages in headless Chromium (test/browser/, docs/testing.md).
  * `npm run test:fast` = unit + http; `npm test` runs all three.
  */
 const UNIT = [
@@ -32,6 +33,8 @@ const SLOW = [
   'test/store-faults.test.ts',
   'test/realistic-org.test.ts',
 ]
+/** Headless Chromium (playwright-core over Debian's chromium; `.ci/run` installs it). */
+const BROWSER = ['test/browser/**/*.test.ts']
 
 export default defineConfig({
   test: {
@@ -48,9 +51,14 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: UNIT } },
       {
         extends: true,
-        test: { name: 'http', include: ['test/**/*.test.ts'], exclude: [...UNIT, ...SLOW] },
+        test: {
+          name: 'http',
+          include: ['test/**/*.test.ts'],
+          exclude: [...UNIT, ...SLOW, ...BROWSER],
+        },
       },
       { extends: true, test: { name: 'slow', include: SLOW } },
+      { extends: true, test: { name: 'browser', include: BROWSER } },
     ],
   },
 })

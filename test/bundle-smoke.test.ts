@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -150,6 +151,17 @@ it('ships the bundle, its source map, the wasm and policies exactly when it load
     expect(files).toContain('index.mjs')
     expect(files).toContain('index.mjs.map')
     expect(files.filter((file) => file.includes('node_modules'))).toEqual([])
+    // Only the API function serves /docs: Swagger UI's files (and licence) beside its bundle.
+    expect(files.filter((file) => file.startsWith('swagger-ui/')).sort(), asset.path).toEqual(
+      asset === functionAt(API_PATH)
+        ? [
+            'swagger-ui/LICENSE',
+            'swagger-ui/NOTICE',
+            'swagger-ui/swagger-ui-bundle.js',
+            'swagger-ui/swagger-ui.css',
+          ]
+        : []
+    )
     if (loadsCedar(asset)) {
       expect(files.filter((file) => file.endsWith('.wasm'))).toEqual(['cedar_wasm_bg.wasm'])
       // The engine evaluates cedar-wasm's glue itself (to rebuild it after a trap).
@@ -165,6 +177,26 @@ it('ships the bundle, its source map, the wasm and policies exactly when it load
 describe('the API function, from its built asset', () => {
   it('read the operator secret once, at cold start', async () => {
     expect(secrets.requests).toEqual([SECRET_ARN])
+  })
+
+  it('serves /docs and the swagger-ui-dist files it loads from the bundle, not a CDN', async () => {
+    const page = await api.invoke<APIGatewayProxyStructuredResultV2>(
+      httpApiEvent({ method: 'GET', path: '/docs' })
+    )
+    expect(page.result.statusCode).toBe(200)
+    expect(page.result.headers?.['content-security-policy']).toContain("default-src 'none'")
+    expect(page.result.body).toContain('docs/assets/swagger-ui-bundle.js')
+    for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+      const { result } = await api.invoke<APIGatewayProxyStructuredResultV2>(
+        httpApiEvent({ method: 'GET', path: `/docs/assets/${file}` })
+      )
+      expect(result.statusCode, file).toBe(200)
+      const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8')
+      const installed = readFileSync(
+        createRequire(import.meta.url).resolve(`swagger-ui-dist/${file}`)
+      )
+      expect(body.equals(installed), file).toBe(true)
+    }
   })
 
   it('answers health after reaching its table', async () => {

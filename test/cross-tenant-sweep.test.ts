@@ -308,8 +308,10 @@ describe('cross-tenant sweep: another organization names the victim everywhere',
         const sent = decodeURIComponent(request.url) + (request.body ?? '')
         const leaked = victim.secrets.filter((s) => seen.text.includes(s) && !sent.includes(s))
         if (leaked.length > 0) problems.push(`${where} → ${seen.status} leaks ${leaked.join(', ')}`)
-        // A list the attacker may read holds the attacker's own organization's items only.
-        if (seen.status < 300 && op.method === 'GET' && !op.scim) {
+        // A list the attacker may read holds the attacker's own organization's items only
+        // (JSON answers: /docs serves HTML, script and CSS).
+        const isJson = seen.headers.get('content-type')?.startsWith('application/json') ?? false
+        if (seen.status < 300 && op.method === 'GET' && !op.scim && isJson) {
           const data = (JSON.parse(seen.text || 'null') as { data?: unknown } | null)?.data
           const foreign = Array.isArray(data)
             ? data.filter((item) => {

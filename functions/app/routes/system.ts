@@ -1,8 +1,8 @@
-import { swaggerUI } from '@hono/swagger-ui'
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { AppEnv } from '../http/env.js'
 import { errorResponses, json } from '../http/openapi.js'
 import { strictQuery } from '../http/query.js'
+import { docsRoutes } from './docs.js'
 
 /** Unauthenticated routes: health and the API description. */
 export const systemRoutes = new OpenAPIHono<AppEnv>()
@@ -27,4 +27,5 @@ systemRoutes.openapi(
   }
 )
 
-systemRoutes.get('/docs', swaggerUI({ url: '/openapi.json' }))
+// Swagger UI from the app's own swagger-ui-dist, no CDN (docs.ts).
+systemRoutes.route('/', docsRoutes)
