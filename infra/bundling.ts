@@ -49,6 +49,12 @@ export function assetExtras(outputDir: string): string[] {
   ]
 }
 
+/** The shell command that builds the browser console into the asset (run in the project root). */
+export function consoleBuild(outputDir: string): string[] {
+  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
+  return [`node_modules/.bin/tsx scripts/build-console.ts --out ${quote(`${outputDir}/console`)}`]
+}
+
 export interface NodeFunctionProps {
   /** The entry module (exports `handler`). */
   entry: string
@@ -62,6 +68,11 @@ export interface NodeFunctionProps {
    * not import the engine would only carry 4 MiB of wasm it never loads.
    */
   cedar?: boolean
+  /**
+   * Whether the browser console ships beside the bundle (default false): built into
+   * `console/` of the asset by scripts/build-console.ts, read by the API on first request.
+   */
+  console?: boolean
   /** Asynchronous invocations (e.g. EventBridge Scheduler): retries, then this queue. */
   asyncInvocation?: { retryAttempts: number; maxEventAge: Duration; deadLetterQueue: IQueue }
 }
@@ -116,7 +127,10 @@ export function createNodeFunction(
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
-        afterBundling: (_inputDir, outputDir) => (cedar ? assetExtras(outputDir) : []),
+        afterBundling: (_inputDir, outputDir) => [
+          ...(cedar ? assetExtras(outputDir) : []),
+          ...(props.console ? consoleBuild(outputDir) : []),
+        ],
       },
     },
   })

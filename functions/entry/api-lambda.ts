@@ -1,4 +1,5 @@
 /** Lambda entry for the HTTP API (API Gateway HTTP API → this handler → the Hono app). */
+import { fileURLToPath } from 'node:url'
 import { handle } from 'hono/aws-lambda'
 import { createApp } from '../app/app.js'
 import { decisionOptions, lambdaConfig } from '../config.js'
@@ -19,5 +20,7 @@ export const handler = handle(
     operatorKey,
     alertPublisher: alertPublisherFor(config.alertBusName),
     decisionOptions: decisionOptions(process.env),
+    // Beside the bundle (infra/bundling.ts); read on the first /console request, not here.
+    consoleDir: fileURLToPath(new URL('./console/', import.meta.url)),
   })
 )

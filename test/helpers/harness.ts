@@ -53,6 +53,8 @@ export async function startHarness(
     makeDb?: (doc: DynamoDBDocumentClient, tableName: string) => Db
     /** The app's decision service (e.g. with another revision check interval). */
     decisions?: (db: Db) => DecisionService
+    /** Where the built browser console is (scripts/build-console.ts). */
+    consoleDir?: string
   } = {}
 ): Promise<Harness> {
   const store = await startEmbeddedStore()
@@ -62,7 +64,13 @@ export async function startHarness(
   const db = options.makeDb ? options.makeDb(doc, tableName) : new Db(doc, tableName)
   const clock = options.clock ?? new TestClock()
   const operatorKey = generateSecret('operator')
-  const app = createApp({ db, clock, operatorKey, decisions: options.decisions?.(db) })
+  const app = createApp({
+    db,
+    clock,
+    operatorKey,
+    decisions: options.decisions?.(db),
+    consoleDir: options.consoleDir,
+  })
   const call = async (
     method: string,
     path: string,

@@ -17,6 +17,8 @@ export interface AppDeps {
   decisions?: DecisionService | undefined
   /** Settings of the decision path made here when none is given (config.ts `decisionOptions`). */
   decisionOptions?: Partial<DecisionOptions> | undefined
+  /** Where the built browser console is (scripts/build-console.ts); none: /console is a 404. */
+  consoleDir?: string | undefined
 }
 
 /**
