@@ -123,7 +123,9 @@ export function Table<T>(props: {
   testId?: string
 }) {
   return (
-    <div class="table-wrap">
+    // Focusable, so that a table wider than the screen scrolls with the keyboard too.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be focusable (WCAG 2.1.1)
+    <section class="table-wrap" aria-label={props.caption} tabIndex={0}>
       <table data-testid={props.testId}>
         <caption>{props.caption}</caption>
         <thead>
@@ -154,7 +156,7 @@ export function Table<T>(props: {
         </tbody>
         {props.footer ? <tfoot>{props.footer}</tfoot> : null}
       </table>
-    </div>
+    </section>
   )
 }
 

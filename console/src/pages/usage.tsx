@@ -1,7 +1,7 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
 import uPlot from 'uplot'
 import { all, json, ok } from '../api'
-import { formatMoney, fromMicros, sumAmounts, toMicros } from '../money'
+import { formatMoney, sumAmounts } from '../money'
 import { useConsole } from '../session'
 import {
   download,
@@ -32,6 +32,7 @@ const GROUPS: Record<GroupBy, string> = {
   model: 'Model',
   product: 'Product',
 }
+const BUCKET_SECONDS: Record<Bucket, number> = { '1h': 3600, '1d': 86_400, '1mo': 30 * 86_400 }
 /** The most buckets a page of each width holds (the API's limits). */
 const PAGE_LIMIT: Record<Bucket, number> = { '1h': 168, '1d': 31, '1mo': 24 }
 
@@ -120,23 +121,29 @@ function UsageChart(props: {
   buckets: string[]
   metric: Metric
   total: string
+  bucketSeconds: number
 }) {
   const target = useRef<HTMLDivElement>(null)
-  useEffect(() => {
-    const element = target.current
-    if (!element) return
-    const xs = props.buckets.map((bucket) => Date.parse(bucket) / 1000)
+  // Stacked: each series is the running sum up to its group (drawn largest first).
+  const stacked = useMemo(() => {
     const byKey = new Map(
       props.rows.map((row) => [`${row.bucket}|${row.group}`, Number(row.value)])
     )
-    // Stacked: each series is the running sum up to its group, drawn largest first.
     const running = props.buckets.map(() => 0)
-    const stacked = props.groups.map((group) =>
+    return props.groups.map((group) =>
       props.buckets.map((bucket, i) => {
         running[i] = (running[i] ?? 0) + (byKey.get(`${bucket}|${group}`) ?? 0)
         return running[i]
       })
     )
+  }, [props.rows, props.groups, props.buckets])
+  /** What the chart draws in all: the tops of the stacks, summed (for a check against the table). */
+  const plotted = (stacked[stacked.length - 1] ?? []).reduce((sum, top) => sum + top, 0)
+  // Layout effect: the chart is drawn before the browser paints the table beside it.
+  useLayoutEffect(() => {
+    const element = target.current
+    if (!element) return
+    const xs = props.buckets.map((bucket) => Date.parse(bucket) / 1000)
     const palette = ['#1f6feb', '#d97706', '#15803d', '#b91c1c', '#7c3aed', '#0e7490', '#a16207']
     const series: uPlot.Series[] = [{}]
     const data: uPlot.AlignedData = [xs]
@@ -157,8 +164,18 @@ function UsageChart(props: {
         height: 280,
         series,
         axes: [{}, { size: 70 }],
+        // Buckets are UTC (as the API's): the axis says UTC times too.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
         scales: {
-          x: { time: true },
+          // The buckets shown, half a bucket either side (uPlot widens a single time point to
+          // ~1000 days otherwise).
+          x: {
+            time: true,
+            range: () => [
+              (xs[0] ?? 0) - props.bucketSeconds / 2,
+              (xs[xs.length - 1] ?? 0) + props.bucketSeconds / 2,
+            ],
+          },
           y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
         },
         legend: { show: true },
@@ -175,7 +192,7 @@ function UsageChart(props: {
       resize.disconnect()
       plot.destroy()
     }
-  }, [props.rows, props.groups, props.buckets])
+  }, [stacked, props.groups, props.buckets, props.bucketSeconds])
   return (
     <figure>
       <div
@@ -184,7 +201,7 @@ function UsageChart(props: {
         role="img"
         aria-label={`${METRICS[props.metric]} per bucket, stacked by group; total ${props.total}`}
         data-testid="usage-chart"
-        data-total={props.total}
+        data-plotted-total={plotted.toFixed(2)}
       />
       <figcaption>
         Total in the chart: <span data-testid="chart-total">{props.total}</span>
@@ -293,7 +310,11 @@ export function UsagePage() {
             {query.metric === 'cost' ? ` Amounts in ${currency}.` : ''}
           </p>
           <Section title="Chart">
-            <UsageChart {...view} metric={query.metric} />
+            <UsageChart
+              {...view}
+              metric={query.metric}
+              bucketSeconds={BUCKET_SECONDS[query.bucket]}
+            />
           </Section>
           <Section title="Table">
             <div class="row">
@@ -334,10 +355,7 @@ export function UsagePage() {
               }
             />
             {query.metric === 'cost' ? (
-              <p class="muted">
-                Total: {formatMoney(view.total, currency)} (exact:{' '}
-                {fromMicros(toMicros(view.total))})
-              </p>
+              <p class="muted">Total: {formatMoney(view.total, currency)}</p>
             ) : null}
           </Section>
         </>
