@@ -394,6 +394,16 @@ describe('the console, signed in as organization_admin', () => {
     const audit = page.getByTestId('audit-table')
     await audit.getByRole('cell', { name: 'member.created' }).waitFor()
     await checkPage(page, 'audit')
+    // Export CSV: the server's CSV of the same filter, one record per event the table lists.
+    const shownEvents = await readTable(audit)
+    const [exported] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ])
+    const [header, ...events] = parse(readFileSync((await exported.path())!, 'utf8')) as string[][]
+    const typeColumn = header!.indexOf('event_type')
+    expect(typeColumn).toBeGreaterThanOrEqual(0)
+    expect(events.map((event) => event[typeColumn])).toEqual(shownEvents.rows.map((row) => row[1]))
     for (const route of ['groups', 'seats', 'api-keys', 'scim-tokens']) {
       await page.goto(`/console#/admin/${route}`)
       await page.getByRole('heading', { level: 1 }).waitFor()
