@@ -6,6 +6,8 @@ export type Session = Schemas['AdminKeySession']
 export type AdminAction = Session['allowed_actions'][number]
 export type Client = ReturnType<typeof apiClient>
 
+export const UNAUTHENTICATED = 'console:unauthenticated'
+
 /** The typed client of this origin's API, sending the admin key as a bearer credential. */
 export function apiClient(key: string) {
   const client = createClient<paths>({ baseUrl: location.origin })
@@ -13,6 +15,11 @@ export function apiClient(key: string) {
     onRequest({ request }) {
       request.headers.set('Authorization', `Bearer ${key}`)
       return request
+    },
+    onResponse({ response }) {
+      // The key was revoked or expired meanwhile: the console signs out (main.tsx).
+      if (response.status === 401) dispatchEvent(new Event(UNAUTHENTICATED))
+      return response
     },
   })
   return client

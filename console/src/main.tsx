@@ -1,6 +1,6 @@
 import { render } from 'preact'
 import { useEffect, useMemo, useState } from 'preact/hooks'
-import { type ApiError, apiClient, ok, type Session } from './api'
+import { type AdminAction, apiClient, ok, type Session, UNAUTHENTICATED } from './api'
 import { ADMIN_SECTIONS, AdminPage } from './pages/admin'
 import { BudgetsPage } from './pages/budgets'
 import { OverviewPage } from './pages/overview'
@@ -15,7 +15,7 @@ function useHash(): string {
     addEventListener('hashchange', onChange)
     return () => removeEventListener('hashchange', onChange)
   }, [])
-  return hash.replace(/^#\/?/, '') || 'overview'
+  return hash.replace(/^#\/?/, '')
 }
 
 function SignIn(props: { onSignedIn: (key: string, session: Session) => void; error?: unknown }) {
@@ -63,15 +63,19 @@ function SignIn(props: { onSignedIn: (key: string, session: Session) => void; er
   )
 }
 
-const PAGES = [
-  { path: 'overview', label: 'Overview' },
-  { path: 'usage', label: 'Usage & costs' },
-  { path: 'budgets', label: 'Budgets & limits' },
-  ...ADMIN_SECTIONS.map((section) => ({ path: `admin/${section.path}`, label: section.label })),
+const PAGES: { path: string; label: string; needs: AdminAction }[] = [
+  { path: 'overview', label: 'Overview', needs: 'read_budgets' },
+  { path: 'usage', label: 'Usage & costs', needs: 'read_usage_reports' },
+  { path: 'budgets', label: 'Budgets & limits', needs: 'read_budgets' },
+  ...ADMIN_SECTIONS.map((section) => ({
+    path: `admin/${section.path}`,
+    label: section.label,
+    needs: section.needs,
+  })),
 ]
 
 function Shell(props: { keyValue: string; session: Session; onSignOut: () => void }) {
-  const route = useHash()
+  const hash = useHash()
   const context = useMemo(() => {
     const allowed = new Set(props.session.allowed_actions)
     return {
@@ -80,6 +84,9 @@ function Shell(props: { keyValue: string; session: Session; onSignOut: () => voi
       can: (action: Session['allowed_actions'][number]) => allowed.has(action),
     }
   }, [props.keyValue, props.session])
+  const pages = PAGES.filter((item) => context.can(item.needs))
+  // No page named: the first one this key may read.
+  const route = hash || pages[0]?.path || 'overview'
   const page = (() => {
     if (route === 'overview') return <OverviewPage />
     if (route === 'usage') return <UsagePage />
@@ -104,7 +111,8 @@ function Shell(props: { keyValue: string; session: Session; onSignOut: () => voi
       <div class="layout">
         <nav aria-label="Pages">
           <ul>
-            {PAGES.map((item) => (
+            {/* Only the pages this key may read (a page opened anyway shows the API's 403). */}
+            {pages.map((item) => (
               <li key={item.path}>
                 <a href={`#/${item.path}`} aria-current={route === item.path ? 'page' : undefined}>
                   {item.label}
@@ -122,7 +130,7 @@ function Shell(props: { keyValue: string; session: Session; onSignOut: () => voi
 function App() {
   const [state, setState] = useState<{ key: string; session: Session } | null>(null)
   const [checking, setChecking] = useState(() => storedKey.get() !== null)
-  const [error, setError] = useState<ApiError | undefined>()
+  const [error, setError] = useState<unknown>()
   useEffect(() => {
     const key = storedKey.get()
     if (!key) return
@@ -133,6 +141,16 @@ function App() {
         setError(caught)
       })
       .finally(() => setChecking(false))
+  }, [])
+  useEffect(() => {
+    const signOut = () => {
+      if (!storedKey.get()) return
+      storedKey.clear()
+      setState(null)
+      setError(new Error('The key stopped working (revoked or expired): sign in again.'))
+    }
+    addEventListener(UNAUTHENTICATED, signOut)
+    return () => removeEventListener(UNAUTHENTICATED, signOut)
   }, [])
   if (checking) return <main id="main">Checking the stored key…</main>
   if (!state) {

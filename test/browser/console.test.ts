@@ -476,10 +476,39 @@ describe('the console, signed in as organization_admin', () => {
     })
   })
 
+  it('a member key sees only the pages its roles may read; a revoked key signs the console out', async () => {
+    const created = await api('POST', '/v1/admin-keys', server.demoAdminKey, {
+      name: 'reader',
+      org_roles: ['member'],
+    })
+    const reader = await newPage()
+    await signIn(reader.page, created.body.secret)
+    const menu = reader.page.getByRole('navigation', { name: 'Pages' }).getByRole('link')
+    expect(await menu.allTextContents()).toEqual(['Workspaces'])
+    // It opens on that page, which lists what GET /v1/workspaces returns.
+    await reader.page.getByRole('heading', { level: 1, name: 'Workspaces' }).waitFor()
+    await reader.page.getByRole('cell', { name: 'Research', exact: true }).waitFor()
+    expect(await reader.page.getByRole('button', { name: 'Create workspace' }).count()).toBe(0)
+
+    expect(
+      (await api('DELETE', `/v1/admin-keys/${created.body.id}`, server.demoAdminKey)).status
+    ).toBe(200)
+    await reader.page.reload()
+    await reader.page.getByRole('button', { name: 'Sign in' }).waitFor()
+    expect(await reader.page.getByRole('alert').textContent()).toMatch(/401|sign in again/)
+    expect(await reader.page.evaluate(() => Object.keys(sessionStorage).length)).toBe(0)
+    await reader.context.close()
+  })
+
   it('ran under its CSP without a violation or an uncaught error; no call failed but the forced one', () => {
     expect(pageProblems).toEqual([])
-    // The invalid policy the policies test validates, and the member change billing forced.
-    expect(failedResponses).toEqual(['POST /v1/policies/validate → 400', 'POST /v1/members → 403'])
+    // The invalid policy the policies test validates, the member change billing forced,
+    // and the revoked key's first call.
+    expect(failedResponses).toEqual([
+      'POST /v1/policies/validate → 400',
+      'POST /v1/members → 403',
+      'GET /v1/me → 401',
+    ])
   })
 })
 

@@ -1,3 +1,5 @@
+import type { JSX } from 'preact'
+import type { AdminAction } from '../api'
 import { Page } from '../ui'
 import { AccessSection, SeatsSection } from './admin-access'
 import { AuditSection } from './admin-audit'
@@ -8,17 +10,28 @@ import { PoliciesSection } from './admin-policies'
 import { WorkspacesSection } from './admin-workspaces'
 
 /** The administration pages, each one resource of the Admin API. */
-export const ADMIN_SECTIONS = [
-  { path: 'workspaces', label: 'Workspaces', view: WorkspacesSection },
-  { path: 'members', label: 'Members', view: MembersSection },
-  { path: 'groups', label: 'Groups', view: GroupsSection },
-  { path: 'access', label: 'Workspace access', view: AccessSection },
-  { path: 'seats', label: 'Seats', view: SeatsSection },
-  { path: 'api-keys', label: 'API keys', view: ApiKeysSection },
-  { path: 'admin-keys', label: 'Admin keys', view: AdminKeysSection },
-  { path: 'scim-tokens', label: 'SCIM tokens', view: ScimTokensSection },
-  { path: 'policies', label: 'Policies', view: PoliciesSection },
-  { path: 'audit', label: 'Audit log', view: AuditSection },
+export const ADMIN_SECTIONS: {
+  path: string
+  label: string
+  view: () => JSX.Element
+  /** The Admin action that reading the page needs (menu entries follow GET /v1/me). */
+  needs: AdminAction
+}[] = [
+  { path: 'workspaces', label: 'Workspaces', view: WorkspacesSection, needs: 'read_workspace' },
+  { path: 'members', label: 'Members', view: MembersSection, needs: 'read_members' },
+  { path: 'groups', label: 'Groups', view: GroupsSection, needs: 'read_groups' },
+  {
+    path: 'access',
+    label: 'Workspace access',
+    view: AccessSection,
+    needs: 'read_workspace_access',
+  },
+  { path: 'seats', label: 'Seats', view: SeatsSection, needs: 'read_seats' },
+  { path: 'api-keys', label: 'API keys', view: ApiKeysSection, needs: 'read_workspace_api_keys' },
+  { path: 'admin-keys', label: 'Admin keys', view: AdminKeysSection, needs: 'read_admin_keys' },
+  { path: 'scim-tokens', label: 'SCIM tokens', view: ScimTokensSection, needs: 'read_scim_tokens' },
+  { path: 'policies', label: 'Policies', view: PoliciesSection, needs: 'read_policies' },
+  { path: 'audit', label: 'Audit log', view: AuditSection, needs: 'read_audit_log' },
 ]
 
 export function AdminPage({ section }: { section: string }) {
