@@ -1,12 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * Three projects, so that developers get a fast loop and CI still runs everything:
+ * Four projects, so that developers get a fast loop and CI still runs everything:
  * - unit: pure code (beside it in functions/) and tests that boot neither the store nor the app;
  * - http: requests through app.request() against the embedded store (any new test/ file lands here);
  * - slow: property tests with many runs, sweeps, 1,000-user SCIM, child processes, built bundles;
- * - browser: pages in headless Chromium (test/browser/, docs/testing.md).
- * `npm run test:fast` = unit + http; `npm test` runs all three.
+ * - browser: Chromium driving the real local server (the console, /docs).
+ * `npm run test:fast` = unit + http; `npm test` runs all four.
  */
 const UNIT = [
   'functions/**/*.test.ts',
@@ -33,7 +33,7 @@ const SLOW = [
   'test/store-faults.test.ts',
   'test/realistic-org.test.ts',
 ]
-/** Headless Chromium (playwright-core over Debian's chromium; `.ci/run` installs it). */
+/** Headless Chromium (playwright-core) against the real local server: the console, /docs. */
 const BROWSER = ['test/browser/**/*.test.ts']
 
 export default defineConfig({
@@ -58,7 +58,16 @@ export default defineConfig({
         },
       },
       { extends: true, test: { name: 'slow', include: SLOW } },
-      { extends: true, test: { name: 'browser', include: BROWSER } },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: BROWSER,
+          // Builds the console once before any browser test (scripts/build-console.ts).
+          globalSetup: ['test/browser/global-setup.ts'],
+          testTimeout: 120_000,
+        },
+      },
     ],
   },
 })

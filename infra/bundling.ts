@@ -67,6 +67,12 @@ export function assetExtras(outputDir: string): string[] {
   ]
 }
 
+/** The shell command that builds the browser console into the asset (run in the project root). */
+export function consoleBuild(outputDir: string): string[] {
+  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
+  return [`node_modules/.bin/tsx scripts/build-console.ts --out ${quote(`${outputDir}/console`)}`]
+}
+
 export interface NodeFunctionProps {
   /** The entry module (exports `handler`). */
   entry: string
@@ -82,6 +88,11 @@ export interface NodeFunctionProps {
   cedar?: boolean
   /** Whether the function serves `/docs` (default false): then Swagger UI's files ship beside it. */
   docs?: boolean
+  /**
+   * Whether the browser console ships beside the bundle (default false): built into
+   * `console/` of the asset by scripts/build-console.ts, read by the API on first request.
+   */
+  console?: boolean
   /** Asynchronous invocations (e.g. EventBridge Scheduler): retries, then this queue. */
   asyncInvocation?: { retryAttempts: number; maxEventAge: Duration; deadLetterQueue: IQueue }
 }
@@ -140,6 +151,7 @@ export function createNodeFunction(
         afterBundling: (_inputDir, outputDir) => [
           ...(cedar ? assetExtras(outputDir) : []),
           ...(docs ? docsAssets(outputDir) : []),
+          ...(props.console ? consoleBuild(outputDir) : []),
         ],
       },
     },

@@ -199,6 +199,21 @@ describe('the API function, from its built asset', () => {
     }
   })
 
+  it('serves the browser console from the files built beside the bundle', async () => {
+    expect(filesIn(functionAt(API_PATH).assetDir)).toContain('console/index.html')
+    const get = async (path: string) =>
+      (await api.invoke<APIGatewayProxyStructuredResultV2>(httpApiEvent({ method: 'GET', path })))
+        .result
+    const page = await get('/console')
+    expect(page.statusCode).toBe(200)
+    expect(page.headers?.['content-security-policy']).toContain("script-src 'self'")
+    const script = /\/console\/assets\/app-\w+\.js/.exec(page.body ?? '')?.[0]
+    expect(script).toBeDefined()
+    const asset = await get(script!)
+    expect(asset.statusCode).toBe(200)
+    expect(asset.headers?.['content-type']).toMatch(/javascript/)
+  })
+
   it('answers health after reaching its table', async () => {
     const res = await send({ method: 'GET', path: '/health' })
     expect(res.status).toBe(200)

@@ -15,9 +15,11 @@ import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
 import { authorizeRoutes } from './routes/authorize.js'
 import { budgetRoutes } from './routes/budgets.js'
+import { consoleRoutes } from './routes/console.js'
 import { groupRoutes } from './routes/groups.js'
 import { inviteRoutes } from './routes/invites.js'
 import { jobRoutes } from './routes/jobs.js'
+import { meRoutes } from './routes/me.js'
 import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
@@ -101,6 +103,8 @@ export function createApp(deps: AppDeps) {
     authorizeRoutes,
     policyRoutes,
     webhookRoutes,
+    meRoutes,
+    consoleRoutes,
   ]
   for (const router of routers) app.route('/', router)
   // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).

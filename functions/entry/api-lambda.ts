@@ -1,4 +1,5 @@
 /** Lambda entry for the HTTP API (API Gateway HTTP API → this handler → the Hono app). */
+import { fileURLToPath } from 'node:url'
 import { handle } from 'hono/aws-lambda'
 import { createApp } from '../app/app.js'
 import { decisionOptions, lambdaConfig } from '../config.js'
@@ -20,5 +21,7 @@ export const handler = handle(
     alertPublisher: alertPublisherFor(config.alertBusName),
     decisionOptions: decisionOptions(process.env),
     webhookUrls: config.webhookUrls,
+    // Beside the bundle (infra/bundling.ts); read on the first /console request, not here.
+    consoleDir: fileURLToPath(new URL('./console/', import.meta.url)),
   })
 )

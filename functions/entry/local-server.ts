@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createApp } from '../app/app.js'
 import { localServerConfig, OPERATOR_KEY_PATTERN } from '../config.js'
 import { createOrganization } from '../domain/organizations.js'
@@ -153,6 +154,8 @@ async function main() {
     operatorKey: operator.key,
     decisionOptions: config.decisions,
     webhookUrls: config.webhookUrls,
+    // Built by `npm start` (prestart) and the browser tests: scripts/build-console.ts.
+    consoleDir: fileURLToPath(new URL('../../console/dist/', import.meta.url)),
   })
 
   // Listen before creating anything: a taken port must not swallow the demo keys (shown once).
@@ -163,6 +166,7 @@ async function main() {
   const lines = [
     `Admin engine on http://${urlHost(config.host)}:${address.port} (docs: /docs, pid ${process.pid}, ${storeNote})`,
     `Operator key: ${operator.describe}`,
+    `Console: http://${urlHost(config.host)}:${address.port}/console (sign in with an admin key)`,
   ]
   const existing = await organizations.list(db, { limit: 1 })
   if (existing.data.length === 0) {

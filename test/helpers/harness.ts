@@ -55,6 +55,8 @@ export async function startHarness(
     decisions?: (db: Db) => DecisionService
     /** Accept http://localhost webhook URLs, as `npm start` does (e.g. for a local receiver). */
     webhookLocalHttp?: boolean
+    /** Where the built browser console is (scripts/build-console.ts). */
+    consoleDir?: string
   } = {}
 ): Promise<Harness> {
   const store = await startEmbeddedStore()
@@ -70,6 +72,7 @@ export async function startHarness(
     operatorKey,
     decisions: options.decisions?.(db),
     webhookUrls: { allowLocalHttp: options.webhookLocalHttp ?? false },
+    consoleDir: options.consoleDir,
   })
   const call = async (
     method: string,

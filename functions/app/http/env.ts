@@ -20,6 +20,8 @@ export interface AppDeps {
   decisionOptions?: Partial<DecisionOptions> | undefined
   /** Which webhook URLs are accepted (config.ts); strict (https only) unless given. */
   webhookUrls?: WebhookUrlPolicy | undefined
+  /** Where the built browser console is (scripts/build-console.ts); none: /console is a 404. */
+  consoleDir?: string | undefined
 }
 
 /**
