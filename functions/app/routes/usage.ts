@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { accepts } from 'hono/accepts'
 import { toCsv } from '../../lib/csv.js'
 import { invalid } from '../../lib/errors.js'
 import { formatMoney } from '../../lib/money.js'
@@ -60,16 +61,13 @@ usageRoutes.openapi(
         body: jsonBody(
           z.object({
             events: z
-              .array(
-                z.unknown().openapi({
-                  type: 'object',
-                  description:
-                    'A UsageEvent (components.schemas.UsageEvent), checked one by one so a bad ' +
-                    'event is rejected alone',
-                })
-              )
+              .array(z.unknown())
               .min(1)
-              .max(MAX_EVENTS_PER_BATCH),
+              .max(MAX_EVENTS_PER_BATCH)
+              .openapi({
+                description: 'UsageEvents, checked one by one so a bad event is rejected alone',
+                items: { $ref: '#/components/schemas/UsageEvent' },
+              }),
           })
         ),
       },
@@ -134,7 +132,9 @@ const ReportParams = {
     description: 'Buckets per page: 1h 1..168 (default 24), 1d 1..31 (7), 1mo 1..24 (12)',
   }),
   page: z.string().min(1).optional().openapi({ description: 'next_page of the previous page' }),
-  format: z.enum(['json', 'csv']).default('json'),
+  format: z.enum(['json', 'csv']).optional().openapi({
+    description: 'json (default) or csv; without it, `Accept: text/csv` asks for CSV',
+  }),
 }
 
 const UsageQuery = z.object({
@@ -284,7 +284,14 @@ usageRoutes.openapi(
     const query = { ...reportQuery(raw, USAGE_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
     const page = await usageReport(serviceContext(c), organizationId, query)
-    return sendReport(c, page, query.group_by, USAGE_MEASURES, raw.format, 'usage.csv')
+    return sendReport(
+      c,
+      page,
+      query.group_by,
+      USAGE_MEASURES,
+      reportFormat(c, raw.format),
+      'usage.csv'
+    )
   }
 )
 
@@ -303,9 +310,27 @@ usageRoutes.openapi(
     const query = { ...reportQuery(raw, COST_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
     const page = await usageReport(serviceContext(c), organizationId, query)
-    return sendReport(c, page, query.group_by, COST_MEASURES, raw.format, 'costs.csv')
+    return sendReport(
+      c,
+      page,
+      query.group_by,
+      COST_MEASURES,
+      reportFormat(c, raw.format),
+      'costs.csv'
+    )
   }
 )
+
+/** `format` when given; otherwise what Accept prefers (JSON unless it asks for text/csv). */
+function reportFormat(c: Context<AppEnv>, format: 'json' | 'csv' | undefined): 'json' | 'csv' {
+  if (format) return format
+  const type = accepts(c, {
+    header: 'Accept',
+    supports: ['application/json', 'text/csv'],
+    default: 'application/json',
+  })
+  return type === 'text/csv' ? 'csv' : 'json'
+}
 
 function checkLimit(query: ReportQuery): void {
   const { max } = BUCKET_LIMITS[query.bucket_width]
