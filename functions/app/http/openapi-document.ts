@@ -72,6 +72,11 @@ const COMMON_ERRORS: Record<string, Json> = {
   },
 }
 
+const TOO_LARGE = {
+  description: 'Request body over 1 MiB (type payload_too_large); nothing was changed',
+  content: { 'application/json': { schema: ERROR_REF } },
+}
+
 const TAG_DESCRIPTIONS: Record<string, string> = {
   System: 'Liveness and the API description',
   Operator: 'Organizations and service keys (operator key)',
@@ -199,6 +204,8 @@ export function finishDocument(doc: Json): Json {
       for (const [status, response] of Object.entries(COMMON_ERRORS)) {
         op.responses[status] ??= structuredClone(response)
       }
+      // The body limit holds for every request that can carry a body.
+      if (method !== 'get' || op.requestBody) op.responses[413] ??= structuredClone(TOO_LARGE)
       const idempotent = (op.parameters ?? []).some(
         (p: Json) => p.in === 'header' && String(p.name).toLowerCase() === 'idempotency-key'
       )

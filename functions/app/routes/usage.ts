@@ -264,6 +264,12 @@ function sendReport(
 const reportResponses = (schema: z.ZodType, what: string) => ({
   200: {
     description: `${what}; with format=csv one row per bucket and group, next page in X-Next-Page`,
+    headers: {
+      'X-Next-Page': {
+        description: 'CSV only, when more buckets follow: the next_page, sent back as ?page=',
+        schema: { type: 'string' as const },
+      },
+    },
     content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
   },
   ...errorResponses(...AUTH_ERRORS),
