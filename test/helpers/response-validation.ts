@@ -57,10 +57,16 @@ export class ResponseValidator {
     this.routes.sort((a, b) => paramCount(a.template) - paramCount(b.template))
   }
 
+  /** Whether responses to `url` are the document's to describe (not /docs, SCIM…). */
+  covers(url: string): boolean {
+    const path = new URL(url, 'http://localhost').pathname
+    return !UNDESCRIBED.some((pattern) => pattern.test(path))
+  }
+
   /** The problems of one response, empty when it agrees with the document. */
   check(method: string, url: string, status: number, headers: Headers, text: string): string[] {
+    if (!this.covers(url)) return []
     const path = new URL(url, 'http://localhost').pathname
-    if (UNDESCRIBED.some((pattern) => pattern.test(path))) return []
     const matching = this.routes.filter((route) => route.pattern.test(path))
     const route = matching.find((candidate) => candidate.method === method.toUpperCase())
     if (!route) {
