@@ -125,12 +125,15 @@ let validator: Promise<ResponseValidator> | undefined
  * response that the served OpenAPI document does not describe (test/helpers/response-validation.ts).
  * The document is the same for every app, so it is read and compiled once per test file.
  */
-export function checkResponses(app: ReturnType<typeof createApp>): void {
+export function checkResponses(
+  app: ReturnType<typeof createApp>,
+  against?: ResponseValidator
+): void {
   const request = app.request.bind(app)
   validator ??= Promise.resolve(request('/openapi.json')).then(
     async (res) => new ResponseValidator((await res.json()) as Record<string, unknown>)
   )
-  const checked = validator
+  const checked = against ? Promise.resolve(against) : validator
   app.request = (async (...args: Parameters<typeof request>) => {
     const response = await request(...args)
     const [input, init] = args
