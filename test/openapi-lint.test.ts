@@ -49,4 +49,28 @@ describe('the OpenAPI document', () => {
     expect(new Set(ids).size).toBe(ids.length)
     expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })])
   })
+
+  it('declares on each operation the errors it can meet', () => {
+    const doc = JSON.parse(source)
+    const missing: string[] = []
+    for (const [path, item] of Object.entries<Record<string, Record<string, unknown>>>(doc.paths)) {
+      for (const [method, op] of Object.entries<Record<string, unknown>>(item)) {
+        const declared = Object.keys(op.responses as object)
+        const params = (op.parameters ?? []) as { in: string; name: string }[]
+        // Every request: strict query → 400; the gateway's throttle, a bug, the store busy.
+        const need = ['400', '429', '500', '503']
+        if ((op.security as unknown[]).length > 0) need.push('401', '403')
+        // An id in the path names a resource that may not exist (or be another organization's);
+        // PUT /v1/policies/{id} creates the policy of the id the caller chose.
+        const ids = params.filter((p) => p.in === 'path' && /(^|_)id$/.test(p.name))
+        if (ids.length > 0 && `${method} ${path}` !== 'put /v1/policies/{id}') need.push('404')
+        if (params.some((p) => p.in === 'header' && p.name === 'idempotency-key')) need.push('409')
+        if (op.requestBody) need.push('413', '415')
+        for (const status of need) {
+          if (!declared.includes(status)) missing.push(`${method.toUpperCase()} ${path}: ${status}`)
+        }
+      }
+    }
+    expect(missing).toEqual([])
+  })
 })

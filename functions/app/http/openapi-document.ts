@@ -77,6 +77,12 @@ const TOO_LARGE = {
   content: { 'application/json': { schema: ERROR_REF } },
 }
 
+const KEY_CONFLICT = {
+  description:
+    'This Idempotency-Key was used with a different request, or its first request is still in progress (Retry-After)',
+  content: { 'application/json': { schema: ERROR_REF } },
+}
+
 const TAG_DESCRIPTIONS: Record<string, string> = {
   System: 'Liveness and the API description',
   Operator: 'Organizations and service keys (operator key)',
@@ -209,6 +215,7 @@ export function finishDocument(doc: Json): Json {
       const idempotent = (op.parameters ?? []).some(
         (p: Json) => p.in === 'header' && String(p.name).toLowerCase() === 'idempotency-key'
       )
+      if (idempotent) op.responses[409] ??= structuredClone(KEY_CONFLICT)
       for (const [status, response] of Object.entries<Json>(op.responses)) {
         addHeaders(response, { 'x-request-id': header('RequestId') })
         const code = Number(status)
