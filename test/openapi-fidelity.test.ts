@@ -78,6 +78,32 @@ describe('request schemas', () => {
   })
 })
 
+describe('usage and cost reports', () => {
+  it('answer text/csv when Accept prefers it and format is not given, JSON otherwise', async () => {
+    const org = await createOrg(h, 'Accepts')
+    const query = 'starting_at=2026-11-20T00:00:00Z'
+    const typeOf = async (path: string, accept?: string) => {
+      const res = await h.call('GET', path, {
+        key: org.adminKey,
+        ...(accept ? { headers: { accept } } : {}),
+      })
+      expect(res.status, res.text).toBe(200)
+      return res.headers.get('content-type')?.split(';')[0]
+    }
+    for (const report of ['/v1/usage', '/v1/costs']) {
+      expect(await typeOf(`${report}?${query}`, 'text/csv')).toBe('text/csv')
+      expect(await typeOf(`${report}?${query}`, 'application/json;q=0.1, text/csv')).toBe(
+        'text/csv'
+      )
+      expect(await typeOf(`${report}?${query}`)).toBe('application/json')
+      expect(await typeOf(`${report}?${query}`, '*/*')).toBe('application/json')
+      // An explicit format wins over Accept.
+      expect(await typeOf(`${report}?${query}&format=json`, 'text/csv')).toBe('application/json')
+      expect(await typeOf(`${report}?${query}&format=csv`, 'application/json')).toBe('text/csv')
+    }
+  })
+})
+
 describe('the response check of the harness', () => {
   it('refuses an undeclared status, a body off the schema, a missing or undeclared header', async () => {
     const org = await createOrg(h, 'Checked')
