@@ -14,11 +14,13 @@ const UNIT = [
   'test/policies.test.ts',
   'test/lambda-bootstrap.test.ts',
   'test/infra-stack.test.ts',
+  'test/infra-webhooks.test.ts',
 ]
 const SLOW = [
   'test/scim-provisioning-1000*.test.ts',
   'test/bundle-smoke.test.ts',
   'test/local-server.test.ts',
+  'test/webhooks-local-server.test.ts',
   'test/embedded-store-memory.test.ts',
   'test/runtime.test.ts',
   'test/usage-properties.test.ts',

@@ -27,6 +27,7 @@ import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
 import { usageRoutes } from './routes/usage.js'
+import { webhookRoutes } from './routes/webhooks.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
 import { badRequest, scimErrorResponse, toScimProblem } from './scim/errors.js'
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps) {
     scimTokenRoutes,
     authorizeRoutes,
     policyRoutes,
+    webhookRoutes,
   ]
   for (const router of routers) app.route('/', router)
   // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).

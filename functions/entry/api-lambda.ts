@@ -19,5 +19,6 @@ export const handler = handle(
     operatorKey,
     alertPublisher: alertPublisherFor(config.alertBusName),
     decisionOptions: decisionOptions(process.env),
+    webhookUrls: config.webhookUrls,
   })
 )

@@ -18,6 +18,7 @@ import { Db } from '../store/db.js'
 import { type EmbeddedStoreProcess, startEmbeddedStoreProcess } from '../store/embedded.js'
 import { organizations } from '../store/organizations.js'
 import { runAggregation } from '../usage/aggregation.js'
+import { runWebhookDeliveries } from '../webhooks/deliverer.js'
 import { createApiServer } from './node-server.js'
 
 const config = localServerConfig(process.env)
@@ -151,6 +152,7 @@ async function main() {
     clock: systemClock,
     operatorKey: operator.key,
     decisionOptions: config.decisions,
+    webhookUrls: config.webhookUrls,
   })
 
   // Listen before creating anything: a taken port must not swallow the demo keys (shown once).
@@ -180,7 +182,29 @@ async function main() {
     lines.push(`Usage aggregation every ${config.aggregationIntervalSeconds} s`)
     startAggregationTimer(db, config.aggregationIntervalSeconds)
   }
+  if (config.webhookDeliveryIntervalSeconds > 0) {
+    lines.push(`Webhook deliveries every ${config.webhookDeliveryIntervalSeconds} s`)
+    startDeliveryTimer(db, config.webhookDeliveryIntervalSeconds)
+  }
   process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+/** The local stand-in for the deliverer's one-minute schedule: one pass at a time. */
+function startDeliveryTimer(db: Db, intervalSeconds: number): void {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    runWebhookDeliveries({ db, clock: systemClock })
+      .then((summary) => {
+        if (summary.attempts > 0) logger.info('webhook deliveries', { summary })
+      })
+      .catch((error) => logger.error('webhook delivery run failed', { error }))
+      .finally(() => {
+        running = false
+      })
+  }, intervalSeconds * 1000)
+  timer.unref()
 }
 
 /** The local stand-in for the EventBridge schedule: one pass at a time, every interval. */

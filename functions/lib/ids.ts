@@ -14,6 +14,8 @@ export const ID_PREFIXES = {
   auditEvent: 'evt',
   run: 'run',
   budgetAlert: 'bal',
+  webhookEndpoint: 'whk',
+  webhookEvent: 'msg',
 } as const
 
 export type IdKind = keyof typeof ID_PREFIXES

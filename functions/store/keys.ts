@@ -176,4 +176,22 @@ export const keys = {
     PK: `USAGE#${orgId}#M#${month}`,
     SK: workspaceId ? `WS#${workspaceId}` : 'ORG',
   }),
+
+  // ----- Webhooks (docs/webhooks.md) -----
+
+  /** A webhook endpoint of the organization (its signing secret is an internal field). */
+  webhookEndpoint: (orgId: string, endpointId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `WHK#${endpointId}`,
+  }),
+  webhookEndpointPrefix: 'WHK#',
+  /** The outbox: one item per event and endpoint, in the endpoint's own partition. */
+  webhookDelivery: (orgId: string, endpointId: string, eventId: string): Key => ({
+    PK: `WHD#${orgId}#${endpointId}`,
+    SK: `D#${eventId}`,
+  }),
+  webhookDeliveryPartition: (orgId: string, endpointId: string) => `WHD#${orgId}#${endpointId}`,
+  webhookDeliveryPrefix: 'D#',
+  /** GSI1 partition (one of a few shards) of the deliveries waiting for an attempt. */
+  webhookDueShard: (shard: number) => `WHDUE#${shard}`,
 }

@@ -21,6 +21,7 @@ import {
 import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
 import { costMicrosOf, usageTotals } from '../store/usage/totals.js'
 import { workspaces } from '../store/workspaces.js'
+import { emitWebhookEvent, eventIdFor } from '../webhooks/events.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
 export const DEFAULT_ENFORCEMENT: Enforcement = 'hard'
@@ -141,13 +142,27 @@ export async function evaluateBudgets(
     }
     if ((previous?.suspended ?? false) !== figures.suspended) {
       changed.add(scope.organization_id)
+      const type = figures.suspended ? 'budget.suspended' : 'budget.resumed'
       // Before the state write: a crash in between repeats this entry rather than losing it.
-      await recordAudit(ctx, scope.organization_id, {
-        event_type: figures.suspended ? 'budget.suspended' : 'budget.resumed',
+      const audit = await recordAudit(ctx, scope.organization_id, {
+        event_type: type,
         target: scopeTarget(scope),
         workspace_id: scope.workspace_id,
         before: previous ? { month: previous.month, suspended: previous.suspended } : null,
         after: { month, suspended: figures.suspended, spend: formatMoney(spend) },
+      })
+      await emitWebhookEvent(ctx, scope.organization_id, {
+        type,
+        id: eventIdFor(audit.id),
+        data: {
+          scope: scope.workspace_id ? 'workspace' : 'organization',
+          workspace_id: scope.workspace_id,
+          month,
+          spend: formatMoney(spend),
+          limit: config.limit_micros === null ? null : formatMoney(config.limit_micros),
+          currency,
+          enforcement: config.enforcement,
+        },
       })
     }
     next.push({
@@ -211,6 +226,12 @@ async function fireAlert(
     if (!(error instanceof ConditionFailedError)) throw error
   }
   await publisher?.publish(alert)
+  // Keyed by the alert's id: a repeat after a crash enqueues nothing twice.
+  await emitWebhookEvent(ctx, alert.organization_id, {
+    type: 'budget.threshold_crossed',
+    id: eventIdFor(alert.id),
+    data: { ...alert },
+  })
   await budgetAlerts.markDelivered(ctx.db, alert)
   return { alert, fresh: true }
 }

@@ -54,6 +54,8 @@ export async function startHarness(
     makeDb?: (doc: DynamoDBDocumentClient, tableName: string) => Db
     /** The app's decision service (e.g. with another revision check interval). */
     decisions?: (db: Db) => DecisionService
+    /** Accept http://localhost webhook URLs, as `npm start` does (e.g. for a local receiver). */
+    webhookLocalHttp?: boolean
     /** Check every response against the served OpenAPI document (default true). */
     validateResponses?: boolean
   } = {}
@@ -65,7 +67,13 @@ export async function startHarness(
   const db = options.makeDb ? options.makeDb(doc, tableName) : new Db(doc, tableName)
   const clock = options.clock ?? new TestClock()
   const operatorKey = generateSecret('operator')
-  const app = createApp({ db, clock, operatorKey, decisions: options.decisions?.(db) })
+  const app = createApp({
+    db,
+    clock,
+    operatorKey,
+    decisions: options.decisions?.(db),
+    webhookUrls: { allowLocalHttp: options.webhookLocalHttp ?? false },
+  })
   if (options.validateResponses !== false) checkResponses(app)
   const call = async (
     method: string,

@@ -4,6 +4,7 @@ import type { Principal } from '../../domain/context.js'
 import type { AlertPublisher } from '../../lib/alert-bus.js'
 import type { Clock } from '../../lib/clock.js'
 import type { Db } from '../../store/db.js'
+import type { WebhookUrlPolicy } from '../../webhooks/url.js'
 
 /** What the app is built from; the entry points (Lambda, local server, tests) provide it. */
 export interface AppDeps {
@@ -17,6 +18,8 @@ export interface AppDeps {
   decisions?: DecisionService | undefined
   /** Settings of the decision path made here when none is given (config.ts `decisionOptions`). */
   decisionOptions?: Partial<DecisionOptions> | undefined
+  /** Which webhook URLs are accepted (config.ts); strict (https only) unless given. */
+  webhookUrls?: WebhookUrlPolicy | undefined
 }
 
 /**

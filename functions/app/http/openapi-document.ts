@@ -102,6 +102,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   'SCIM tokens': 'Tokens identity providers use for /scim/v2',
   Decisions: 'Authorization decisions for first-party products (/v1/authorize)',
   Policies: 'Built-in and custom Cedar policies',
+  Webhooks: 'Signed notifications of budget, rate-limit, member, key and policy events',
 }
 
 /** `GET /v1/workspaces/{id}/access` → `getWorkspacesByIdAccess`: unique per method and path. */
