@@ -10,6 +10,7 @@ import { errorResponse, handleError, validationError } from './http/errors.js'
 import { requestContext } from './http/middleware/request-log.js'
 import { utf8JsonBody } from './http/middleware/utf8-body.js'
 import { documentUnsupportedMediaType } from './http/openapi.js'
+import { finishDocument } from './http/openapi-document.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
@@ -116,13 +117,21 @@ export function createApp(deps: AppDeps) {
     scheme: 'bearer',
     description: 'op_ operator key, svc_ service key, adm_ admin key or scim_ SCIM token',
   })
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Admin engine API',
-      version: '1.0.0',
-      description: 'Organizations, workspaces, members, keys, policies and usage. See docs/.',
-    },
+  // Generated once (the routes are all registered by now), then completed: operationIds, the
+  // errors and headers every operation has (functions/app/http/openapi-document.ts).
+  let document: object | undefined
+  app.get('/openapi.json', (c) => {
+    document ??= finishDocument(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'Admin engine API',
+          version: '1.0.0',
+          description: 'Organizations, workspaces, members, keys, policies and usage. See docs/.',
+        },
+      })
+    )
+    return c.json(document)
   })
 
   app.notFound((c) =>

@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { accepts } from 'hono/accepts'
 import { invalid } from '../../lib/errors.js'
 import { formatMoney } from '../../lib/money.js'
 import type { UsageDimension } from '../../model/index.js'
@@ -63,16 +64,13 @@ usageRoutes.openapi(
         body: jsonBody(
           z.object({
             events: z
-              .array(
-                z.unknown().openapi({
-                  type: 'object',
-                  description:
-                    'A UsageEvent (components.schemas.UsageEvent), checked one by one so a bad ' +
-                    'event is rejected alone',
-                })
-              )
+              .array(z.unknown())
               .min(1)
-              .max(MAX_EVENTS_PER_BATCH),
+              .max(MAX_EVENTS_PER_BATCH)
+              .openapi({
+                description: 'UsageEvents, checked one by one so a bad event is rejected alone',
+                items: { $ref: '#/components/schemas/UsageEvent' },
+              }),
           })
         ),
       },
@@ -141,11 +139,12 @@ const ReportParams = {
   }),
   format: z
     .enum(['json', 'csv'])
-    .default('json')
+    .optional()
     .openapi({
       description:
-        'csv: the whole range in one streamed file (limit is ignored), one row per bucket and ' +
-        'group, workspace_name beside workspace_id, times as RFC 3339 UTC without fractions',
+        'json (default) or csv: the whole range in one streamed file (limit is ignored), one ' +
+        'row per bucket and group, workspace_name beside workspace_id, times as RFC 3339 UTC ' +
+        'without fractions; without it, `Accept: text/csv` asks for CSV',
     }),
   fill_empty: z
     .enum(['true', 'false'])
@@ -383,7 +382,7 @@ usageRoutes.openapi(
     const raw = c.req.valid('query')
     const query = { ...reportQuery(raw, USAGE_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
-    if (raw.format === 'csv') {
+    if (reportFormat(c, raw.format) === 'csv') {
       return sendCsv(c, organizationId, query, USAGE_MEASURES, 'usage.csv')
     }
     return sendJson(c, await usageReport(serviceContext(c), organizationId, query), USAGE_MEASURES)
@@ -404,12 +403,23 @@ usageRoutes.openapi(
     const raw = c.req.valid('query')
     const query = { ...reportQuery(raw, COST_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
-    if (raw.format === 'csv') {
+    if (reportFormat(c, raw.format) === 'csv') {
       return sendCsv(c, organizationId, query, COST_MEASURES, 'costs.csv')
     }
     return sendJson(c, await usageReport(serviceContext(c), organizationId, query), COST_MEASURES)
   }
 )
+
+/** `format` when given; otherwise what Accept prefers (JSON unless it asks for text/csv). */
+function reportFormat(c: Context<AppEnv>, format: 'json' | 'csv' | undefined): 'json' | 'csv' {
+  if (format) return format
+  const type = accepts(c, {
+    header: 'Accept',
+    supports: ['application/json', 'text/csv'],
+    default: 'application/json',
+  })
+  return type === 'text/csv' ? 'csv' : 'json'
+}
 
 function checkLimit(query: ReportQuery): void {
   const { max } = BUCKET_LIMITS[query.bucket_width]
