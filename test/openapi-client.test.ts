@@ -162,7 +162,10 @@ describe('the generated client', () => {
         rows
           .filter((row) => row.cost !== '0.000000')
           // CSV times are RFC 3339 without fractions; the same instants as the JSON's.
-          .map((row) => ({ starting_at: new Date(row.starting_at).toISOString(), cost: row.cost }))
+          .map((row) => ({
+            starting_at: new Date(row.starting_at ?? '').toISOString(),
+            cost: row.cost,
+          }))
       ).toEqual(jsonCosts)
     }
   })
