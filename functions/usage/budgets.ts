@@ -18,9 +18,11 @@ import {
   type StoredSpendLimit,
   spendLimits,
 } from '../store/usage/budgets.js'
+import { liveSpend } from '../store/usage/live-spend.js'
 import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
 import { costMicrosOf, usageTotals } from '../store/usage/totals.js'
 import { workspaces } from '../store/workspaces.js'
+import { reconcileLiveSuspensions } from './live-spend.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
 export const DEFAULT_ENFORCEMENT: Enforcement = 'hard'
@@ -167,6 +169,8 @@ export async function evaluateBudgets(
     })
   }
   await budgetStates.putMany(ctx.db, next)
+  // Live suspensions that no longer hold are lifted (their audit entries bump the revision).
+  await reconcileLiveSuspensions(ctx, scopes)
   // After the states are written (the audit entries above came before them).
   for (const organizationId of changed) await revisions.bump(ctx.db, organizationId)
   return {
@@ -254,20 +258,23 @@ export async function listBudgets(ctx: ServiceContext, organizationId: string, p
     ...(page.after ? [] : [organizationScope(organizationId)]),
     ...workspacePage.data.map((ws) => ({ organization_id: organizationId, workspace_id: ws.id })),
   ]
-  const [states, limits] = await Promise.all([
+  const month = monthKey(ctx.clock.now())
+  const [states, limits, live] = await Promise.all([
     budgetStates.getMany(ctx.db, scopes),
     spendLimits.getMany(ctx.db, scopes),
+    liveSpend.getMany(ctx.db, scopes, month),
   ])
-  const month = monthKey(ctx.clock.now())
-  const data = scopes.map((scope) =>
-    budgetView(
+  const data = scopes.map((scope) => ({
+    ...budgetView(
       scope,
       states.get(scopeName(scope)),
       limits.get(scopeName(scope)),
       month,
       organization.currency
-    )
-  )
+    ),
+    // Including ingested events not aggregated yet (docs/rate-limits.md, "Live spend").
+    live_spend: formatMoney(maxZero(live.get(scopeName(scope))?.live_micros ?? 0n)),
+  }))
   return { data, has_more: workspacePage.has_more, next_cursor: workspacePage.next_cursor }
 }
 
@@ -316,4 +323,9 @@ function budgetView(
     alerts: [],
     last_evaluated_at: state?.last_evaluated_at ?? null,
   }
+}
+
+/** A live figure is briefly below zero when an event is aggregated before its ADD lands. */
+function maxZero(micros: bigint): bigint {
+  return micros < 0n ? 0n : micros
 }
