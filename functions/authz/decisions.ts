@@ -7,6 +7,7 @@ import {
   resourceOrganizationId,
 } from './admin.js'
 import {
+  CONSUMPTION_ACTIONS,
   type ConsumptionGate,
   estimatedTokensOf,
   type GatedDecision,
@@ -197,21 +198,23 @@ async function decideOne(
 ): Promise<GatedDecision> {
   const refused = serverOnlyContextError(request.context) ?? estimatedTokensOf(request.context)
   if (typeof refused !== 'number') return denied([refused])
-  const built = await org.state.requests.build(request, now)
-  if ('errors' in built) return denied(built.errors)
-  const decision = decide(built.request, org.state.policySet)
-  if (!gate) return decision
   const workspaceId = request.resource.id
   const plans = org.state.rateLimitPlans
   const plan = () => {
     let pending = plans.get(workspaceId)
-    if (!pending) {
+    if (!pending && gate) {
       pending = gate.plan(org.facts.organizationId, workspaceId)
       pending.catch(() => plans.delete(workspaceId))
       plans.set(workspaceId, pending)
     }
-    return pending
+    return pending!
   }
+  // A consumption decision's rate limits are read (once per snapshot) beside its facts.
+  if (gate && CONSUMPTION_ACTIONS.has(request.action)) void plan()
+  const built = await org.state.requests.build(request, now)
+  if ('errors' in built) return denied(built.errors)
+  const decision = decide(built.request, org.state.policySet)
+  if (!gate) return decision
   const model = request.context?.model
   return gateConsumption(
     gate,

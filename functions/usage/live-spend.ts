@@ -3,7 +3,7 @@ import type { ServiceContext } from '../domain/context.js'
 import { formatMoney } from '../lib/money.js'
 import { monthKey } from '../lib/time-buckets.js'
 import type { UsageEvent } from '../model/index.js'
-import { spendLimits } from '../store/usage/budgets.js'
+import { type StoredSpendLimit, spendLimits } from '../store/usage/budgets.js'
 import { liveSpend, liveSuspensions } from '../store/usage/live-spend.js'
 import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
 
@@ -59,7 +59,7 @@ export async function advanceLiveSpend(
   for (const { sum, spend } of after) {
     if (sum.month !== current) continue
     const limit = limits.get(scopeName(sum.scope))
-    if (!limit || limit.enforcement !== 'hard' || limit.monthly_limit_micros === null) continue
+    if (limit?.enforcement !== 'hard' || limit.monthly_limit_micros === null) continue
     if (spend.live_micros < BigInt(limit.monthly_limit_micros)) continue
     const created = await liveSuspensions.create(ctx.db, {
       ...sum.scope,
@@ -87,45 +87,42 @@ export async function advanceLiveSpend(
 }
 
 /**
- * The aggregation job's reconciliation of live suspensions (after it re-evaluated budgets from
- * exact totals): a suspension whose scope's live spend is below its hard limit now — the limit
- * was raised or removed, or a new month began — is lifted and audited `budget.resumed`. Returns
- * the organizations whose decisions must see a change.
+ * The aggregation job's view of live suspensions (evaluateBudgets): which scopes have one, and
+ * whether it still holds — the scope's live spend is at or above its hard limit this month.
+ * One that no longer holds (a raised or removed limit, a new month) is lifted by `liftAll`,
+ * unless it was set from a live figure the job's reading did not include yet.
  */
-export async function reconcileLiveSuspensions(
+export async function liveSuspensionsOf(
   ctx: ServiceContext,
-  scopes: readonly UsageScope[]
-): Promise<Set<string>> {
-  const changed = new Set<string>()
-  if (scopes.length === 0) return changed
-  const suspensions = await liveSuspensions.getMany(ctx.db, scopes)
-  if (suspensions.size === 0) return changed
+  scopes: readonly UsageScope[],
+  month: string
+) {
+  const suspensions = scopes.length ? await liveSuspensions.getMany(ctx.db, scopes) : new Map()
   const suspended = scopes.filter((scope) => suspensions.has(scopeName(scope)))
-  const month = monthKey(ctx.clock.now())
-  const [limits, spend] = await Promise.all([
-    spendLimits.getMany(ctx.db, suspended),
-    liveSpend.getMany(ctx.db, suspended, month),
-  ])
-  for (const scope of suspended) {
-    const name = scopeName(scope)
-    const limit = limits.get(name)
-    const live = spend.get(name)?.live_micros ?? 0n
-    const holds =
-      suspensions.get(name)!.month === month &&
-      limit?.enforcement === 'hard' &&
-      limit.monthly_limit_micros !== null &&
-      live >= BigInt(limit.monthly_limit_micros)
-    if (holds || !(await liveSuspensions.lift(ctx.db, scope, month, live))) continue
-    changed.add(scope.organization_id)
-    await recordAudit(ctx, scope.organization_id, {
-      event_type: 'budget.resumed',
-      target: scope.workspace_id
-        ? { type: 'workspace', id: scope.workspace_id }
-        : { type: 'organization', id: scope.organization_id },
-      workspace_id: scope.workspace_id,
-      before: { month: suspensions.get(name)!.month, suspended: true, source: 'live_spend' },
-      after: { month, suspended: false, source: 'live_spend', live_spend: formatMoney(live) },
-    })
+  const spend = suspended.length ? await liveSpend.getMany(ctx.db, suspended, month) : new Map()
+  const lift: UsageScope[] = []
+  return {
+    lift,
+    suspended: (name: string) => suspensions.has(name),
+    holds(name: string, limit: StoredSpendLimit | undefined): boolean {
+      const live = spend.get(name)?.live_micros ?? 0n
+      return (
+        suspensions.get(name)?.month === month &&
+        limit?.enforcement === 'hard' &&
+        limit.monthly_limit_micros !== null &&
+        live >= BigInt(limit.monthly_limit_micros)
+      )
+    },
+    /** Lifts the suspensions in `lift`; the organizations whose decisions must see it. */
+    async liftAll(): Promise<Set<string>> {
+      const changed = new Set<string>()
+      for (const scope of lift) {
+        const live = spend.get(scopeName(scope))?.live_micros ?? 0n
+        if (await liveSuspensions.lift(ctx.db, scope, month, live)) {
+          changed.add(scope.organization_id)
+        }
+      }
+      return changed
+    },
   }
-  return changed
 }
