@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Db } from '../functions/store/db.js'
 import { rateWindows } from '../functions/store/rate-limits.js'
 import { type RateLimitPlan, storeRateLimiter } from '../functions/usage/rate-limiter.js'
 import { type Harness, startHarness } from './helpers/harness.js'
@@ -73,5 +74,49 @@ describe('a window over 4 shards', () => {
     await rateWindows.add(h.db, 'org_shards', 'm-old', 0, new Map([['req|x|*', 5]]), 1000)
     expect(await rateWindows.get(h.db, 'org_shards', 'm-old', 0, 999)).toEqual({ 'req|x|*': 5 })
     expect(await rateWindows.get(h.db, 'org_shards', 'm-old', 0, 1000)).toEqual({})
+  })
+})
+
+class CountingDb extends Db {
+  updates = 0
+  override update(...args: Parameters<Db['update']>) {
+    this.updates++
+    return super.update(...args)
+  }
+}
+
+describe('leases (shares of 10,000 and more)', () => {
+  it('4 instances admit at most the limit, at least the limit less what they hold, with ~1 % of the store requests', async () => {
+    const db = new CountingDb(h.db.doc, h.db.tableName)
+    const instances = Array.from({ length: 4 }, () => storeRateLimiter(db))
+    const limit = 20_000
+    const big: RateLimitPlan = { ...plan(1, limit), organizationId: 'org_leases' }
+    const consumption = {
+      organizationId: 'org_leases',
+      workspaceId: 'ws_shards',
+      model: null,
+      estimatedTokens: 0,
+      now: new Date('2026-11-27T12:00:10.000Z'),
+    }
+    let admitted = 0
+    let denied = 0
+    for (let round = 0; round < 51; round++) {
+      const hits = await Promise.all(
+        Array.from({ length: 400 }, (_, i) => instances[i % 4]!.admit(big, consumption))
+      )
+      for (const hit of hits) {
+        if (hit === null) admitted++
+        else denied++
+      }
+    }
+    expect(admitted + denied).toBe(20_400)
+    expect(admitted).toBeLessThanOrEqual(limit)
+    // Each instance claims one lease at a time, so it holds at most one (1 %, 200) unused when
+    // the window is used up.
+    expect(admitted).toBeGreaterThanOrEqual(limit - 4 * 200)
+    // One claim per 200 admitted (plus the exact ones at the end and the denied ones' tries).
+    expect(db.updates).toBeLessThan(20_400 / 20)
+    const counters = await rateWindows.get(h.db, 'org_leases', 'm2026-11-27T12:00', 0, 0)
+    expect(counters['req|ws_shards|*']).toBeLessThanOrEqual(limit)
   })
 })

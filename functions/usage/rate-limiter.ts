@@ -132,7 +132,8 @@ function countedIn(
   entries: readonly PlanEntry[],
   types: readonly LimitType[],
   tokens: number,
-  shard: number
+  shard: number,
+  requests = 1
 ): Counted[] {
   const counted: Counted[] = []
   for (const entry of entries) {
@@ -143,7 +144,7 @@ function countedIn(
       const quota = shardQuota(limit, plan.shards, shard)
       const checks: CounterCheck[] =
         type === 'requests_per_minute'
-          ? [{ name: counterName('req', level, entry.model), add: 1, max: quota - 1 }]
+          ? [{ name: counterName('req', level, entry.model), add: requests, max: quota - requests }]
           : [
               { name: counterName('est', level, entry.model), add: tokens, max: quota - tokens },
               { name: counterName('act', level, entry.model), add: 0, max: quota - tokens },
@@ -168,6 +169,7 @@ export function storeRateLimiter(
   options: StoreRateLimiterOptions = {}
 ): ConsumptionGate<RateLimitPlan> {
   const pick = options.pickShard ?? ((shards) => Math.floor(Math.random() * shards))
+  const leases: Leases = { held: new Map(), claiming: new Map() }
   return {
     plan: (organizationId, workspaceId) => loadRateLimitPlan(db, organizationId, workspaceId),
     async admit(plan, consumption) {
@@ -175,13 +177,30 @@ export function storeRateLimiter(
       if (entries.length === 0) return null
       const first = pick(plan.shards)
       const minute = minuteWindow(consumption.now)
-      const taken = await take(db, plan, entries, MINUTE_TYPES, minute, consumption, first)
+      const taken = await take(db, leases, plan, entries, MINUTE_TYPES, minute, consumption, first)
       if ('hit' in taken) return taken.hit
       const month = monthWindow(consumption.now)
-      const monthTaken = await take(db, plan, entries, MONTH_TYPES, month, consumption, first)
+      const monthTaken = await take(
+        db,
+        leases,
+        plan,
+        entries,
+        MONTH_TYPES,
+        month,
+        consumption,
+        first
+      )
       if ('hit' in monthTaken) {
         // Give back what the minute window counted: the decision is denied.
-        if (taken.shard !== null) await giveBack(db, plan, taken.counted, minute, taken.shard)
+        if (taken.lease) {
+          const lease = leases.held.get(taken.lease)
+          if (lease) {
+            lease.requests += 1
+            lease.tokens += consumption.estimatedTokens
+          }
+        } else if (taken.shard !== null) {
+          await giveBack(db, plan, taken.counted, minute, taken.shard)
+        }
         return monthTaken.hit
       }
       return null
@@ -189,7 +208,48 @@ export function storeRateLimiter(
   }
 }
 
-type Taken = { shard: number | null; counted: Counted[] } | { hit: RateLimitHit }
+type Taken = { shard: number | null; counted: Counted[]; lease?: string } | { hit: RateLimitHit }
+
+/**
+ * Leases (docs/rate-limits.md, "Leases"): where every share a decision counts against is at least
+ * LEASE_MIN_SHARE, an instance claims 1 % of the shares at once — one conditional UpdateItem,
+ * like a single decision's — and admits from what it holds without a store request until it runs
+ * out. Claims are conditional like any addition, so the shards still never pass the limit; what
+ * an instance holds unused when the window ends is not admitted (at most 1 % of each share per
+ * instance). By window, organization and counter set; only this process's.
+ */
+export const LEASE_MIN_SHARE = 10_000
+const LEASE_DIVISOR = 100
+const MAX_LEASES = 10_000
+interface Leases {
+  held: Map<string, { requests: number; tokens: number }>
+  /** One claim per key at a time, so an instance holds at most one lease's worth unused. */
+  claiming: Map<string, Promise<void>>
+}
+
+function leaseKey(plan: RateLimitPlan, window: Window, counted: readonly Counted[]): string {
+  return [plan.organizationId, window.name, ...counted.map((c) => c.checks[0]!.name)].join('\n')
+}
+
+/** The amounts of a lease claim on `shard`, or null where a share is too small to lease. */
+function leaseSize(
+  plan: RateLimitPlan,
+  counted: readonly Counted[],
+  tokens: number,
+  shard: number
+) {
+  let requests = 0
+  let leasedTokens = 0
+  for (const c of counted) {
+    const share = shardQuota(c.limit, plan.shards, shard)
+    if (share < LEASE_MIN_SHARE) return null
+    const slice = Math.floor(share / LEASE_DIVISOR)
+    if (c.type === 'requests_per_minute') requests = requests ? Math.min(requests, slice) : slice
+    else leasedTokens = leasedTokens ? Math.min(leasedTokens, slice) : slice
+  }
+  const needsTokens = counted.some((c) => c.type !== 'requests_per_minute')
+  return { requests, tokens: needsTokens ? Math.max(tokens, leasedTokens) : 0 }
+}
 
 /**
  * Counts the decision in `window` on shard `first`, or on the next shards when that one's share
@@ -197,6 +257,7 @@ type Taken = { shard: number | null; counted: Counted[] } | { hit: RateLimitHit 
  */
 async function take(
   db: Db,
+  leases: Leases,
   plan: RateLimitPlan,
   entries: readonly PlanEntry[],
   types: readonly LimitType[],
@@ -206,15 +267,65 @@ async function take(
 ): Promise<Taken> {
   const tokens = consumption.estimatedTokens
   const expires = Math.floor(window.end.getTime() / 1000) + window.retention
+  const any = countedIn(plan, entries, types, tokens, first)
+  if (any.length === 0) return { shard: null, counted: any }
+  const needsRequests = any.some((c) => c.type === 'requests_per_minute')
+  const needsTokens = any.some((c) => c.type !== 'requests_per_minute')
+  const key = leaseKey(plan, window, any)
+  const fromHeld = () => {
+    const held = leases.held.get(key)
+    if (!held || (needsRequests && held.requests < 1) || (needsTokens && held.tokens < tokens)) {
+      return false
+    }
+    if (needsRequests) held.requests -= 1
+    if (needsTokens) held.tokens -= tokens
+    return true
+  }
+  if (fromHeld()) return { shard: null, counted: [], lease: key }
+  while (leases.claiming.has(key)) {
+    await leases.claiming.get(key)
+    if (fromHeld()) return { shard: null, counted: [], lease: key }
+  }
   let lastTried = first
   for (let attempt = 0; attempt < plan.shards; attempt++) {
     const shard = (first + attempt) % plan.shards
     const counted = countedIn(plan, entries, types, tokens, shard)
-    if (counted.length === 0) return { shard: null, counted }
     lastTried = shard
     const impossible = counted.find((c) => c.checks.some((check) => check.max < 0))
     if (impossible && plan.shards === 1) return { hit: hitOf(impossible, window, consumption) }
     if (impossible) continue
+    const size = leaseSize(plan, counted, tokens, shard)
+    if (size) {
+      const claim = countedIn(plan, entries, types, size.tokens, shard, size.requests)
+      let done = () => {}
+      leases.claiming.set(key, new Promise<void>((resolve) => (done = resolve)))
+      let item: Record<string, unknown> | null
+      try {
+        item = await rateWindows.consume(
+          db,
+          plan.organizationId,
+          window.name,
+          shard,
+          claim.flatMap((c) => c.checks),
+          expires
+        )
+        if (item) {
+          if (leases.held.size >= MAX_LEASES) leases.held.clear()
+          const lease = leases.held.get(key) ?? { requests: 0, tokens: 0 }
+          lease.requests += needsRequests ? size.requests - 1 : 0
+          lease.tokens += needsTokens ? size.tokens - tokens : 0
+          leases.held.set(key, lease)
+        }
+      } finally {
+        leases.claiming.delete(key)
+        done()
+      }
+      if (item) {
+        await announceExhausted(db, plan, claim, item, window, shard, consumption.now)
+        return { shard: null, counted: [], lease: key }
+      }
+      // Less than a lease left on this shard: count this decision alone.
+    }
     const checks = counted.flatMap((c) => c.checks)
     const item = await rateWindows.consume(
       db,
