@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../functions/app/app.js'
 import { Db } from '../functions/store/db.js'
+import {
+  onRateLimitExhausted,
+  type RateLimitExhausted,
+} from '../functions/usage/rate-limit-events.js'
 import { as, type Caller } from './helpers/admin-model.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import { createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
@@ -15,6 +19,7 @@ let org: Awaited<ReturnType<typeof createOrg>>
 let svc: string
 /** Four app instances over the harness's table, each with its own table client and caches. */
 let instances: ReturnType<typeof createApp>[]
+const exhausted: RateLimitExhausted[] = []
 
 beforeAll(async () => {
   h = await startHarness()
@@ -29,7 +34,11 @@ beforeAll(async () => {
     })
   )
 })
-afterAll(() => h.close())
+const unsubscribe = onRateLimitExhausted(async (_db, event) => void exhausted.push(event))
+afterAll(async () => {
+  unsubscribe()
+  await h.close()
+})
 
 async function workspaceWithKey(name: string) {
   const ws = (await api.create('/v1/workspaces', { name })).id as string
@@ -93,6 +102,28 @@ describe('enforcement across 4 app instances over one store', () => {
       retry_after_ms: 55_000,
       scope: 'workspace',
       model: '*',
+    })
+    // The decision that used the window up announced it, once: an audit entry and the listeners.
+    expect(exhausted.filter((e) => e.workspace_id === ws)).toEqual([
+      {
+        organization_id: org.id,
+        workspace_id: ws,
+        model: '*',
+        limit_type: 'requests_per_minute',
+        limit: 50,
+        window_start: '2026-11-27T10:00:00.000Z',
+        resets_at: '2026-11-27T10:01:00.000Z',
+      },
+    ])
+    const audit = await h.call(
+      'GET',
+      `/v1/audit-events?event_type=rate_limit.exhausted&target_id=${ws}`,
+      { key: org.adminKey }
+    )
+    expect(audit.body.data).toHaveLength(1)
+    expect(audit.body.data[0]).toMatchObject({
+      actor: { type: 'system', id: 'rate-limiter' },
+      after: { limit_type: 'requests_per_minute', limit: 50 },
     })
   })
 
