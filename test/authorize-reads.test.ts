@@ -67,8 +67,12 @@ async function readsOf(path: string, body: unknown) {
   return { res, reads: { ...requests } }
 }
 
-/** The service key's credential (GetItem), the revision (GetItem), one batch of facts. */
-const ONE_DECISION = { Get: 2, BatchGet: 1 }
+/**
+ * The service key's credential (GetItem), the revision (GetItem), one batch of facts, and for a
+ * consumption action one BatchGetItem of the workspace's rate-limit configuration, read beside
+ * the facts and kept with them (docs/rate-limits.md).
+ */
+const ONE_DECISION = { Get: 2, BatchGet: 2 }
 
 const ask = () => ({
   principal: { type: 'Member', id: memberId },

@@ -326,6 +326,33 @@ describe('the API function, from its built asset', () => {
     expect(code.decision).toBe('deny')
     expect(code.determining_policies.map((p) => p.policy_id)).toContain('forbid-no-code-seat')
 
+    // Rate limits in the built asset: 2 requests per minute, so a third is denied by them (a
+    // minute that turns between the calls allows 2 more: at most 4 are allowed before a deny).
+    const limits = await send({
+      method: 'PUT',
+      path: `/v1/workspaces/${workspaceId}/rate-limits`,
+      key: adminKey,
+      json: { limits: [{ model: '*', requests_per_minute: 2 }] },
+    })
+    expect(limits.status).toBe(200)
+    const decisions: Awaited<ReturnType<typeof decide>>[] = []
+    while (decisions.length < 6 && decisions.at(-1)?.decision !== 'deny') {
+      decisions.push(await decide('use_studio'))
+    }
+    const denied = decisions.at(-1)!
+    expect(decisions.length).toBeGreaterThanOrEqual(3)
+    expect(decisions.length).toBeLessThanOrEqual(5)
+    expect(denied.decision).toBe('deny')
+    expect(denied.determining_policies.map((p) => p.policy_id)).toEqual(['forbid-rate-limit'])
+    expect(denied).toMatchObject({ rate_limit: { limit_type: 'requests_per_minute', limit: 2 } })
+    const cleared = await send({
+      method: 'PUT',
+      path: `/v1/workspaces/${workspaceId}/rate-limits`,
+      key: adminKey,
+      json: { limits: [] },
+    })
+    expect(cleared.status).toBe(200)
+
     const deactivated = await send({
       method: 'PATCH',
       path: `/v1/members/${member.body.id}`,

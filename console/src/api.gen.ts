@@ -964,6 +964,56 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/v1/rate-limits': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * The organization's rate limits (defaults counted over all its workspaces)
+     * @description Credential: an admin key of the organization, with a role that allows it.
+     */
+    get: operations['getRateLimits']
+    /**
+     * Replace the organization's rate limits
+     * @description A value below a workspace value for the same model (or `*`) → 400. Decisions use the new limits at once.
+     *
+     *     Credential: an admin key of the organization, with a role that allows it.
+     */
+    put: operations['putRateLimits']
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/workspaces/{id}/rate-limits': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * A workspace's own rate limits; with include_inherited=true every value in force
+     * @description Credential: an admin key of the organization, with a role that allows it.
+     */
+    get: operations['getWorkspacesByIdRateLimits']
+    /**
+     * Replace a workspace's rate limits (each at most the organization's)
+     * @description Credential: an admin key of the organization, with a role that allows it.
+     */
+    put: operations['putWorkspacesByIdRateLimits']
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/v1/jobs/aggregate': {
     parameters: {
       query?: never
@@ -1757,6 +1807,11 @@ export interface components {
        */
       spend: string
       /**
+       * @description Month-to-date spend including ingested events not aggregated yet (spend is the aggregated, exact figure as of as_of); what a hard limit is enforced against within seconds
+       * @example 125.500000
+       */
+      live_spend: string
+      /**
        * @description Decimal string in the organization's currency (the response's `currency`); responses always show 6 decimals, requests may use fewer
        * @example 125.500000
        */
@@ -1856,6 +1911,59 @@ export interface components {
        */
       effective_from: string
     }
+    RateLimits: {
+      /** @enum {string} */
+      object: 'rate_limits'
+      organization_id: string
+      workspace_id: string | null
+      limits: components['schemas']['RateLimitEntry'][]
+      /** @description With include_inherited=true: every value in force in the workspace, its own or the organization's, with its source */
+      effective?: components['schemas']['EffectiveRateLimit'][]
+      updated_at: string | null
+      version: number
+    }
+    RateLimitEntry: {
+      model: string
+      requests_per_minute: number | null
+      tokens_per_minute: number | null
+      tokens_per_month: number | null
+    }
+    EffectiveRateLimit: {
+      model: string
+      /** @enum {string} */
+      limit_type: 'requests_per_minute' | 'tokens_per_minute' | 'tokens_per_month'
+      value: number
+      /** @enum {string} */
+      source: 'workspace' | 'organization'
+      organization_value: number | null
+    }
+    /**
+     * @example {
+     *       "limits": [
+     *         {
+     *           "model": "*",
+     *           "requests_per_minute": 600,
+     *           "tokens_per_minute": 200000
+     *         }
+     *       ]
+     *     }
+     */
+    RateLimitsInput: {
+      limits: components['schemas']['RateLimitEntryInput'][]
+    }
+    RateLimitEntryInput: {
+      /**
+       * @description `*` (every model) or a model name
+       * @example *
+       */
+      model: string
+      /** @description absent or null = no limit at this level */
+      requests_per_minute?: number | null
+      /** @description absent or null = no limit at this level */
+      tokens_per_minute?: number | null
+      /** @description absent or null = no limit at this level */
+      tokens_per_month?: number | null
+    }
     AggregationRun: {
       run_id: string
       /** @enum {string} */
@@ -1901,6 +2009,20 @@ export interface components {
         message: string
         policy_id?: string
       }[]
+      rate_limit?: components['schemas']['RateLimitHit']
+    }
+    /** @description When `forbid-rate-limit` denied: the window that is used up */
+    RateLimitHit: {
+      /** @enum {string} */
+      limit_type: 'requests_per_minute' | 'tokens_per_minute' | 'tokens_per_month'
+      limit: number
+      /** @enum {number} */
+      remaining: 0
+      resets_at: string
+      retry_after_ms: number
+      /** @enum {string} */
+      scope: 'workspace' | 'organization'
+      model: string
     }
     AuthorizationRequest: {
       /**
@@ -1936,9 +2058,10 @@ export interface components {
         id: string
       }
       /**
-       * @description Optional `model` (string) and `source_ip` (IP address); `now` is set by the server. Other fields → a deny naming them.
+       * @description Optional `model` (string), `estimated_tokens` (non-negative integer, counted against token rate limits) and `source_ip` (IP address); `now` and `rate_limited` are set by the server. Other fields → a deny naming them.
        * @example {
        *       "model": "claude-sonnet-4",
+       *       "estimated_tokens": 1200,
        *       "source_ip": "203.0.113.7"
        *     }
        */
@@ -1981,9 +2104,10 @@ export interface components {
         id: string
       }
       /**
-       * @description Optional `model` (string) and `source_ip` (IP address); `now` is set by the server. Other fields → a deny naming them.
+       * @description Optional `model` (string), `estimated_tokens` (non-negative integer, counted against token rate limits) and `source_ip` (IP address); `now` and `rate_limited` are set by the server. Other fields → a deny naming them.
        * @example {
        *       "model": "claude-sonnet-4",
+       *       "estimated_tokens": 1200,
        *       "source_ip": "203.0.113.7"
        *     }
        */
@@ -2159,6 +2283,8 @@ export interface components {
         | 'read_budgets'
         | 'update_prices'
         | 'update_spend_limits'
+        | 'read_rate_limits'
+        | 'update_rate_limits'
         | 'read_scim_tokens'
         | 'manage_scim_tokens'
         | 'read_policies'
@@ -9324,7 +9450,7 @@ export interface operations {
       }
     }
     responses: {
-      /** @description The limit; it takes effect at the next aggregation run */
+      /** @description The limit; checked at the next ingestion or aggregation run */
       200: {
         headers: {
           ETag: components['headers']['ETag']
@@ -9551,7 +9677,7 @@ export interface operations {
       }
     }
     responses: {
-      /** @description The limit; it takes effect at the next aggregation run */
+      /** @description The limit; checked at the next ingestion or aggregation run */
       200: {
         headers: {
           ETag: components['headers']['ETag']
@@ -9913,6 +10039,459 @@ export interface operations {
       }
       /** @description The credential may not do this */
       403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description If-Match does not match the current version */
+      412: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Request body over 1 MiB (type payload_too_large); nothing was changed */
+      413: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Content-Type is not JSON (type invalid_request) */
+      415: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  getRateLimits: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The limits (an empty list when none is set) */
+      200: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['RateLimits']
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  putRateLimits: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description * or ETags from a previous read (RFC 9110); a well-formed tag that does not match → 412, a malformed header → 400 */
+        'if-match'?: string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RateLimitsInput']
+      }
+    }
+    responses: {
+      /** @description The limits now in force */
+      200: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['RateLimits']
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description If-Match does not match the current version */
+      412: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Request body over 1 MiB (type payload_too_large); nothing was changed */
+      413: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Content-Type is not JSON (type invalid_request) */
+      415: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  getWorkspacesByIdRateLimits: {
+    parameters: {
+      query?: {
+        /** @description true: add `effective`, every value in force with its source */
+        include_inherited?: 'true' | 'false'
+      }
+      header?: never
+      path: {
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The workspace's limits */
+      200: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['RateLimits']
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Not found (also: a resource of another organization) */
+      404: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  putWorkspacesByIdRateLimits: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description * or ETags from a previous read (RFC 9110); a well-formed tag that does not match → 412, a malformed header → 400 */
+        'if-match'?: string
+      }
+      path: {
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RateLimitsInput']
+      }
+    }
+    responses: {
+      /** @description The limits now in force */
+      200: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['RateLimits']
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Not found (also: a resource of another organization) */
+      404: {
         headers: {
           'x-request-id': components['headers']['RequestId']
           [name: string]: unknown

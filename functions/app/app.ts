@@ -25,6 +25,7 @@ import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
 import { policyRoutes } from './routes/policies.js'
+import { rateLimitRoutes } from './routes/rate-limits.js'
 import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
 import { systemRoutes } from './routes/system.js'
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps) {
     apiKeyRoutes,
     usageRoutes,
     budgetRoutes,
+    rateLimitRoutes,
     jobRoutes,
     scimTokenRoutes,
     authorizeRoutes,

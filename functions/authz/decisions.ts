@@ -7,6 +7,14 @@ import {
   resourceOrganizationId,
 } from './admin.js'
 import {
+  CONSUMPTION_ACTIONS,
+  type ConsumptionGate,
+  estimatedTokensOf,
+  type GatedDecision,
+  gateConsumption,
+  serverOnlyContextError,
+} from './consumption-gate.js'
+import {
   type AuthorizationRequest,
   builtinPolicySet,
   type Decision,
@@ -33,6 +41,8 @@ export type { ProductRequest } from './request-builder.js'
 interface OrgDecisions {
   policySet: PolicySetHandle
   requests: RequestBuilder
+  /** Rate-limit plans by workspace, read once per snapshot (consumption-gate.ts). */
+  rateLimitPlans: Map<string, Promise<unknown>>
 }
 
 let instances = 0
@@ -55,12 +65,15 @@ export class DecisionService {
 
   constructor(
     private readonly facts: DecisionFacts,
-    options: Partial<DecisionOptions> = {}
+    options: Partial<DecisionOptions> = {},
+    /** Counts consumption decisions against rate limits; none = no rate limits. */
+    private readonly gate?: ConsumptionGate
   ) {
     const resolved = { ...DEFAULT_DECISION_OPTIONS, ...options }
     this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => ({
       policySet: await this.policySetFor(organizationId, revision.policyRevision),
       requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
+      rateLimitPlans: new Map(),
     }))
   }
 
@@ -72,7 +85,7 @@ export class DecisionService {
 
   /** One product decision; `now` is the request time (context.now, key expiry). */
   async authorize(organizationId: string, request: ProductRequest, now: Date): Promise<Decision> {
-    return decideOne(await this.loader.load(organizationId), request, now)
+    return decideOne(await this.loader.load(organizationId), request, now, this.gate)
   }
 
   /** Several product decisions of one organization, against one snapshot; results in order. */
@@ -82,7 +95,7 @@ export class DecisionService {
     now: Date
   ): Promise<Decision[]> {
     const org = await this.loader.load(organizationId)
-    return Promise.all(requests.map((request) => decideOne(org, request, now)))
+    return Promise.all(requests.map((request) => decideOne(org, request, now, this.gate)))
   }
 
   /**
@@ -180,11 +193,43 @@ export class DecisionService {
 async function decideOne(
   org: LoadedOrg<OrgDecisions>,
   request: ProductRequest,
-  now: Date
-): Promise<Decision> {
+  now: Date,
+  gate: ConsumptionGate | undefined
+): Promise<GatedDecision> {
+  const refused = serverOnlyContextError(request.context) ?? estimatedTokensOf(request.context)
+  if (typeof refused !== 'number') return denied([refused])
+  const workspaceId = request.resource.id
+  const plans = org.state.rateLimitPlans
+  const plan = () => {
+    let pending = plans.get(workspaceId)
+    if (!pending && gate) {
+      pending = gate.plan(org.facts.organizationId, workspaceId)
+      pending.catch(() => plans.delete(workspaceId))
+      plans.set(workspaceId, pending)
+    }
+    return pending!
+  }
+  // A consumption decision's rate limits are read (once per snapshot) beside its facts.
+  if (gate && CONSUMPTION_ACTIONS.has(request.action)) void plan()
   const built = await org.state.requests.build(request, now)
   if ('errors' in built) return denied(built.errors)
-  return decide(built.request, org.state.policySet)
+  const decision = decide(built.request, org.state.policySet)
+  if (!gate) return decision
+  const model = request.context?.model
+  return gateConsumption(
+    gate,
+    plan,
+    built.request,
+    decision,
+    {
+      organizationId: org.facts.organizationId,
+      workspaceId,
+      model: typeof model === 'string' ? model : null,
+      now,
+      context: request.context,
+    },
+    (rateLimited) => decide(rateLimited, org.state.policySet)
+  )
 }
 
 function policyInfoOf(policy: CustomPolicy) {
