@@ -24,7 +24,7 @@ import { organizationRoutes } from './routes/organization.js'
 import { policyRoutes } from './routes/policies.js'
 import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
-import { systemRoutes } from './routes/system.js'
+import { livenessRoutes, systemRoutes } from './routes/system.js'
 import { usageRoutes } from './routes/usage.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
@@ -54,6 +54,8 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use('*', requestId())
+  // Liveness answers before the per-request middleware (dependencies, request log, body checks).
+  app.route('/', livenessRoutes(deps.clock))
   const decisions = deps.decisions ?? new StoreDecisionService(deps.db, deps.decisionOptions)
   const cursorKey = deriveCursorKey(deps.operatorKey)
   app.use('*', requestContext({ ...deps, decisions, cursorKey }))
