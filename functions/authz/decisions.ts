@@ -6,6 +6,7 @@ import {
   adminRequest,
   resourceOrganizationId,
 } from './admin.js'
+import { cacheableSet, DecisionCache } from './decision-cache.js'
 import {
   type AuthorizationRequest,
   builtinPolicySet,
@@ -33,9 +34,13 @@ export type { ProductRequest } from './request-builder.js'
 interface OrgDecisions {
   policySet: PolicySetHandle
   requests: RequestBuilder
+  /** This snapshot's prefix in the decision cache; undefined when its set is not cacheable. */
+  cacheKey: string | undefined
+  decided: DecisionCache
 }
 
 let instances = 0
+let snapshots = 0
 
 /**
  * The decision path of one process (docs/authorization.md): the facts a request names, read
@@ -58,10 +63,16 @@ export class DecisionService {
     options: Partial<DecisionOptions> = {}
   ) {
     const resolved = { ...DEFAULT_DECISION_OPTIONS, ...options }
-    this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => ({
-      policySet: await this.policySetFor(organizationId, revision.policyRevision),
-      requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
-    }))
+    const decided = new DecisionCache(resolved.maxCachedDecisions)
+    this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => {
+      const policySet = await this.policySetFor(organizationId, revision.policyRevision)
+      return {
+        policySet,
+        requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
+        cacheKey: cacheableSet(policySet) ? `${++snapshots}` : undefined,
+        decided,
+      }
+    })
   }
 
   /** Whether the organization exists (as of its current snapshot). */
@@ -147,10 +158,32 @@ export class DecisionService {
     if (!organization) {
       return denied([{ code: 'unknown_resource', message: `No organization '${organizationId}'.` }])
     }
-    return decide(
-      adminRequest(principal, action, resource, { organization, workspaceSuspended }),
-      state.policySet
-    )
+    // Everything the decision reads beyond this snapshot's facts: the key, action and resource.
+    const key =
+      state.cacheKey &&
+      JSON.stringify([
+        state.cacheKey,
+        'admin',
+        principal.id,
+        principal.organizationId,
+        principal.orgRoles,
+        action,
+        resource.type === 'Workspace'
+          ? [
+              resource.workspace.id,
+              resource.workspace.organization_id,
+              resource.workspace.status,
+              resource.workspace.is_default,
+            ]
+          : resource.organizationId,
+      ])
+    const now = new Date(0) // admin requests carry no time
+    const hit = key ? state.decided.get(key, now) : undefined
+    if (hit) return hit
+    const request = adminRequest(principal, action, resource, { organization, workspaceSuspended })
+    const decision = decide(request, state.policySet)
+    if (key) state.decided.set(key, decision, request, now)
+    return decision
   }
 
   /**
@@ -182,9 +215,24 @@ async function decideOne(
   request: ProductRequest,
   now: Date
 ): Promise<Decision> {
-  const built = await org.state.requests.build(request, now)
-  if ('errors' in built) return denied(built.errors)
-  return decide(built.request, org.state.policySet)
+  const { state } = org
+  // An exact repeat at this snapshot (organization revision) is answered from the cache.
+  const key =
+    state.cacheKey &&
+    JSON.stringify([
+      state.cacheKey,
+      request.principal.type,
+      request.principal.id,
+      request.action,
+      request.resource.id,
+      request.context ?? null,
+    ])
+  const hit = key ? state.decided.get(key, now) : undefined
+  if (hit) return hit
+  const built = await state.requests.build(request, now)
+  const decision = 'errors' in built ? denied(built.errors) : decide(built.request, state.policySet)
+  if (key) state.decided.set(key, decision, 'errors' in built ? undefined : built.request, now)
+  return decision
 }
 
 function policyInfoOf(policy: CustomPolicy) {
