@@ -93,7 +93,7 @@ function startChild(
 }
 
 /** utime + stime of a process, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
-function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // Fields after the command name (which may hold spaces) start after the last ')'.

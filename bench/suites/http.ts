@@ -25,7 +25,7 @@ import { createDocumentClient, ensureTable } from '../../functions/store/client.
 import { Db } from '../../functions/store/db.js'
 import { startEmbeddedStoreProcess } from '../../functions/store/embedded.js'
 import type { BenchSuite, BenchTable } from '../run.js'
-import { type ChildServer, startApiServer, startHelloWorld } from '../servers.js'
+import { type ChildServer, cpuMsOf, startApiServer, startHelloWorld } from '../servers.js'
 import { fmt } from '../stats.js'
 
 const TABLE = 'bench-http'
@@ -79,7 +79,7 @@ async function run(): Promise<BenchTable[]> {
       startHelloWorld(),
     ])
     servers.push(api, hello)
-    const throughput = await measure({ api, hello }, loads(seeded))
+    const throughput = await measure({ api, hello }, loads(seeded), () => cpuMsOf(store.pid))
     progress('counting store requests of warm calls')
     const counted = await storeRequests(doc, operatorKey, seeded)
     throughput.notes!.push(
@@ -201,11 +201,13 @@ function loads(seeded: Seeded): Load[] {
 
 async function measure(
   servers: { api: ChildServer; hello: ChildServer },
-  all: Load[]
+  all: Load[],
+  storeCpuMs: () => number
 ): Promise<BenchTable> {
   const totals = all.map(() => ({
     perSecond: [] as number[],
     cpuMs: 0,
+    storeCpuMs: 0,
     requests: 0,
     p99: [] as number[],
   }))
@@ -219,14 +221,17 @@ async function measure(
       progress(`round ${round + 1}: ${load.name}`)
       await cannon(server.url, load, WARM_UP_SECONDS)
       const cpuBefore = server.cpuMs()
+      const storeBefore = storeCpuMs()
       const result = await cannon(server.url, load, SECONDS)
       const cpu = server.cpuMs() - cpuBefore
+      const storeCpu = storeCpuMs() - storeBefore
       if (result.non2xx > 0 || result.errors > 0) {
         throw new Error(`${load.name}: ${result.non2xx} non-2xx, ${result.errors} errors`)
       }
       const total = totals[i]!
       total.perSecond.push(result.requests.average * load.unit)
       total.cpuMs += cpu
+      total.storeCpuMs += storeCpu
       total.requests += result.requests.total
       total.p99.push(result.latency.p99)
     }
@@ -240,6 +245,7 @@ async function measure(
       load.name,
       total.perSecond.map((value) => fmt(value, 0)).join(' / '),
       fmt(total.cpuMs / total.requests, 3),
+      load.server === 'api' ? fmt(total.storeCpuMs / total.requests, 3) : '',
       fmt(Math.max(...total.p99), 1),
       load.target === undefined ? 'baseline' : `≥ ${load.target} ×`,
       fmt(ratio, 3),
@@ -252,6 +258,7 @@ async function measure(
       'load',
       `per second, rounds 1 / ${ROUNDS}`,
       'server CPU ms per request',
+      'store CPU ms per request',
       'latency p99 ms',
       'target',
       'ratio to hello world',
@@ -259,7 +266,7 @@ async function measure(
     ],
     rows,
     notes: [
-      `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARM_UP_SECONDS} s warm-up, ${ROUNDS} interleaved rounds (BENCH_HTTP_SECONDS sets the row length). Ratio = the row's per-second figures summed over the rounds ÷ the hello world's; the batch row counts decisions. Decision rows cycle through ${DECISION_REQUESTS} different requests of ${MEMBERS} members; CPU per request is the server process's user + system time over the row (/proc, 10 ms ticks).`,
+      `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARM_UP_SECONDS} s warm-up, ${ROUNDS} interleaved rounds (BENCH_HTTP_SECONDS sets the row length). Ratio = the row's per-second figures summed over the rounds ÷ the hello world's; the batch row counts decisions. Decision rows cycle through ${DECISION_REQUESTS} different requests of ${MEMBERS} members; CPU per request is the server's (and the store process's) user + system time over the row (/proc, 10 ms ticks).`,
     ],
   }
 }

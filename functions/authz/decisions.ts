@@ -13,6 +13,7 @@ import {
   type Decision,
   type DecisionError,
   decide,
+  decideProduct,
   denied,
   type PolicySetHandle,
   preparsePolicySet,
@@ -217,22 +218,34 @@ async function decideOne(
 ): Promise<Decision> {
   const { state } = org
   // An exact repeat at this snapshot (organization revision) is answered from the cache.
-  const key =
-    state.cacheKey &&
-    JSON.stringify([
-      state.cacheKey,
+  const key = state.cacheKey && productDecisionKey(state.cacheKey, request)
+  const hit = key ? state.decided.get(key, now) : undefined
+  if (hit) return hit
+  const built = await state.requests.build(request, now)
+  const decision =
+    'errors' in built ? denied(built.errors) : decideProduct(built.request, state.policySet)
+  if (key) state.decided.set(key, decision, 'errors' in built ? undefined : built.request, now)
+  return decision
+}
+
+/**
+ * The cache key of a product request, or undefined when it has none: a context too deeply
+ * nested for JSON.stringify (the route's limits stop those; the engine fails them) is simply
+ * not cached.
+ */
+function productDecisionKey(snapshot: string, request: ProductRequest): string | undefined {
+  try {
+    return JSON.stringify([
+      snapshot,
       request.principal.type,
       request.principal.id,
       request.action,
       request.resource.id,
       request.context ?? null,
     ])
-  const hit = key ? state.decided.get(key, now) : undefined
-  if (hit) return hit
-  const built = await state.requests.build(request, now)
-  const decision = 'errors' in built ? denied(built.errors) : decide(built.request, state.policySet)
-  if (key) state.decided.set(key, decision, 'errors' in built ? undefined : built.request, now)
-  return decision
+  } catch {
+    return undefined
+  }
 }
 
 function policyInfoOf(policy: CustomPolicy) {

@@ -130,8 +130,16 @@ function requestOf(index: number): ProductRequest {
   const principal = principals[index % principals.length]!
   const action = PRODUCT_ACTIONS[(index * 5) % PRODUCT_ACTIONS.length]!
   const workspace = WORKSPACES[index % WORKSPACES.length]!
-  const context =
-    index % 4 === 0 ? { model: index % 8 === 0 ? 'claude-haiku' : 'claude-sonnet-4' } : undefined
+  // Contexts the fast path takes (none, a model) and ones it leaves to the plain path.
+  const contexts: (Record<string, unknown> | undefined)[] = [
+    { model: 'claude-haiku' },
+    { model: 'claude-sonnet-4' },
+    { source_ip: '10.0.0.1' },
+    { team: 'research' },
+    undefined,
+    undefined,
+  ]
+  const context = contexts[Math.floor(index / 2) % contexts.length]
   return {
     principal,
     action,
