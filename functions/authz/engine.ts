@@ -359,7 +359,7 @@ export function decideProduct(
       principal: request.principal,
       action: { type: 'Action', id: request.action },
       resource: request.resource,
-      context: request.context ?? {},
+      context: slimmedContext(request.context, subset),
       entities: [...subset.actionEntities, ...request.entities.map((e) => slimmed(e, subset))],
       preparsedPolicySetId: subset.id,
     })
@@ -420,8 +420,10 @@ function buildFastSubset(principalType: string, action: string): FastSubset | nu
   const attributes = new Set<string>()
   for (const text of Object.values(policies)) {
     for (const match of text.matchAll(/resource\.roles\.(\w+)/g)) roles.add(match[1]!)
-    // Every name after a dot or `has`: more than the attributes read, never fewer.
-    for (const match of text.matchAll(/(?:\.|\bhas\s+)(\w+)/g)) attributes.add(match[1]!)
+    // Every name after a dot or `has`, or in brackets: more than the attributes read, never fewer.
+    for (const match of text.matchAll(/(?:\.|\bhas\s+)(\w+)|\["([^"]*)"\]/g)) {
+      attributes.add(match[1] ?? match[2]!)
+    }
   }
   const subset: FastSubset = {
     id: `${BUILTIN_SET_ID}~${principalType}~${action}`,
@@ -457,6 +459,16 @@ function actionEntitiesOf(action: string): EntityJson[] {
   }
   visit(action)
   return entities
+}
+
+/** The context fields the subset's policies mention (`now` only where one reads the time). */
+function slimmedContext(
+  context: Record<string, CedarValue> | undefined,
+  subset: FastSubset
+): Record<string, CedarValue> {
+  const kept: Record<string, CedarValue> = {}
+  for (const name in context) if (subset.attributes.has(name)) kept[name] = context[name]!
+  return kept
 }
 
 /** An entity with only the attributes the subset's policies mention (and roles they name). */
