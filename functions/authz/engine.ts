@@ -332,36 +332,35 @@ function decisionOf(answer: CedarTypes.AuthorizationAnswer, set: PolicySetHandle
  * A product decision by the fast path where it decides exactly as `decide` (the differential
  * test, fast-path.test.ts, holds it to that), else by `decide`. The request's entities were
  * built by the server from its own facts, so Cedar need not check them against the schema;
- * without the schema it parses them much faster (most of a decision's cost), so the fast path
- * gives Cedar, instead:
- * - only the built-in policies that can apply to the request's principal type and action
- *   (Cedar's own `getValidRequestEnvsPolicy`), pre-parsed once per pair;
+ * without the schema it parses them much faster (most of a decision's cost). Cedar gets the same
+ * pre-parsed built-in set, and, per (principal type, action):
  * - the action's entities (its action groups), which the schema would otherwise supply;
- * - of the workspace's role record, only the roles those policies name.
- * It applies to the built-in set and a context of `now` (set by the server) and a string
- * `model`; anything else (custom policies, `source_ip`, which the schema turns into an IP
- * address, unknown fields, which the schema refuses) goes the plain way.
+ * - entities and context trimmed to the attributes (and workspace roles) named by the policies
+ *   whose scope can match the pair; the others are never evaluated for it.
+ * Nothing is parsed or pre-parsed for this beyond what init already did. It applies to the
+ * built-in set and a context of `now` (set by the server) and a string `model`; anything else
+ * (custom policies, `source_ip`, which the schema turns into an IP address, unknown fields,
+ * which the schema refuses) goes the plain way.
  */
 export function decideProduct(
   request: AuthorizationRequest,
   set: PolicySetHandle = builtinPolicySet
 ): Decision {
   if (set !== builtinPolicySet || !fastContext(request.context)) return decide(request, set)
-  const principalType = request.principal.type
   if (request.resource.type !== 'Workspace') return decide(request, set)
-  const subset = fastSubset(principalType, request.action)
-  if (!subset) return decide(request, set)
+  const shape = fastShape(request.principal.type, request.action)
+  if (!shape) return decide(request, set)
   let answer: CedarTypes.AuthorizationAnswer
   try {
     if (broken) rebuild()
-    if (subset.loadedIn !== generation) load(subset)
+    if (set.loadedIn !== generation) load(set)
     answer = cedar.statefulIsAuthorized({
       principal: request.principal,
       action: { type: 'Action', id: request.action },
       resource: request.resource,
-      context: slimmedContext(request.context, subset),
-      entities: [...subset.actionEntities, ...request.entities.map((e) => slimmed(e, subset))],
-      preparsedPolicySetId: subset.id,
+      context: slimmedContext(request.context, shape),
+      entities: [...shape.actionEntities, ...request.entities.map((e) => slimmed(e, shape))],
+      preparsedPolicySetId: set.id,
     })
   } catch (error) {
     throw engineFailed(error)
@@ -378,64 +377,65 @@ function fastContext(context: Record<string, CedarValue> | undefined): boolean {
   return true
 }
 
-interface FastSubset extends PolicySetHandle {
+interface FastShape {
   actionEntities: EntityJson[]
-  /** The workspace roles its policies name (`resource.roles.<role>`). */
+  /** The workspace roles the policies in scope name (`resource.roles.<role>`). */
   roles: ReadonlySet<string>
-  /** The attribute names its policies mention. */
+  /** The attribute names the policies in scope mention. */
   attributes: ReadonlySet<string>
 }
 
 /** By `<principal type>/<action>`; null = not a product request the fast path knows. */
-const fastSubsets = new Map<string, FastSubset | null>()
-let builtinEnvs: { id: string; principals: Set<string>; actions: Set<string> }[] | undefined
+const fastShapes = new Map<string, FastShape | null>()
 
-function fastSubset(principalType: string, action: string): FastSubset | null {
+function fastShape(principalType: string, action: string): FastShape | null {
   const key = `${principalType}/${action}`
-  let subset = fastSubsets.get(key)
-  if (subset === undefined) {
-    subset = buildFastSubset(principalType, action)
-    fastSubsets.set(key, subset)
+  let shape = fastShapes.get(key)
+  if (shape === undefined) {
+    shape = buildFastShape(principalType, action)
+    fastShapes.set(key, shape)
   }
-  return subset
+  return shape
 }
 
-function buildFastSubset(principalType: string, action: string): FastSubset | null {
+function buildFastShape(principalType: string, action: string): FastShape | null {
   if (!schemaProductActions.includes(action) || !['Member', 'ApiKey'].includes(principalType)) {
     return null
   }
-  builtinEnvs ??= builtins.policies.map((policy) => {
-    const envs = guarded((engine) =>
-      engine.getValidRequestEnvsPolicy(policy.cedar, builtins.schema)
-    )
-    if (envs.type === 'failure') throw new Error(`${policy.id}: ${envs.error}`)
-    return { id: policy.id, principals: new Set(envs.principals), actions: new Set(envs.actions) }
-  })
-  const actionUid = `Action::${JSON.stringify(action)}`
-  const ids = builtinEnvs
-    .filter((env) => env.principals.has(principalType) && env.actions.has(actionUid))
-    .map((env) => env.id)
-  const policies = Object.fromEntries(ids.map((id) => [id, builtinPolicySet.policies[id]!]))
+  const actionEntities = actionEntitiesOf(action)
+  const actionAndGroups = new Set(actionEntities.map((entity) => (entity.uid as EntityRef).id))
   const roles = new Set<string>()
   const attributes = new Set<string>()
-  for (const text of Object.values(policies)) {
-    for (const match of text.matchAll(/resource\.roles\.(\w+)/g)) roles.add(match[1]!)
+  for (const policy of builtins.policies) {
+    if (!mayApply(policy.cedar, principalType, actionAndGroups)) continue
+    for (const match of policy.cedar.matchAll(/resource\.roles\.(\w+)/g)) roles.add(match[1]!)
     // Every name after a dot or `has`, or in brackets: more than the attributes read, never fewer.
-    for (const match of text.matchAll(/(?:\.|\bhas\s+)(\w+)|\["([^"]*)"\]/g)) {
+    for (const match of policy.cedar.matchAll(/(?:\.|\bhas\s+)(\w+)|\["([^"]*)"\]/g)) {
       attributes.add(match[1] ?? match[2]!)
     }
   }
-  const subset: FastSubset = {
-    id: `${BUILTIN_SET_ID}~${principalType}~${action}`,
-    descriptions: builtinPolicySet.descriptions,
-    policies,
-    loadedIn: 0,
-    actionEntities: actionEntitiesOf(action),
-    roles,
-    attributes,
-  }
-  guarded(() => load(subset))
-  return subset
+  return { actionEntities, roles, attributes }
+}
+
+/**
+ * Whether a policy's scope can match requests of this principal type and action (one of
+ * `actionAndGroups`, the action and its groups). Reads the scope from the text; whatever it
+ * cannot read for certain counts as a match, so a policy is left out only when its scope
+ * plainly says another principal type or action.
+ */
+function mayApply(text: string, principalType: string, actionAndGroups: Set<string>): boolean {
+  const withoutAnnotations = text.replace(/@\w+\("(?:[^"\\]|\\.)*"\)/g, '')
+  const scope =
+    /^\s*(?:permit|forbid)\s*\(\s*principal(?:\s+is\s+(\w+))?(?:\s+in\s+[^,()]+)?\s*,\s*action(?:\s*(==|in)\s*(\[[^\]]*\]|Action::"[^"]*"))?\s*,/.exec(
+      withoutAnnotations
+    )
+  if (!scope) return true
+  const [, type, , target] = scope
+  if (type !== undefined && type !== principalType) return false
+  if (target === undefined) return true
+  const named = [...target.matchAll(/Action::"([^"]*)"/g)].map((match) => match[1]!)
+  // `==` names the action itself; `in` the action or a group of it: both are in actionAndGroups.
+  return named.some((name) => actionAndGroups.has(name))
 }
 
 /** The action and its action groups, with their parents, as the schema declares them. */
@@ -461,27 +461,27 @@ function actionEntitiesOf(action: string): EntityJson[] {
   return entities
 }
 
-/** The context fields the subset's policies mention (`now` only where one reads the time). */
+/** The context fields the policies in scope mention (`now` only where one reads the time). */
 function slimmedContext(
   context: Record<string, CedarValue> | undefined,
-  subset: FastSubset
+  shape: FastShape
 ): Record<string, CedarValue> {
   const kept: Record<string, CedarValue> = {}
-  for (const name in context) if (subset.attributes.has(name)) kept[name] = context[name]!
+  for (const name in context) if (shape.attributes.has(name)) kept[name] = context[name]!
   return kept
 }
 
-/** An entity with only the attributes the subset's policies mention (and roles they name). */
-function slimmed(entity: EntityJson, subset: FastSubset): EntityJson {
+/** An entity with only the attributes the policies in scope mention (and roles they name). */
+function slimmed(entity: EntityJson, shape: FastShape): EntityJson {
   const json = entity as { uid: EntityRef; attrs: Record<string, CedarValue>; parents: unknown }
   const attrs: Record<string, CedarValue> = {}
   for (const name in json.attrs) {
-    if (!subset.attributes.has(name)) continue
+    if (!shape.attributes.has(name)) continue
     const value = json.attrs[name]!
     if (name === 'roles' && json.uid.type === 'Workspace') {
       const all = value as Record<string, CedarValue>
       const roles: Record<string, CedarValue> = {}
-      for (const role of subset.roles) if (role in all) roles[role] = all[role]!
+      for (const role of shape.roles) if (role in all) roles[role] = all[role]!
       attrs[name] = roles
     } else attrs[name] = value
   }
