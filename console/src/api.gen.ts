@@ -8,10 +8,30 @@ export interface paths {
       cookie?: never
     }
     /**
-     * Liveness: the process answers and reaches its table
+     * Liveness: the process answers (no store read)
      * @description No credential.
      */
     get: operations['getHealth']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/health/ready': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Readiness: the process answers and reaches its table
+     * @description No credential.
+     */
+    get: operations['getHealthReady']
     put?: never
     post?: never
     delete?: never
@@ -2323,7 +2343,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description Healthy */
+      /** @description Alive */
       200: {
         headers: {
           'x-request-id': components['headers']['RequestId']
@@ -2377,6 +2397,76 @@ export interface operations {
         headers: {
           'x-request-id': components['headers']['RequestId']
           'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  getHealthReady: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Ready */
+      200: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            status: 'ok'
+            time: string
+          }
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Error */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
           [name: string]: unknown
         }
         content: {

@@ -28,7 +28,7 @@ import { policyRoutes } from './routes/policies.js'
 import { rateLimitRoutes } from './routes/rate-limits.js'
 import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
-import { systemRoutes } from './routes/system.js'
+import { livenessRoutes, systemRoutes } from './routes/system.js'
 import { usageRoutes } from './routes/usage.js'
 import { webhookRoutes } from './routes/webhooks.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
@@ -59,6 +59,8 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use('*', requestId())
+  // Liveness answers before the per-request middleware (dependencies, request log, body checks).
+  app.route('/', livenessRoutes(deps.clock))
   const decisions = deps.decisions ?? new StoreDecisionService(deps.db, deps.decisionOptions)
   const cursorKey = deriveCursorKey(deps.operatorKey)
   app.use('*', requestContext({ ...deps, decisions, cursorKey }))

@@ -1,4 +1,4 @@
-import type { AuthorizationRequest, Decision, DecisionError } from './engine.js'
+import type { Decision, DecisionError } from './engine.js'
 
 /** The consumption actions (the schema's `consumption` group): what rate limits count. */
 export const CONSUMPTION_ACTIONS: ReadonlySet<string> = new Set([
@@ -77,18 +77,18 @@ export function serverOnlyContextError(
 export async function gateConsumption(
   gate: ConsumptionGate,
   plan: () => Promise<unknown>,
-  request: AuthorizationRequest,
+  action: string,
   allowed: Decision,
   consumption: Omit<Consumption, 'estimatedTokens'> & {
     context: Record<string, unknown> | undefined
   },
-  decide: (request: AuthorizationRequest) => Decision
+  /** The same request decided with `rate_limited` in its context (forbid-rate-limit). */
+  denyRateLimited: () => Promise<Decision>
 ): Promise<GatedDecision> {
-  if (allowed.decision !== 'allow' || !CONSUMPTION_ACTIONS.has(request.action)) return allowed
+  if (allowed.decision !== 'allow' || !CONSUMPTION_ACTIONS.has(action)) return allowed
   const estimatedTokens = estimatedTokensOf(consumption.context)
   if (typeof estimatedTokens !== 'number') return allowed
   const hit = await gate.admit(await plan(), { ...consumption, estimatedTokens })
   if (!hit) return allowed
-  const denied = decide({ ...request, context: { ...request.context, rate_limited: true } })
-  return { ...denied, rate_limit: hit }
+  return { ...(await denyRateLimited()), rate_limit: hit }
 }

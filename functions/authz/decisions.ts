@@ -14,12 +14,14 @@ import {
   gateConsumption,
   serverOnlyContextError,
 } from './consumption-gate.js'
+import { cacheableSet, DecisionCache } from './decision-cache.js'
 import {
   type AuthorizationRequest,
   builtinPolicySet,
   type Decision,
   type DecisionError,
   decide,
+  decideProduct,
   denied,
   type PolicySetHandle,
   preparsePolicySet,
@@ -43,9 +45,13 @@ interface OrgDecisions {
   requests: RequestBuilder
   /** Rate-limit plans by workspace, read once per snapshot (consumption-gate.ts). */
   rateLimitPlans: Map<string, Promise<unknown>>
+  /** This snapshot's prefix in the decision cache; undefined when its set is not cacheable. */
+  cacheKey: string | undefined
+  decided: DecisionCache
 }
 
 let instances = 0
+let snapshots = 0
 
 /**
  * The decision path of one process (docs/authorization.md): the facts a request names, read
@@ -70,11 +76,17 @@ export class DecisionService {
     private readonly gate?: ConsumptionGate
   ) {
     const resolved = { ...DEFAULT_DECISION_OPTIONS, ...options }
-    this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => ({
-      policySet: await this.policySetFor(organizationId, revision.policyRevision),
-      requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
-      rateLimitPlans: new Map(),
-    }))
+    const decided = new DecisionCache(resolved.maxCachedDecisions)
+    this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => {
+      const policySet = await this.policySetFor(organizationId, revision.policyRevision)
+      return {
+        policySet,
+        requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
+        rateLimitPlans: new Map(),
+        cacheKey: cacheableSet(policySet) ? `${++snapshots}` : undefined,
+        decided,
+      }
+    })
   }
 
   /** Whether the organization exists (as of its current snapshot). */
@@ -160,10 +172,32 @@ export class DecisionService {
     if (!organization) {
       return denied([{ code: 'unknown_resource', message: `No organization '${organizationId}'.` }])
     }
-    return decide(
-      adminRequest(principal, action, resource, { organization, workspaceSuspended }),
-      state.policySet
-    )
+    // Everything the decision reads beyond this snapshot's facts: the key, action and resource.
+    const key =
+      state.cacheKey &&
+      JSON.stringify([
+        state.cacheKey,
+        'admin',
+        principal.id,
+        principal.organizationId,
+        principal.orgRoles,
+        action,
+        resource.type === 'Workspace'
+          ? [
+              resource.workspace.id,
+              resource.workspace.organization_id,
+              resource.workspace.status,
+              resource.workspace.is_default,
+            ]
+          : resource.organizationId,
+      ])
+    const now = new Date(0) // admin requests carry no time
+    const hit = key ? state.decided.get(key, now) : undefined
+    if (hit) return hit
+    const request = adminRequest(principal, action, resource, { organization, workspaceSuspended })
+    const decision = decide(request, state.policySet)
+    if (key) state.decided.set(key, decision, request, now)
+    return decision
   }
 
   /**
@@ -198,8 +232,9 @@ async function decideOne(
 ): Promise<GatedDecision> {
   const refused = serverOnlyContextError(request.context) ?? estimatedTokensOf(request.context)
   if (typeof refused !== 'number') return denied([refused])
+  const { state } = org
   const workspaceId = request.resource.id
-  const plans = org.state.rateLimitPlans
+  const plans = state.rateLimitPlans
   const plan = () => {
     let pending = plans.get(workspaceId)
     if (!pending && gate) {
@@ -211,15 +246,23 @@ async function decideOne(
   }
   // A consumption decision's rate limits are read (once per snapshot) beside its facts.
   if (gate && CONSUMPTION_ACTIONS.has(request.action)) void plan()
-  const built = await org.state.requests.build(request, now)
-  if ('errors' in built) return denied(built.errors)
-  const decision = decide(built.request, org.state.policySet)
+  // An exact repeat at this snapshot (organization revision) is answered from the cache; the
+  // cache holds Cedar's verdict, before rate limits, so every allowed repeat is still counted.
+  const key = state.cacheKey && productDecisionKey(state.cacheKey, request)
+  let decision = key ? state.decided.get(key, now) : undefined
+  let built: Awaited<ReturnType<RequestBuilder['build']>> | undefined
+  if (!decision) {
+    built = await state.requests.build(request, now)
+    decision =
+      'errors' in built ? denied(built.errors) : decideProduct(built.request, state.policySet)
+    if (key) state.decided.set(key, decision, 'errors' in built ? undefined : built.request, now)
+  }
   if (!gate) return decision
   const model = request.context?.model
   return gateConsumption(
     gate,
     plan,
-    built.request,
+    request.action,
     decision,
     {
       organizationId: org.facts.organizationId,
@@ -228,8 +271,36 @@ async function decideOne(
       now,
       context: request.context,
     },
-    (rateLimited) => decide(rateLimited, org.state.policySet)
+    async () => {
+      // Only for an allowed decision, so the request was built (now or when it was cached).
+      const ready = built ?? (await state.requests.build(request, now))
+      if ('errors' in ready) return denied(ready.errors)
+      return decide(
+        { ...ready.request, context: { ...ready.request.context, rate_limited: true } },
+        state.policySet
+      )
+    }
   )
+}
+
+/**
+ * The cache key of a product request, or undefined when it has none: a context too deeply
+ * nested for JSON.stringify (the route's limits stop those; the engine fails them) is simply
+ * not cached.
+ */
+function productDecisionKey(snapshot: string, request: ProductRequest): string | undefined {
+  try {
+    return JSON.stringify([
+      snapshot,
+      request.principal.type,
+      request.principal.id,
+      request.action,
+      request.resource.id,
+      request.context ?? null,
+    ])
+  } catch {
+    return undefined
+  }
 }
 
 function policyInfoOf(policy: CustomPolicy) {

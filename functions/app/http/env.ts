@@ -1,8 +1,8 @@
-import type { Logger } from '@aws-lambda-powertools/logger'
 import type { DecisionOptions, DecisionService } from '../../authz/decisions.js'
 import type { Principal } from '../../domain/context.js'
 import type { AlertPublisher } from '../../lib/alert-bus.js'
 import type { Clock } from '../../lib/clock.js'
+import type { RequestLog } from '../../lib/logger.js'
 import type { Db } from '../../store/db.js'
 import type { WebhookUrlPolicy } from '../../webhooks/url.js'
 
@@ -34,7 +34,7 @@ export interface AppEnv {
   Variables: {
     requestId: string
     deps: RequestDeps
-    log: Logger
+    log: RequestLog
     /** Set by the authenticate middleware on /v1 routes. */
     principal: Principal
   }
