@@ -484,7 +484,8 @@ describe('deliveries', () => {
     expect(verifiedAt(one.path)[0]!.id).toBe(verifiedAt(two.path)[0]!.id)
     expect(receiver.received(unsubscribed.path)).toEqual([])
 
-    // Over the hard limit: 80 % and 100 % crossed and the workspace suspended, each once.
+    // Over the hard limit: the workspace suspended at ingestion (live spend, before any run),
+    // then 80 % and 100 % crossed at the run; each once (the run does not announce it again).
     await sendEvents(h, serviceKey, [spend('b-3'), spend('b-4'), spend('b-5')])
     await aggregate(h)
     await aggregate(h)
@@ -496,10 +497,11 @@ describe('deliveries', () => {
       ])
     ).toEqual([
       ['budget.threshold_crossed', 50],
+      ['budget.suspended', undefined],
       ['budget.threshold_crossed', 80],
       ['budget.threshold_crossed', 100],
-      ['budget.suspended', undefined],
     ])
+    expect(verifiedAt(two.path)[1]!.data).toMatchObject({ workspace_id: ws, source: 'live_spend' })
     expect(verifiedAt(unsubscribed.path).map((event) => event.type)).toEqual(['budget.suspended'])
   })
 
