@@ -21,6 +21,9 @@ const require = createRequire(import.meta.url)
 export const CEDAR_GLUE_FILE = require.resolve('@cedar-policy/cedar-wasm/nodejs')
 export const CEDAR_WASM_FILE = join(dirname(CEDAR_GLUE_FILE), 'cedar_wasm_bg.wasm')
 export const POLICIES_SOURCE = fileURLToPath(new URL('../policies/', import.meta.url))
+/** The build step that compiles the built-in policies beside the bundle (infra/compile-policies.ts). */
+const COMPILE_POLICIES = fileURLToPath(new URL('./compile-policies.ts', import.meta.url))
+const TSX_CLI = require.resolve('tsx/cli')
 
 /** esbuild settings shared by the stack and the bundle benchmark (which rebuilds variants). */
 export const ESBUILD_TARGET = 'node24'
@@ -58,18 +61,21 @@ export function docsAssets(outputDir: string): string[] {
   ]
 }
 
-/** Shell commands that put cedar-wasm and the Cedar schema/policies beside the bundle. */
+/**
+ * Shell commands that put cedar-wasm and the Cedar schema/policies beside the bundle, with the
+ * policies compiled (ids, descriptions, schema JSON: computed here, not at each cold start).
+ */
 export function assetExtras(outputDir: string): string[] {
   return [
     `cp ${quote(CEDAR_GLUE_FILE)} ${quote(CEDAR_WASM_FILE)} ${quote(outputDir)}/`,
     `mkdir -p ${quote(`${outputDir}/policies`)}`,
     `cp ${quote(POLICIES_SOURCE)}*.cedar* ${quote(`${outputDir}/policies`)}/`,
+    `${quote(process.execPath)} ${quote(TSX_CLI)} ${quote(COMPILE_POLICIES)} ${quote(`${outputDir}/policies`)}`,
   ]
 }
 
 /** The shell command that builds the browser console into the asset (run in the project root). */
 export function consoleBuild(outputDir: string): string[] {
-  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
   return [`node_modules/.bin/tsx scripts/build-console.ts --out ${quote(`${outputDir}/console`)}`]
 }
 

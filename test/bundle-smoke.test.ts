@@ -168,6 +168,8 @@ it('ships the bundle, its source map, the wasm and policies exactly when it load
       expect(files).toContain('cedar_wasm.js')
       expect(files).toContain('policies/schema.cedarschema')
       expect(files.some((file) => /^policies\/[^/]+\.cedar$/.test(file))).toBe(true)
+      // Compiled at build time (infra/compile-policies.ts), so a cold start does not parse them.
+      expect(files).toContain('policies/builtins.compiled.json')
     } else {
       expect(files.sort(), asset.path).toEqual(['index.mjs', 'index.mjs.map'])
     }

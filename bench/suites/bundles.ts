@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- bundles`: the deployable Lambda assets — size on disk and zipped, and cold
  * initialisation measured locally (a fresh bare Node process per run: import of the bundle —
- * for the API this compiles the cedar wasm, reads the operator secret and validates the
- * policies — then the first invocation: an Admin request for the API, a scheduled run over
+ * for the API this compiles the cedar wasm, reads the operator secret and pre-parses the
+ * policies compiled at build time — then the first invocation: an Admin request for the API, a scheduled run over
  * freshly ingested usage for the aggregation job). Baselines from the same run: compiling the
  * wasm alone, and importing an empty module. A second table rebuilds the API bundle in the
  * alternatives we chose between.
@@ -24,12 +24,15 @@ import { fileURLToPath } from 'node:url'
 import { deflateRawSync } from 'node:zlib'
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
 import { build } from 'esbuild'
+import { createServiceKey } from '../../functions/domain/keys.js'
+import { createMember } from '../../functions/domain/members.js'
 import { createOrganization } from '../../functions/domain/organizations.js'
 import { systemClock } from '../../functions/lib/clock.js'
 import type { AggregationSummary } from '../../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
 import { Db } from '../../functions/store/db.js'
 import { startEmbeddedStore } from '../../functions/store/embedded.js'
+import { runAggregation } from '../../functions/usage/aggregation.js'
 import { ingestUsageEvents } from '../../functions/usage/ingestion.js'
 import { API_ENTRY } from '../../infra/api.js'
 import { assetExtras, ESBUILD_TARGET, ESM_BANNER, MAIN_FIELDS } from '../../infra/bundling.js'
@@ -38,6 +41,7 @@ import { startFakeSecretsManager } from '../../test/helpers/lambda-local/fake-se
 import { httpApiEvent } from '../../test/helpers/lambda-local/http-api-event.js'
 import {
   type LambdaAsset,
+  type LocalLambda,
   removeDirectory,
   resolveEnvironment,
   startLocalLambda,
@@ -46,8 +50,27 @@ import {
 import { scheduledEvent } from '../../test/helpers/lambda-local/scheduled-event.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { fmt, percentile } from '../stats.js'
+import { TARGET_COLUMNS, targetRow } from '../targets.js'
 
 const COLD_RUNS = 9
+/** Issue 12's targets: API cold start (init + first request) CPU, and early decisions. */
+const COLD_START_CPU_TARGET_MS = 400
+const EARLY_DECISIONS_RATIO_TARGET = 3
+/** Decisions timed right after a cold start, then after this many more (warm). */
+const EARLY_DECISIONS = 200
+const DECISIONS_BETWEEN = 3000
+const WARM_DECISIONS = 400
+/** The warm-up we measured and rejected: representative decisions run during init. */
+const WARM_UP_ALTERNATIVE = 48
+/** Warm invocations of the API bundle timed for the cost per million (CPU of each). */
+const COST_DECISIONS = 300
+const COST_INGEST_BATCHES = 20
+const COST_EVENTS_PER_BATCH = 1000
+/** Lambda arm64 us-east-1 on-demand duration price, and the request charge. */
+const PRICE_PER_GB_SECOND = 0.0000133334
+const PRICE_PER_MILLION_REQUESTS = 0.2
+/** Lambda gives 1 vCPU at 1,769 MB and CPU in proportion below it. */
+const MB_PER_VCPU = 1769
 const WARM_REQUESTS = 50
 /** Usage events ingested before each cold start of the aggregation job, for its first run. */
 const EVENTS_PER_RUN = 1000
@@ -107,6 +130,45 @@ function freshProcessMs(code: string, cwd: string, env: Record<string, string> =
   return Number(out.stdout.trim())
 }
 
+/** A snippet's JSON answer from a fresh bare Node process. */
+function freshProcessJson<T>(code: string, cwd: string, env: Record<string, string> = {}): T {
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...env },
+  })
+  if (out.status !== 0) throw new Error(out.stderr)
+  return JSON.parse(out.stdout.trim()) as T
+}
+
+/** Early and warm decisions of one fresh process (bench/cold-decisions-entry.ts). */
+interface EarlyDecisions {
+  initCpu: number
+  warmUpCpu: number
+  first: number
+  warm: number
+}
+
+const EARLY_DECISIONS_SNIPPET = [
+  'const c=process.cpuUsage()',
+  "const m=await import('./entry.mjs')",
+  'const u=process.cpuUsage(c)',
+  `const r=await m.measure(${EARLY_DECISIONS},${DECISIONS_BETWEEN},${WARM_DECISIONS})`,
+  'const p=(a)=>[...a].sort((x,y)=>x-y)[Math.ceil(a.length/2)-1]',
+  'console.log(JSON.stringify({initCpu:(u.user+u.system)/1000,warmUpCpu:m.warmUpCpuMs,first:p(r.first),warm:p(r.warm)}))',
+].join(';')
+
+/** CPU of the baseline: importing an empty module and compiling the cedar wasm at `wasm`. */
+const baselineCpuSnippet = (wasm: string) =>
+  [
+    "import{readFileSync}from'node:fs'",
+    'const c=process.cpuUsage()',
+    "await import('./empty.mjs')",
+    `new WebAssembly.Module(readFileSync(${JSON.stringify(wasm)}))`,
+    'const u=process.cpuUsage(c)',
+    'console.log(JSON.stringify((u.user+u.system)/1000))',
+  ].join(';')
+
 export default {
   name: 'Lambda bundles: size and cold initialisation',
   async run(): Promise<BenchTable[]> {
@@ -126,6 +188,67 @@ export default {
       }
       const seeded = await createOrganization(ctx, { name: 'Bench' })
       const adminKey = seeded.admin_key.secret
+      const serviceKey = (await createServiceKey(ctx, 'bench-bundles')).secret
+      const member = await createMember(ctx, seeded.organization.id, {
+        email: 'bench-bundles@example.com',
+        name: 'Bench',
+      })
+      const warmCosts = { decisionCpu: [] as number[], ingestCpu: [] as number[] }
+      let costBatch = 0
+      /** CPU of warm decisions and usage batches through the built API function. */
+      const measureWarmCosts = async (fn: LocalLambda) => {
+        const actions = ['use_chat', 'use_studio', 'use_code', 'invoke_model']
+        for (let i = 0; i < COST_DECISIONS; i++) {
+          const answer = await fn.invoke<APIGatewayProxyStructuredResultV2>(
+            httpApiEvent({
+              method: 'POST',
+              path: '/v1/authorize',
+              headers: { authorization: `Bearer ${serviceKey}` },
+              json: {
+                organization_id: seeded.organization.id,
+                principal: { type: 'Member', id: member.id },
+                action: actions[i % actions.length],
+                resource: { type: 'Workspace', id: seeded.default_workspace.id },
+              },
+            })
+          )
+          if (answer.result.statusCode !== 200) throw new Error(`authorize: ${answer.result.body}`)
+          if (i >= COST_DECISIONS / 3) warmCosts.decisionCpu.push(answer.cpuMs)
+        }
+        const now = new Date().toISOString()
+        for (let b = 0; b < COST_INGEST_BATCHES; b++) {
+          const batch = ++costBatch
+          const answer = await fn.invoke<APIGatewayProxyStructuredResultV2>(
+            httpApiEvent({
+              method: 'POST',
+              path: '/v1/usage/events',
+              headers: { authorization: `Bearer ${serviceKey}` },
+              json: {
+                events: Array.from({ length: COST_EVENTS_PER_BATCH }, (_, n) => ({
+                  id: `cost-${batch}-${n}`,
+                  organization_id: seeded.organization.id,
+                  workspace_id: seeded.default_workspace.id,
+                  timestamp: now,
+                  product: 'chat',
+                  model: n % 2 ? 'claude-sonnet-4' : 'claude-haiku-4',
+                  input_tokens: 1000 + n,
+                  output_tokens: 200,
+                })),
+              },
+            })
+          )
+          const body = JSON.parse(answer.result.body ?? '{}') as { accepted?: number }
+          if (answer.result.statusCode !== 200 || body.accepted !== COST_EVENTS_PER_BATCH) {
+            throw new Error(`ingest: ${answer.result.statusCode} ${answer.result.body}`)
+          }
+          if (b >= 2) warmCosts.ingestCpu.push(answer.cpuMs / COST_EVENTS_PER_BATCH)
+        }
+        // Counted now, so the aggregation function's first run sees only its own events.
+        const drained = await runAggregation({ db: ctx.db, clock: systemClock })
+        if (drained.events_aggregated !== COST_INGEST_BATCHES * COST_EVENTS_PER_BATCH) {
+          throw new Error(`draining the cost events: ${JSON.stringify(drained)}`)
+        }
+      }
       const stack = synthesizeWithBundling(join(work, 'cdk.out'), { stage: 'bench' })
 
       /** Copies `dir` to a fresh task root (optionally with node_modules, as the runtime's SDK). */
@@ -218,6 +341,7 @@ export default {
               subject.warm.push(warm.ms)
             }
             subject.logBytesPerRequest = (Buffer.byteLength(fn.output()) - logged) / WARM_REQUESTS
+            if (subject.asset === apiAsset) await measureWarmCosts(fn)
           }
           return {
             init: fn.initMs,
@@ -254,11 +378,21 @@ export default {
       }))
       const variants = await buildVariants(work, apiAsset, exercises['Api/Function/Resource']!)
       const engine = await buildCedarEngine(work)
+      const earlyEntry = await buildCedarEngine(
+        work,
+        join(REPO, 'bench/cold-decisions-entry.ts'),
+        'entry.mjs'
+      )
 
       // Rounds interleave every subject, so a burst of load on the shared machine hits all alike.
       const wasmCompile: number[] = []
       const emptyImport: number[] = []
       const engineImport: number[] = []
+      const baselineCpu: number[] = []
+      const early: { deployed: EarlyDecisions[]; warmedUp: EarlyDecisions[] } = {
+        deployed: [],
+        warmedUp: [],
+      }
       writeFileSync(join(work, 'empty.mjs'), 'export const handler = () => 1\n')
       for (let round = 0; round < COLD_RUNS; round++) {
         for (const subject of [...deployed, ...variants]) {
@@ -283,6 +417,25 @@ export default {
             { POLICY_DIR: join(engine, 'policies'), NODE_OPTIONS: '--enable-source-maps' }
           )
         )
+        baselineCpu.push(
+          freshProcessJson<number>(
+            baselineCpuSnippet(join(apiAsset.assetDir, 'cedar_wasm_bg.wasm')),
+            work
+          )
+        )
+        for (const [kind, warmUp] of [
+          ['deployed', 0],
+          ['warmedUp', WARM_UP_ALTERNATIVE],
+        ] as const) {
+          early[kind].push(
+            freshProcessJson<EarlyDecisions>(EARLY_DECISIONS_SNIPPET, earlyEntry, {
+              POLICY_DIR: join(earlyEntry, 'policies'),
+              NODE_OPTIONS: '--enable-source-maps',
+              POWERTOOLS_LOG_LEVEL: 'SILENT',
+              WARM_UP_DECISIONS: String(warmUp),
+            })
+          )
+        }
       }
 
       const cell = (runs: Cold[], wall: keyof Cold, cpu: keyof Cold) =>
@@ -313,7 +466,7 @@ export default {
       sizeRows.push(
         baseline('import an empty module', emptyImport),
         baseline('compile cedar_wasm_bg.wasm only', wasmCompile),
-        baseline('import the Cedar engine alone (wasm + policy validation)', engineImport)
+        baseline('import the Cedar engine alone (wasm + compiled policies)', engineImport)
       )
       const apiSubject = deployed.find((subject) => subject.asset === apiAsset)!
       const aggregationSubject = deployed.find((subject) => subject.asset === aggregationAsset)!
@@ -325,8 +478,68 @@ export default {
         ...coldColumns(subject),
       ])
 
+      const apiColdCpu = median(apiSubject.runs.map((run) => run.totalCpu))
+      const earlyRatio = (runs: EarlyDecisions[]) => median(runs.map((run) => run.first / run.warm))
+      const earlyCell = (runs: EarlyDecisions[]) =>
+        `${fmt(earlyRatio(runs), 2)} × (p50 ${fmt(median(runs.map((r) => r.first)), 0)} µs ÷ ${fmt(median(runs.map((r) => r.warm)), 0)} µs)`
+      const targets: BenchTable = {
+        title: `Cold start targets (issue 12; medians of ${COLD_RUNS} fresh processes each)`,
+        columns: TARGET_COLUMNS,
+        rows: [
+          targetRow(
+            'API cold start: init + first request, CPU ms',
+            `${fmt(apiColdCpu, 0)} ms (baseline: empty module + wasm compile ${fmt(median(baselineCpu), 0)} ms, ${fmt(apiColdCpu / median(baselineCpu), 1)} ×)`,
+            `≤ ${COLD_START_CPU_TARGET_MS} ms`,
+            apiColdCpu <= COLD_START_CPU_TARGET_MS
+          ),
+          targetRow(
+            `Decisions right after a cold start: p50 of the first ${EARLY_DECISIONS} ÷ warm p50`,
+            earlyCell(early.deployed),
+            `≤ ${EARLY_DECISIONS_RATIO_TARGET} ×`,
+            earlyRatio(early.deployed) <= EARLY_DECISIONS_RATIO_TARGET
+          ),
+        ],
+        notes: [
+          `CPU = user + system time of the process, all threads, from the start of the import (Node's own bootstrap excluded), as Lambda's init + first invocation. The baseline runs in a fresh process in the same rounds. Early decisions: the Cedar engine bundled alone (bench/cold-decisions-entry.ts) with the same policies, in a fresh process: ${EARLY_DECISIONS} product decisions of an organization of 500 members through the decision path (in-memory facts), each timed alone, then ${DECISIONS_BETWEEN.toLocaleString('en')} more, then ${WARM_DECISIONS} timed warm.`,
+          `Rejected alternative, warming the wasm during init with ${WARM_UP_ALTERNATIVE} representative decisions on a throwaway organization: ${earlyCell(early.warmedUp)}, for ${fmt(median(early.warmedUp.map((r) => r.warmUpCpu)), 0)} ms more init CPU (the engine's init alone: ${fmt(median(early.deployed.map((r) => r.initCpu)), 0)} ms without, ${fmt(median(early.warmedUp.map((r) => r.initCpu)), 0)} ms with it). The early decisions already meet the target without it; the CPU would not fit the cold start budget.`,
+        ],
+      }
+
+      const memoryMb = apiAsset.memorySize
+      const vcpu = Math.min(1, memoryMb / MB_PER_VCPU)
+      /** Lambda cost of a million units of work taking `cpuMs` each, `perRequest` per invocation. */
+      const perMillion = (cpuMs: number, perRequest: number) => {
+        const gbSeconds = ((cpuMs / 1000 / vcpu) * memoryMb) / 1024
+        return gbSeconds * 1e6 * PRICE_PER_GB_SECOND + PRICE_PER_MILLION_REQUESTS / perRequest
+      }
+      const decisionCpu = median(warmCosts.decisionCpu)
+      const eventCpu = median(warmCosts.ingestCpu)
+      const costs: BenchTable = {
+        title: 'Lambda cost per million, from the CPU time of the built API function (warm)',
+        columns: ['work', 'CPU per unit (median)', 'billed duration ≥', 'Lambda cost per million'],
+        rows: [
+          [
+            'decision (`POST /v1/authorize`, one per request)',
+            `${fmt(decisionCpu, 2)} ms`,
+            `${fmt(decisionCpu / vcpu, 2)} ms`,
+            `$${fmt(perMillion(decisionCpu, 1), 2)}`,
+          ],
+          [
+            `ingested usage event (\`POST /v1/usage/events\`, ${COST_EVENTS_PER_BATCH.toLocaleString('en')} per request)`,
+            `${fmt(eventCpu * 1000, 1)} µs`,
+            `${fmt((eventCpu * 1000) / vcpu, 1)} µs`,
+            `$${fmt(perMillion(eventCpu, COST_EVENTS_PER_BATCH), 3)}`,
+          ],
+        ],
+        notes: [
+          `CPU = the function process's user + system time per invocation (runner), warm, against the local store (its CPU is not counted: in AWS DynamoDB is billed per request unit instead). ${memoryMb} MB arm64 (infra/) gets ${fmt(vcpu, 2)} vCPU (1 vCPU at ${MB_PER_VCPU.toLocaleString('en')} MB), so a CPU-bound invocation is billed at least CPU ÷ ${fmt(vcpu, 2)}; waiting on DynamoDB adds to that. Prices: $${PRICE_PER_GB_SECOND} per GB-s and $${PRICE_PER_MILLION_REQUESTS} per million requests (us-east-1, arm64, on-demand); API Gateway, DynamoDB and logs are not included. Medians of the last ${(COST_DECISIONS * 2) / 3} of ${COST_DECISIONS} decisions and the last ${COST_INGEST_BATCHES - 2} of ${COST_INGEST_BATCHES} batches after the first cold start.`,
+        ],
+      }
+
       const load = `1-minute load average ${fmt(loadBefore, 2)} before the run, ${fmt(loadavg()[0]!, 2)} after it, on ${availableParallelism()} CPUs.`
       return [
+        targets,
+        costs,
         {
           title: `Deployed bundles (median of ${COLD_RUNS} cold starts each)`,
           columns: [
@@ -341,7 +554,7 @@ export default {
           ],
           rows: sizeRows,
           notes: [
-            `init = importing the bundle in a fresh bare Node process: module load; for the API also the cedar wasm compile, reading the operator secret (local Secrets Manager endpoint) and Cedar policy validation (the aggregation bundle has no Cedar). First invocation: for Api, \`GET /v1/workspaces\` with an admin key (credential lookup, Cedar decision, query); for Aggregation, the schedule's event, running a pass over ${EVENTS_PER_RUN.toLocaleString('en')} events ingested just before (totals, budget evaluation). Against dynalite. Wall = elapsed; CPU = CPU time of the process, all threads (steadier when the machine is shared). Baselines run in fresh processes in the same rounds (wall only).`,
+            `init = importing the bundle in a fresh bare Node process: module load; for the API also the cedar wasm compile, reading the operator secret (local Secrets Manager endpoint) and pre-parsing the schema and the policies compiled at build time (no validation at start) (the aggregation bundle has no Cedar). First invocation: for Api, \`GET /v1/workspaces\` with an admin key (credential lookup, Cedar decision, query); for Aggregation, the schedule's event, running a pass over ${EVENTS_PER_RUN.toLocaleString('en')} events ingested just before (totals, budget evaluation). Against dynalite. Wall = elapsed; CPU = CPU time of the process, all threads (steadier when the machine is shared). Baselines run in fresh processes in the same rounds (wall only).`,
             `Warm, in the same process after a cold start (${WARM_REQUESTS} invocations, dynalite): \`GET /v1/workspaces\` median ${fmt(median(apiSubject.warm))} ms, p90 ${fmt(percentile(apiSubject.warm, 90))} ms, logging ${fmt(apiSubject.logBytesPerRequest ?? Number.NaN, 0)} bytes per request; a scheduled run with nothing new median ${fmt(median(aggregationSubject.warm))} ms, p90 ${fmt(percentile(aggregationSubject.warm, 90))} ms, logging ${fmt(aggregationSubject.logBytesPerRequest ?? Number.NaN, 0)} bytes per run.`,
             load,
           ],
@@ -477,13 +690,20 @@ async function buildVariants(
   ]
 }
 
-/** The Cedar engine module alone, bundled like the functions, with the wasm and policies. */
-async function buildCedarEngine(work: string): Promise<string> {
+/**
+ * The Cedar engine module alone (or another entry that loads it), bundled like the functions,
+ * with the wasm and the compiled policies beside it.
+ */
+async function buildCedarEngine(
+  work: string,
+  entry = join(REPO, 'functions/authz/engine.ts'),
+  file = 'engine.mjs'
+): Promise<string> {
   const dir = mkdtempSync(join(work, 'engine-'))
   await build({
     ...ESBUILD_COMMON,
-    entryPoints: [join(REPO, 'functions/authz/engine.ts')],
-    outfile: join(dir, 'engine.mjs'),
+    entryPoints: [entry],
+    outfile: join(dir, file),
     format: 'esm',
     banner: { js: ESM_BANNER },
   })

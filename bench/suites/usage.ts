@@ -4,11 +4,15 @@
  *    journal + raw events) against BatchWriteItem of the same raw event items, written with the
  *    same concurrency to another table of the same embedded store, interleaved batch by batch.
  * 2. Aggregation: a run after 100,000 events over 100 workspaces, and a run with nothing new.
+ * 3. Capacity units per event end to end (ingestion over HTTP + aggregation), counted from the
+ *    store's own request log (bench/store-request-log.ts: dynalite reports none, so the units
+ *    are computed from item sizes by DynamoDB's rules).
  */
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { createApp } from '../../functions/app/app.js'
 import { createApiKey } from '../../functions/domain/api-keys.js'
+import type { ServiceContext } from '../../functions/domain/context.js'
 import { createServiceKey } from '../../functions/domain/keys.js'
 import { createMember } from '../../functions/domain/members.js'
 import { createOrganization } from '../../functions/domain/organizations.js'
@@ -27,6 +31,8 @@ import { rawEventExpiry } from '../../functions/usage/ingestion.js'
 import { CountingDb } from '../../test/helpers/crashing-db.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { fmt } from '../stats.js'
+import { startStoreRequestLog } from '../store-request-log.js'
+import { TARGET_COLUMNS, targetRow } from '../targets.js'
 
 const WORKSPACES = 100
 const EVENTS = 100_000
@@ -35,6 +41,12 @@ const BATCH = 1000
 const CONCURRENT_BATCHES = 4
 /** BatchWriteItem calls in flight per batch, as the ingestion path uses. */
 const CALLS_PER_BATCH = 4
+/** Events ingested and aggregated through the request log (units per event). */
+const COUNTED_EVENTS = 20_000
+/** Issue 12's targets. */
+const INGESTION_RATIO_TARGET = 0.8
+const WRITE_UNITS_TARGET = 1.5
+const READ_UNITS_TARGET = 1
 
 /** Real key and member ids per workspace: ingestion rejects ids the organization lacks. */
 interface Subjects {
@@ -81,6 +93,42 @@ async function inGroups<T>(items: T[], size: number, run: (item: T) => Promise<v
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run))
 }
 
+/** An organization of WORKSPACES workspaces with the keys and members the events name. */
+async function seed(ctx: ServiceContext) {
+  const org = await createOrganization(ctx, { name: 'Bench' })
+  const workspaceIds = [org.default_workspace.id]
+  while (workspaceIds.length < WORKSPACES) {
+    workspaceIds.push(
+      (await createWorkspace(ctx, org.organization.id, { name: `ws ${workspaceIds.length}` })).id
+    )
+  }
+  // What the events name (odd events a key of their workspace, even ones a member).
+  const subjects: Subjects = { keys: [], members: [] }
+  for (const [ws, workspaceId] of workspaceIds.entries()) {
+    const keys: string[] = []
+    const members: string[] = []
+    for (let k = 0; k < 4; k++) {
+      if (ws % 2 && k < 3) {
+        const key = await createApiKey(ctx, org.organization.id, {
+          name: `bench ${ws}.${k}`,
+          workspace_id: workspaceId,
+        })
+        keys.push(key.id)
+      }
+      if (ws % 2 === 0 && k % 2 === 0) {
+        const member = await createMember(ctx, org.organization.id, {
+          email: `bench-${ws}-${k}@example.com`,
+          name: `Bench ${ws}.${k}`,
+        })
+        members[k] = member.id
+      }
+    }
+    subjects.keys.push(keys)
+    subjects.members.push(members)
+  }
+  return { org, workspaceIds, subjects }
+}
+
 const suite: BenchSuite = {
   name: 'Usage: ingestion and aggregation',
   async run(): Promise<BenchTable[]> {
@@ -98,37 +146,7 @@ const suite: BenchSuite = {
       actor: { type: 'system' as const, id: 'bench' },
       requestId: null,
     }
-    const org = await createOrganization(ctx, { name: 'Bench' })
-    const workspaceIds = [org.default_workspace.id]
-    while (workspaceIds.length < WORKSPACES) {
-      workspaceIds.push(
-        (await createWorkspace(ctx, org.organization.id, { name: `ws ${workspaceIds.length}` })).id
-      )
-    }
-    // What the events name (odd events a key of their workspace, even ones a member).
-    const subjects: Subjects = { keys: [], members: [] }
-    for (const [ws, workspaceId] of workspaceIds.entries()) {
-      const keys: string[] = []
-      const members: string[] = []
-      for (let k = 0; k < 4; k++) {
-        if (ws % 2 && k < 3) {
-          const key = await createApiKey(ctx, org.organization.id, {
-            name: `bench ${ws}.${k}`,
-            workspace_id: workspaceId,
-          })
-          keys.push(key.id)
-        }
-        if (ws % 2 === 0 && k % 2 === 0) {
-          const member = await createMember(ctx, org.organization.id, {
-            email: `bench-${ws}-${k}@example.com`,
-            name: `Bench ${ws}.${k}`,
-          })
-          members[k] = member.id
-        }
-      }
-      subjects.keys.push(keys)
-      subjects.members.push(members)
-    }
+    const { org, workspaceIds, subjects } = await seed(ctx)
     const service = await createServiceKey(ctx, 'bench')
     const app = createApp({ db, clock: systemClock, operatorKey: generateSecret('operator') })
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
@@ -190,10 +208,49 @@ const suite: BenchSuite = {
     start = performance.now()
     const nothing = await runAggregation({ db: idle, clock: systemClock })
     const idleMs = performance.now() - start
+    const units = await unitsPerEvent(store.endpoint)
     doc.destroy()
     await store.close()
+    const ratio = httpRate / sameRate
 
+    const perEvent = (phase: { writeUnits: number; readUnits: number } | undefined) => ({
+      write: (phase?.writeUnits ?? 0) / COUNTED_EVENTS,
+      read: (phase?.readUnits ?? 0) / COUNTED_EVENTS,
+    })
+    const ingestion = perEvent(units.get('ingestion'))
+    const aggregation = perEvent(units.get('aggregation'))
+    const endToEnd = {
+      write: ingestion.write + aggregation.write,
+      read: ingestion.read + aggregation.read,
+    }
     return [
+      {
+        title: 'Usage targets (issue 12)',
+        columns: TARGET_COLUMNS,
+        rows: [
+          targetRow(
+            'Ingestion over HTTP ÷ BatchWriteItem of the same items',
+            `${fmt(ratio, 2)} (${fmt(httpRate, 0)} vs ${fmt(sameRate, 0)} events/s)`,
+            `≥ ${INGESTION_RATIO_TARGET}`,
+            ratio >= INGESTION_RATIO_TARGET
+          ),
+          targetRow(
+            'Write units per event, end to end',
+            `${fmt(endToEnd.write, 2)} (ingestion ${fmt(ingestion.write, 2)}, aggregation ${fmt(aggregation.write, 2)})`,
+            `≤ ${WRITE_UNITS_TARGET}`,
+            endToEnd.write <= WRITE_UNITS_TARGET
+          ),
+          targetRow(
+            'Read units per event, end to end',
+            `${fmt(endToEnd.read, 2)} (ingestion ${fmt(ingestion.read, 2)}, aggregation ${fmt(aggregation.read, 2)})`,
+            `≤ ${READ_UNITS_TARGET}`,
+            endToEnd.read <= READ_UNITS_TARGET
+          ),
+        ],
+        notes: [
+          `Units: ${COUNTED_EVENTS.toLocaleString('en')} new events (batches of ${BATCH}) through POST /v1/usage/events, then the aggregation runs that count them, into a fresh table; every store request is taken from the store's own request log (bench/store-request-log.ts). dynalite reports no consumed capacity, so units are computed from the item sizes by DynamoDB's rules: 1 write unit per started KB written (deletes: the item's size; updates: the larger of before and after), 1 read unit per started 4 KB strongly consistent, half that eventually consistent, per item for GetItem/BatchGetItem (a missing item costs the minimum) and per page for Query. At on-demand prices (us-east-1: $0.625 per million write request units, $0.125 per million read request units) that is $${fmt(endToEnd.write * 0.625 + endToEnd.read * 0.125, 2)} per million events.`,
+        ],
+      },
       {
         title: `Ingestion: ${EVENTS.toLocaleString('en')} events in batches of ${BATCH}, ${CONCURRENT_BATCHES} batches at a time`,
         columns: ['path', 'events/s', 'relative to baseline'],
@@ -211,7 +268,7 @@ const suite: BenchSuite = {
           ],
         ],
         notes: [
-          'Target: HTTP ≥ 0.60 of the baseline. The HTTP path adds authentication, per-event ' +
+          `Target: HTTP ≥ ${INGESTION_RATIO_TARGET} of the baseline. The HTTP path adds authentication, per-event ` +
             'validation and pricing, and the duplicate check (a consistent BatchGetItem per 100 events).',
           `Groups of ${CONCURRENT_BATCHES * 2} batches alternate the three paths, against one ` +
             'embedded store (dynalite, in this process), into separate tables.',
@@ -254,6 +311,58 @@ const suite: BenchSuite = {
       },
     ]
   },
+}
+
+/**
+ * Write and read units of ingesting COUNTED_EVENTS new events over HTTP and aggregating them,
+ * by phase, from the store's request log (a fresh table, so nothing else is counted).
+ */
+async function unitsPerEvent(storeEndpoint: string, count = COUNTED_EVENTS) {
+  const log = await startStoreRequestLog(storeEndpoint)
+  const doc = createDocumentClient({ endpoint: log.endpoint })
+  try {
+    await ensureTable(doc, 'bench-units')
+    const db = new Db(doc, 'bench-units')
+    const ctx = {
+      db,
+      clock: systemClock,
+      actor: { type: 'system' as const, id: 'bench' },
+      requestId: null,
+    }
+    const { org, workspaceIds, subjects } = await seed(ctx)
+    const service = await createServiceKey(ctx, 'bench-units')
+    const app = createApp({ db, clock: systemClock, operatorKey: generateSecret('operator') })
+    const batches = events(org.organization.id, workspaceIds, subjects, new Date()).slice(
+      0,
+      count / BATCH
+    )
+    // Authenticating the service key once before counting (its first read is not per event).
+    await app.request('/v1/usage/events', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${service.secret}`, 'content-type': 'application/json' },
+      body: '{"events":[]}',
+    })
+    log.setPhase('ingestion')
+    await inGroups(batches, CONCURRENT_BATCHES, async (batch) => {
+      const res = await app.request('/v1/usage/events', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${service.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events: batch.map(({ cost_micros, ...event }) => event) }),
+      })
+      const body = (await res.json()) as { accepted: number }
+      if (res.status !== 200 || body.accepted !== BATCH) throw new Error(`ingest: ${res.status}`)
+    })
+    log.setPhase('aggregation')
+    let aggregated = 0
+    for (let run = 0; run < 10 && aggregated < count; run++) {
+      aggregated += (await runAggregation({ db, clock: systemClock })).events_aggregated
+    }
+    if (aggregated !== count) throw new Error(`aggregated ${aggregated} events`)
+    return log.totals()
+  } finally {
+    doc.destroy()
+    await log.close()
+  }
 }
 
 export default suite
