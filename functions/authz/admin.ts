@@ -43,6 +43,8 @@ export const ADMIN_ACTIONS = {
   read_policies: 'Organization',
   manage_policies: 'Organization',
   request_decisions: 'Organization',
+  read_decisions: 'Organization',
+  simulate_policies: 'Organization',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS

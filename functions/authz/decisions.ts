@@ -13,6 +13,7 @@ import {
   type DecisionError,
   decide,
   denied,
+  type PolicyInfo,
   type PolicySetHandle,
   preparsePolicySet,
 } from './engine.js'
@@ -22,7 +23,7 @@ import {
   FactLoader,
   type LoadedOrg,
 } from './fact-loader.js'
-import type { DecisionFacts } from './facts.js'
+import type { DecisionFacts, OrgFacts, OrgRevision } from './facts.js'
 import { type ProductRequest, RequestBuilder } from './request-builder.js'
 
 export type { DecisionOptions } from './fact-loader.js'
@@ -33,7 +34,35 @@ export type { ProductRequest } from './request-builder.js'
 interface OrgDecisions {
   policySet: PolicySetHandle
   requests: RequestBuilder
+  /** The revisions the snapshot was read at (recorded with each decision). */
+  revision: OrgRevision
 }
+
+/** What the decision log records beside a decision, from the snapshot that made it. */
+export interface DecisionLogContext {
+  revision: OrgRevision
+  /** Share of allowed decisions to keep (the organization's setting; denies always kept). */
+  allowedSampleRate: number
+}
+
+/**
+ * Decides recorded requests again over the organization's current facts, with its current
+ * policy set (`before`) and with a proposed one (`after`), in the same engine (simulation).
+ */
+export interface Replay {
+  /** The revisions of the facts the replay decides over. */
+  readonly revision: OrgRevision
+  /** Whether a policy id is in the current set (a recorded result naming another was not Cedar's alone). */
+  isCurrentPolicy(policyId: string): boolean
+  before(request: ProductRequest, now: Date): Promise<Decision>
+  after(request: ProductRequest, now: Date): Promise<Decision>
+  /** Returns the proposed set's slot in the engine for the next simulation. */
+  close(): void
+}
+
+/** Slots for proposed policy sets: cedar-wasm keeps a pre-parsed set until it is overwritten. */
+const freeReplaySlots: string[] = []
+let replaySlots = 0
 
 let instances = 0
 
@@ -61,6 +90,7 @@ export class DecisionService {
     this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => ({
       policySet: await this.policySetFor(organizationId, revision.policyRevision),
       requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
+      revision,
     }))
   }
 
@@ -132,6 +162,53 @@ export class DecisionService {
     return { request: built.request, policySet: state.policySet }
   }
 
+  /** The revision and sampling setting of the organization's current snapshot (no extra read when warm). */
+  async logContext(organizationId: string): Promise<DecisionLogContext> {
+    const org = await this.loader.load(organizationId)
+    const facts = await org.facts.organization()
+    return {
+      revision: org.state.revision,
+      allowedSampleRate: facts?.decisionLogSampleRate ?? 1,
+    }
+  }
+
+  /**
+   * A replay over the organization's current snapshot: `before` with its current policy set,
+   * `after` with the built-in policies plus `proposedCustom` (already validated), pre-parsed
+   * once for the whole replay.
+   */
+  async openReplay(organizationId: string, proposedCustom: readonly PolicyInfo[]): Promise<Replay> {
+    const org = await this.loader.load(organizationId)
+    const slot = freeReplaySlots.pop() ?? `replay:${++replaySlots}`
+    let proposed: PolicySetHandle
+    try {
+      proposed =
+        proposedCustom.length === 0 ? builtinPolicySet : preparsePolicySet(slot, proposedCustom)
+    } catch (error) {
+      freeReplaySlots.push(slot)
+      throw error
+    }
+    let open = true
+    return {
+      revision: org.state.revision,
+      isCurrentPolicy: (policyId) => org.state.policySet.descriptions.has(policyId),
+      before: (request, now) => decideOne(org, request, now),
+      after: (request, now) => decideOne(org, request, now, proposed),
+      close() {
+        if (open) freeReplaySlots.push(slot)
+        open = false
+      },
+    }
+  }
+
+  /**
+   * The facts of the organization's current snapshot, for enumerating candidates of a reverse
+   * query (`authorizeMany` then decides them against the same snapshot).
+   */
+  async organizationFacts(organizationId: string): Promise<OrgFacts | null> {
+    return (await this.loader.load(organizationId)).facts.organization()
+  }
+
   /** An Admin route's decision: same policy set and entity shapes as product decisions. */
   async authorizeAdmin(
     principal: AdminKeyPrincipal,
@@ -180,11 +257,12 @@ export class DecisionService {
 async function decideOne(
   org: LoadedOrg<OrgDecisions>,
   request: ProductRequest,
-  now: Date
+  now: Date,
+  policySet: PolicySetHandle = org.state.policySet
 ): Promise<Decision> {
   const built = await org.state.requests.build(request, now)
   if ('errors' in built) return denied(built.errors)
-  return decide(built.request, org.state.policySet)
+  return decide(built.request, policySet)
 }
 
 function policyInfoOf(policy: CustomPolicy) {

@@ -19,5 +19,7 @@ export const handler = handle(
     operatorKey,
     alertPublisher: alertPublisherFor(config.alertBusName),
     decisionOptions: decisionOptions(process.env),
+    // Lambda freezes the instance once the response is returned: write decisions before it.
+    decisionLogOptions: { mode: 'before-response' },
   })
 )

@@ -14,6 +14,7 @@ export const ID_PREFIXES = {
   auditEvent: 'evt',
   run: 'run',
   budgetAlert: 'bal',
+  decision: 'dec',
 } as const
 
 export type IdKind = keyof typeof ID_PREFIXES

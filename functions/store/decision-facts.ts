@@ -76,6 +76,9 @@ export async function readDecisionFacts(
           id: orgId,
           suspended: isSuspended(at(budgetStateKey(organizationScope(orgId)))),
           sellsChatSeats: ((at(keys.seatPool(orgId, 'chat'))?.purchased as number) ?? 0) > 0,
+          decisionLogSampleRate:
+            (org.settings as { decision_log_sample_rate?: number } | undefined)
+              ?.decision_log_sample_rate ?? 1,
         }
       : null
   }

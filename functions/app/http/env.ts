@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import type { DecisionOptions, DecisionService } from '../../authz/decisions.js'
 import type { Principal } from '../../domain/context.js'
+import type { DecisionLogOptions, DecisionRecorder } from '../../domain/decision-log.js'
 import type { AlertPublisher } from '../../lib/alert-bus.js'
 import type { Clock } from '../../lib/clock.js'
 import type { Db } from '../../store/db.js'
@@ -17,13 +18,19 @@ export interface AppDeps {
   decisions?: DecisionService | undefined
   /** Settings of the decision path made here when none is given (config.ts `decisionOptions`). */
   decisionOptions?: Partial<DecisionOptions> | undefined
+  /** Settings of the decision log writer made here (Lambda: `mode: 'before-response'`). */
+  decisionLogOptions?: Partial<DecisionLogOptions> | undefined
 }
 
 /**
  * The dependencies as requests see them: the decision service is always there, and the key
  * list cursors are sealed with (derived from the operator key, app/cursors.ts).
  */
-export type RequestDeps = AppDeps & { decisions: DecisionService; cursorKey: Buffer }
+export type RequestDeps = AppDeps & {
+  decisions: DecisionService
+  cursorKey: Buffer
+  decisionLog: DecisionRecorder
+}
 
 export interface AppEnv {
   Variables: {
