@@ -172,6 +172,11 @@ export function listDecisions(
   page: PageRequest,
   now: Date
 ): Promise<Page<DecisionRecord>> {
+  const { after_time, before_time } = filter
+  if (after_time && before_time && after_time.getTime() >= before_time.getTime()) {
+    // An empty range (a sort-key range the store would refuse).
+    return Promise.resolve({ data: [], has_more: false, next_cursor: null })
+  }
   return decisionLog.list(
     db,
     organizationId,
