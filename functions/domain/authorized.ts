@@ -35,6 +35,11 @@ export interface AuthorizedWorkspace {
   determining_policies: Decision['determining_policies']
 }
 
+export interface WalkOptions {
+  /** Candidates decided at most in this page (default SCAN_BUDGET). */
+  budget?: number
+}
+
 interface Position {
   kind: CandidateKind
   /** The last candidate of `kind` examined, or null to start at the first. */
@@ -63,7 +68,8 @@ async function walk<T>(
   kinds: readonly CandidateKind[],
   page: PageRequest,
   decide: (kind: CandidateKind, ids: string[]) => Promise<Decision[]>,
-  row: (kind: CandidateKind, id: string, decision: Decision) => T
+  row: (kind: CandidateKind, id: string, decision: Decision) => T,
+  budget: number
 ): Promise<Page<T>> {
   let position = openPosition(page.after, kinds)
   const data: T[] = []
@@ -74,7 +80,7 @@ async function walk<T>(
       organizationId,
       position.kind,
       position.after,
-      Math.min(CHUNK, SCAN_BUDGET - examined)
+      Math.min(CHUNK, budget - examined)
     )
     const decisions = chunk.ids.length > 0 ? await decide(position.kind, chunk.ids) : []
     for (let i = 0; i < chunk.ids.length; i++) {
@@ -96,7 +102,7 @@ async function walk<T>(
     } else {
       position = { kind: position.kind, after: lastId }
     }
-    if (examined >= SCAN_BUDGET) {
+    if (examined >= budget) {
       // Budget spent: hand back what was found and where to resume (possibly an empty page).
       const resume =
         position.after === null
@@ -116,7 +122,8 @@ export async function authorizedPrincipals(
   workspaceId: string,
   action: ProductAction,
   page: PageRequest,
-  now: Date
+  now: Date,
+  options: WalkOptions = {}
 ): Promise<Page<AuthorizedPrincipal>> {
   if (!(await workspaces.get(db, organizationId, workspaceId))) {
     throw notFound('workspace', workspaceId, 'id')
@@ -142,7 +149,8 @@ export async function authorizedPrincipals(
       object: 'authorized_principal',
       principal: { type: kind === 'member' ? 'Member' : 'ApiKey', id },
       determining_policies: decision.determining_policies,
-    })
+    }),
+    options.budget ?? SCAN_BUDGET
   )
 }
 
@@ -154,7 +162,8 @@ export async function authorizedWorkspaces(
   memberId: string,
   action: ProductAction,
   page: PageRequest,
-  now: Date
+  now: Date,
+  options: WalkOptions = {}
 ): Promise<Page<AuthorizedWorkspace>> {
   const member = await members.find(db, organizationId, memberId)
   if (member?.state !== 'ready') throw notFound('member', memberId, 'id')
@@ -179,6 +188,7 @@ export async function authorizedWorkspaces(
       object: 'authorized_workspace',
       workspace_id: id,
       determining_policies: decision.determining_policies,
-    })
+    }),
+    options.budget ?? SCAN_BUDGET
   )
 }
