@@ -92,7 +92,9 @@ async function proposedPolicies(
       'changes'
     )
   }
-  return [...proposed.values()]
+  // In id order, as the live path reads them once saved: Cedar then reports the same
+  // determining policies in the same order.
+  return [...proposed.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 
 /** The request a record was decided for, or null for a malformed batch item (denied as such). */
