@@ -33,6 +33,8 @@ export type { ProductRequest } from './request-builder.js'
 /** What the service keeps beside each organization snapshot. */
 interface OrgDecisions {
   policySet: PolicySetHandle
+  /** The organization has a custom permit (a built-in permit is then not the only way in). */
+  customPermits: boolean
   requests: RequestBuilder
   /** The revisions the snapshot was read at (recorded with each decision). */
   revision: OrgRevision
@@ -77,7 +79,7 @@ export class DecisionService {
   private readonly loader: FactLoader<OrgDecisions>
   private readonly policySets = new Map<
     string,
-    { policyRevision: number; handle: PolicySetHandle }
+    { policyRevision: number; handle: PolicySetHandle; customPermits: boolean }
   >()
   /** Distinguishes this service's pre-parsed sets from another's in the same process. */
   private readonly instance = ++instances
@@ -88,7 +90,7 @@ export class DecisionService {
   ) {
     const resolved = { ...DEFAULT_DECISION_OPTIONS, ...options }
     this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => ({
-      policySet: await this.policySetFor(organizationId, revision.policyRevision),
+      ...(await this.policySetFor(organizationId, revision.policyRevision)),
       requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
       revision,
     }))
@@ -209,6 +211,30 @@ export class DecisionService {
     return (await this.loader.load(organizationId)).facts.organization()
   }
 
+  /**
+   * Decides candidates of a reverse query: `authorizeMany`'s verdicts (allow or deny; a deny's
+   * policies and errors are not kept). When the organization has no custom permit, only the
+   * built-in permits can allow, and each of them needs the principal to hold a role: a member
+   * whose entities carry no role of the workspace and neither organization_admin nor
+   * billing_manager is denied without calling Cedar (docs/decision-log.md). The differential
+   * test proves the verdicts equal to /v1/authorize's.
+   */
+  async authorizeCandidates(
+    organizationId: string,
+    requests: readonly ProductRequest[],
+    now: Date
+  ): Promise<Decision[]> {
+    const org = await this.loader.load(organizationId)
+    return Promise.all(
+      requests.map(async (request) => {
+        const built = await org.state.requests.build(request, now)
+        if ('errors' in built) return denied(built.errors)
+        if (!org.state.customPermits && !holdsAnyRole(built.request)) return denied([])
+        return decide(built.request, org.state.policySet)
+      })
+    )
+  }
+
   /** An Admin route's decision: same policy set and entity shapes as product decisions. */
   async authorizeAdmin(
     principal: AdminKeyPrincipal,
@@ -237,19 +263,28 @@ export class DecisionService {
   private async policySetFor(
     organizationId: string,
     policyRevision: number
-  ): Promise<PolicySetHandle> {
+  ): Promise<{ policySet: PolicySetHandle; customPermits: boolean }> {
+    const of = (entry: { handle: PolicySetHandle; customPermits: boolean }) => ({
+      policySet: entry.handle,
+      customPermits: entry.customPermits,
+    })
     const cached = this.policySets.get(organizationId)
-    if (cached && cached.policyRevision >= policyRevision) return cached.handle
-    if (policyRevision === 0) return builtinPolicySet
+    if (cached && cached.policyRevision >= policyRevision) return of(cached)
+    if (policyRevision === 0) return { policySet: builtinPolicySet, customPermits: false }
     const stored = await this.facts.customPolicies(organizationId)
     const latest = this.policySets.get(organizationId)
-    if (latest && latest.policyRevision >= policyRevision) return latest.handle
+    if (latest && latest.policyRevision >= policyRevision) return of(latest)
     const handle =
       stored.length === 0
         ? builtinPolicySet
         : preparsePolicySet(`org:${organizationId}#${this.instance}`, stored.map(policyInfoOf))
-    this.policySets.set(organizationId, { policyRevision, handle })
-    return handle
+    const entry = {
+      policyRevision,
+      handle,
+      customPermits: stored.some((policy) => policy.effect === 'permit'),
+    }
+    this.policySets.set(organizationId, entry)
+    return of(entry)
   }
 }
 
@@ -263,6 +298,45 @@ async function decideOne(
   const built = await org.state.requests.build(request, now)
   if ('errors' in built) return denied(built.errors)
   return decide(built.request, policySet)
+}
+
+/** The org roles through which a built-in permit can allow a member (product-roles.cedar). */
+const PERMITTING_ORG_ROLES = new Set(['organization_admin', 'billing_manager'])
+
+/**
+ * Whether the request's principal could be allowed by a built-in permit: every one of them
+ * asks for `principal in resource.roles.<role>`, `principal in OrgRole::"organization_admin"`
+ * or `"billing_manager"` (members), or is the API key's own (keys are always decided).
+ */
+function holdsAnyRole(request: AuthorizationRequest): boolean {
+  if (request.principal.type !== 'Member') return true
+  // Cedar's JSON allows `{type, id}` and `{__entity: {type, id}}` for a reference.
+  const ref = (uid: object): { type: string; id: string } =>
+    '__entity' in uid
+      ? (uid.__entity as { type: string; id: string })
+      : (uid as { type: string; id: string })
+  const byId = new Map(
+    request.entities.map((e) => {
+      const uid = ref(e.uid)
+      return [`${uid.type}::${uid.id}`, e]
+    })
+  )
+  const seen = new Set<string>()
+  const pending = [`${request.principal.type}::${request.principal.id}`]
+  const rolePrefix = `${request.resource.id}/`
+  while (pending.length > 0) {
+    const entity = byId.get(pending.pop()!)
+    for (const parentUid of entity?.parents ?? []) {
+      const parent = ref(parentUid)
+      const key = `${parent.type}::${parent.id}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      if (parent.type === 'WorkspaceRole' && parent.id.startsWith(rolePrefix)) return true
+      if (parent.type === 'OrgRole' && PERMITTING_ORG_ROLES.has(parent.id)) return true
+      pending.push(key)
+    }
+  }
+  return false
 }
 
 function policyInfoOf(policy: CustomPolicy) {

@@ -134,7 +134,7 @@ export async function authorizedPrincipals(
     ['member', 'apiKey'],
     page,
     (kind, ids) =>
-      decisions.authorizeMany(
+      decisions.authorizeCandidates(
         organizationId,
         ids.map(
           (id): ProductRequest => ({
@@ -173,7 +173,7 @@ export async function authorizedWorkspaces(
     ['workspace'],
     page,
     (_kind, ids) =>
-      decisions.authorizeMany(
+      decisions.authorizeCandidates(
         organizationId,
         ids.map(
           (id): ProductRequest => ({
