@@ -42,11 +42,25 @@ export interface SimulationReport {
  * The organization's custom policies with `changes` applied, each new text checked as strictly
  * as `PUT /v1/policies/{id}` checks it; a change that would be refused → 400 naming it.
  */
+/**
+ * Which way the changes can move a verdict. A Cedar decision is allow iff some permit holds
+ * and no forbid holds, each policy evaluated on its own: adding a forbid or removing a permit
+ * can only turn allow into deny (`restrictive`), adding a permit or removing a forbid only deny
+ * into allow (`permissive`); a replaced text is a removal and an addition.
+ */
+type Direction = 'restrictive' | 'permissive' | 'mixed' | 'none'
+
+function directionOf(moves: ReadonlySet<'restrictive' | 'permissive'>): Direction {
+  if (moves.size === 0) return 'none'
+  if (moves.size === 2) return 'mixed'
+  return moves.has('restrictive') ? 'restrictive' : 'permissive'
+}
+
 async function proposedPolicies(
   db: Db,
   organizationId: string,
   changes: readonly PolicyChange[]
-): Promise<PolicyInfo[]> {
+): Promise<{ policies: PolicyInfo[]; direction: Direction }> {
   const current = await customPolicies.all(db, organizationId)
   const proposed = new Map<string, PolicyInfo>(
     current.map((p) => [
@@ -55,6 +69,11 @@ async function proposedPolicies(
     ])
   )
   const seen = new Set<string>()
+  const moves = new Set<'restrictive' | 'permissive'>()
+  const removed = (effect: PolicyInfo['effect']) =>
+    moves.add(effect === 'forbid' ? 'permissive' : 'restrictive')
+  const added = (effect: PolicyInfo['effect']) =>
+    moves.add(effect === 'forbid' ? 'restrictive' : 'permissive')
   changes.forEach((change, index) => {
     const param = `changes.${index}`
     if (!POLICY_ID_PATTERN.test(change.id)) {
@@ -70,15 +89,22 @@ async function proposedPolicies(
         `${param}.id`
       )
     }
+    const old = proposed.get(change.id)
     if ('delete' in change) {
-      if (!proposed.delete(change.id)) {
+      if (!old) {
         throw invalid(`There is no custom policy '${change.id}' to delete.`, `${param}.id`)
       }
+      proposed.delete(change.id)
+      removed(old.effect)
       return
     }
     try {
       const { policy } = checkPolicy(change.id, change)
       proposed.set(change.id, policy)
+      if (old?.cedar !== policy.cedar) {
+        if (old) removed(old.effect)
+        added(policy.effect)
+      }
     } catch (error) {
       if (!(error instanceof AppError)) throw error
       const located = new AppError(error.type, error.message, `${param}.cedar`)
@@ -94,7 +120,10 @@ async function proposedPolicies(
   }
   // In id order, as the live path reads them once saved: Cedar then reports the same
   // determining policies in the same order.
-  return [...proposed.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return {
+    policies: [...proposed.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    direction: directionOf(moves),
+  }
 }
 
 /** The request a record was decided for, or null for a malformed batch item (denied as such). */
@@ -117,7 +146,9 @@ function replayable(record: DecisionRecord): ProductRequest | null {
  * made — its context, at its time — against the current snapshot twice: with the current
  * policies (`before`) and with the proposed ones (`after`); a decision that flips is reported.
  * Cedar is deterministic, so when a record was made at the current revision (the same facts
- * and policies) its recorded result is `before` and only `after` is evaluated. Changes nothing.
+ * and policies) its recorded result is `before`; and when the changes can only restrict (or
+ * only widen) access, a verdict they cannot move is not evaluated again (see Direction).
+ * Changes nothing.
  */
 export async function simulatePolicies(
   db: Db,
@@ -126,8 +157,13 @@ export async function simulatePolicies(
   input: SimulationInput,
   now: Date
 ): Promise<SimulationReport> {
-  const proposed = await proposedPolicies(db, organizationId, input.changes)
-  const replay = await decisions.openReplay(organizationId, proposed)
+  const { policies, direction } = await proposedPolicies(db, organizationId, input.changes)
+  const replay = await decisions.openReplay(organizationId, policies)
+  /** A verdict the changes cannot move (see Direction): `after` is `before`, no Cedar call. */
+  const fixed = (verdict: Verdict) =>
+    direction === 'none' ||
+    (direction === 'restrictive' && verdict === 'deny') ||
+    (direction === 'permissive' && verdict === 'allow')
   const report: SimulationReport = {
     object: 'policy_simulation',
     replayed: 0,
@@ -153,11 +189,9 @@ export async function simulatePolicies(
             const current =
               record.revision.revision === replay.revision.revision &&
               record.determining_policies.every((p) => replay.isCurrentPolicy(p.policy_id))
-            const [before, after] = await Promise.all([
-              current ? record.decision : replay.before(request, at).then((d) => d.decision),
-              replay.after(request, at),
-            ])
-            return { before, after }
+            const before = current ? record.decision : (await replay.before(request, at)).decision
+            if (fixed(before)) return null
+            return { before, after: await replay.after(request, at) }
           })
         )
         records.forEach((record, i) => {
