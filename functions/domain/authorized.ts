@@ -19,9 +19,9 @@ import { workspaces } from '../store/workspaces.js'
  */
 
 /** Candidates decided at most per page (a sparse result may need several pages). */
-export const SCAN_BUDGET = 2000
+export const SCAN_BUDGET = 500
 /** Candidates read and decided together (one Query, one batched facts read). */
-const CHUNK = 500
+const CHUNK = 250
 
 export interface AuthorizedPrincipal {
   object: 'authorized_principal'

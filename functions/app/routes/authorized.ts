@@ -21,7 +21,7 @@ export const authorizedRoutes = new OpenAPIHono<AppEnv>()
 
 const tags = ['Decisions']
 const completeness =
-  'Complete: every member and API key (or workspace) is decided, with an empty context, by the same policies as POST /v1/authorize (custom policies and guardrails included). A page decides at most 2,000 candidates, so it may hold fewer rows than `limit` while `has_more` is true: follow `next_cursor` until it is null.'
+  'Complete: every member and API key (or workspace) is decided, with an empty context, by the same policies as POST /v1/authorize (custom policies and guardrails included). A page decides at most 500 candidates, so it may hold fewer rows than `limit` while `has_more` is true: follow `next_cursor` until it is null.'
 
 authorizedRoutes.openapi(
   securedRoute(ADMIN, {
