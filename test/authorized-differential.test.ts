@@ -44,7 +44,7 @@ const model: fc.Arbitrary<Model> = fc.record({
       orgRole: fc.option(fc.constantFrom(...ORG_ROLES), { freq: 3 }),
       parent: fc.option(fc.nat(), { freq: 2 }),
     }),
-    { maxLength: 3 }
+    { minLength: 1, maxLength: 3 }
   ),
   members: fc.array(
     fc.record({
@@ -61,7 +61,7 @@ const model: fc.Arbitrary<Model> = fc.record({
       index: fc.nat(),
       roles: fc.subarray([...WORKSPACE_ROLES], { minLength: 1, maxLength: 2 }),
     }),
-    { maxLength: 6 }
+    { minLength: 1, maxLength: 6 }
   ),
   keys: fc.array(fc.record({ workspace: fc.nat(), revoked: fc.boolean() }), { maxLength: 3 }),
   // Half the runs install forbids only: then the reverse queries skip Cedar for members
@@ -215,6 +215,7 @@ describe('reverse queries equal /v1/authorize', () => {
     let nonEmpty = 0
     let customRuns = 0
     let forbidOnlyRuns = 0
+    let groupReachRuns = 0
     await fc.assert(
       fc.asyncProperty(model, fc.integer({ min: 1, max: 4 }), async (m, limit) => {
         const b = await build(m)
@@ -248,7 +249,19 @@ describe('reverse queries equal /v1/authorize', () => {
         expect([...fromWorkspaces].sort()).toEqual(memberExpected.sort())
         if (expected.size > 0) nonEmpty++
         if (m.policies.length > 0) customRuns++
-        if (m.policies.every((id) => POLICY_POOL[id]!.startsWith('forbid'))) forbidOnlyRuns++
+        if (m.policies.every((id) => POLICY_POOL[id]!.startsWith('forbid'))) {
+          forbidOnlyRuns++
+          // A group's grant outside the default workspace reaching a member of that group.
+          const viaGroup = m.grants.some(
+            (g) =>
+              g.toGroup &&
+              g.workspace % b.workspaces.length !== 0 &&
+              m.members.some((member) =>
+                member.groups.some((i) => i % m.groups.length === g.index % m.groups.length)
+              )
+          )
+          if (viaGroup) groupReachRuns++
+        }
       }),
       // A fixed seed keeps the vacuity checks below from failing on an unlucky draw.
       { numRuns: 16, seed: 15 }
@@ -257,5 +270,6 @@ describe('reverse queries equal /v1/authorize', () => {
     expect(nonEmpty).toBeGreaterThan(6)
     expect(customRuns).toBeGreaterThan(6)
     expect(forbidOnlyRuns).toBeGreaterThan(4)
+    expect(groupReachRuns).toBeGreaterThan(1)
   }, 600_000)
 })

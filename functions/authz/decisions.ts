@@ -212,6 +212,15 @@ export class DecisionService {
   }
 
   /**
+   * Whether the organization's current policy set has a custom permit: without one, only
+   * members holding a role (`holdsAnyRole`) can be allowed, so a reverse query may enumerate
+   * role holders instead of every member.
+   */
+  async hasCustomPermits(organizationId: string): Promise<boolean> {
+    return (await this.loader.load(organizationId)).state.customPermits
+  }
+
+  /**
    * Decides candidates of a reverse query: `authorizeMany`'s verdicts (allow or deny; a deny's
    * policies and errors are not kept). When the organization has no custom permit, only the
    * built-in permits can allow, and each of them needs the principal to hold a role: a member
@@ -301,7 +310,10 @@ async function decideOne(
 }
 
 /** The org roles through which a built-in permit can allow a member (product-roles.cedar). */
-const PERMITTING_ORG_ROLES = new Set(['organization_admin', 'billing_manager'])
+export const PERMITTING_ORG_ROLES: ReadonlySet<string> = new Set([
+  'organization_admin',
+  'billing_manager',
+])
 
 /**
  * Whether the request's principal could be allowed by a built-in permit: every one of them

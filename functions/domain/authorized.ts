@@ -1,8 +1,12 @@
-import type { DecisionService, ProductRequest } from '../authz/decisions.js'
+import {
+  type DecisionService,
+  PERMITTING_ORG_ROLES,
+  type ProductRequest,
+} from '../authz/decisions.js'
 import type { Decision } from '../authz/engine.js'
 import { invalid, notFound } from '../lib/errors.js'
 import type { ProductAction } from '../model/index.js'
-import { type CandidateKind, candidateIds } from '../store/candidates.js'
+import { type CandidateKind, candidateIds, roleHolders } from '../store/candidates.js'
 import type { Db } from '../store/db.js'
 import { members } from '../store/members.js'
 import type { Page, PageRequest } from '../store/pagination.js'
@@ -62,9 +66,15 @@ function openPosition(cursor: string | undefined, kinds: readonly CandidateKind[
  * The shared walk: candidates of `kinds` in order from `cursor`, each chunk decided through
  * `decide`; the allowed ones become rows until the page is full or the budget is spent.
  */
+/** The next candidates of a kind after `after` (exclusive), in id order, at most `max`. */
+type CandidateSource = (
+  kind: CandidateKind,
+  after: string | null,
+  max: number
+) => Promise<{ ids: string[]; more: boolean }>
+
 async function walk<T>(
-  db: Db,
-  organizationId: string,
+  source: CandidateSource,
   kinds: readonly CandidateKind[],
   page: PageRequest,
   decide: (kind: CandidateKind, ids: string[]) => Promise<Decision[]>,
@@ -75,13 +85,7 @@ async function walk<T>(
   const data: T[] = []
   let examined = 0
   for (;;) {
-    const chunk = await candidateIds(
-      db,
-      organizationId,
-      position.kind,
-      position.after,
-      Math.min(CHUNK, budget - examined)
-    )
+    const chunk = await source(position.kind, position.after, Math.min(CHUNK, budget - examined))
     const decisions = chunk.ids.length > 0 ? await decide(position.kind, chunk.ids) : []
     for (let i = 0; i < chunk.ids.length; i++) {
       const id = chunk.ids[i]!
@@ -114,6 +118,35 @@ async function walk<T>(
   }
 }
 
+/**
+ * Members that hold a role in the workspace (their own grant, streamed in id order) merged
+ * with those reaching it through groups or an org role (read once per page); API keys all.
+ */
+function roleHolderSource(
+  db: Db,
+  organizationId: string,
+  workspaceId: string,
+  everyone: CandidateSource
+): CandidateSource {
+  let others: Promise<string[]> | undefined
+  return async (kind, after, max) => {
+    if (kind !== 'member') return everyone(kind, after, max)
+    others ??= roleHolders.others(db, organizationId, workspaceId, [...PERMITTING_ORG_ROLES])
+    const [granted, reached] = await Promise.all([
+      roleHolders.granted(db, organizationId, workspaceId, after, max),
+      others,
+    ])
+    // Past the last granted id read, the granted stream has not been seen yet: stop there.
+    const bound = granted.more ? granted.ids[granted.ids.length - 1] : undefined
+    const extra = reached.filter(
+      (id) => (after === null || id > after) && (bound === undefined || id <= bound)
+    )
+    const ids = [...new Set([...granted.ids, ...extra])].sort()
+    if (ids.length > max) return { ids: ids.slice(0, max), more: true }
+    return { ids, more: granted.more }
+  }
+}
+
 /** Who may do `action` in the workspace: its organization's members, then its API keys. */
 export async function authorizedPrincipals(
   db: Db,
@@ -128,9 +161,15 @@ export async function authorizedPrincipals(
   if (!(await workspaces.get(db, organizationId, workspaceId))) {
     throw notFound('workspace', workspaceId, 'id')
   }
+  const everyone: CandidateSource = (kind, after, max) =>
+    candidateIds(db, organizationId, kind, after, max)
+  // Without a custom permit only role holders can be allowed (DecisionService.hasCustomPermits):
+  // members come from the workspace's grants, its groups' and the org roles' members instead.
+  const source = (await decisions.hasCustomPermits(organizationId))
+    ? everyone
+    : roleHolderSource(db, organizationId, workspaceId, everyone)
   return walk(
-    db,
-    organizationId,
+    source,
     ['member', 'apiKey'],
     page,
     (kind, ids) =>
@@ -168,8 +207,7 @@ export async function authorizedWorkspaces(
   const member = await members.find(db, organizationId, memberId)
   if (member?.state !== 'ready') throw notFound('member', memberId, 'id')
   return walk(
-    db,
-    organizationId,
+    (kind, after, max) => candidateIds(db, organizationId, kind, after, max),
     ['workspace'],
     page,
     (_kind, ids) =>
