@@ -298,7 +298,7 @@ async function reverseQueries(
     ])
     if (phase === 'warm') {
       notes.push(
-        `Reverse queries: authorized-principals (the route's function, in process) for ${workspaces.length} workspaces × ${actions.join(', ')}, every page of 100 followed (${pages.length} pages, ${found} principals found per pass; p50 ${fmt(percentile(pages, 50))} ms, max ${fmt(Math.max(...pages))} ms warm). Each page decides at most ${SCAN_BUDGET} candidates (members, then API keys) through the /v1/authorize decision path (without custom permits, a member holding no role is denied without a Cedar call); pages with has_more but no cursor: ${incompleteWithoutCursor}. Cold = a new decision service after a revision bump (every fact read from the store); warm = the second pass over the same service.`
+        `Reverse queries: authorized-principals (the route's function, in process) for ${workspaces.length} workspaces × ${actions.join(', ')}, every page of 100 followed (${pages.length} pages, ${found} principals found per pass; p50 ${fmt(percentile(pages, 50))} ms, max ${fmt(Math.max(...pages))} ms warm). Each page decides at most ${SCAN_BUDGET} candidates (members, then API keys) through the /v1/authorize decision path; the organization has no custom permit, so the member candidates are the workspace's role holders and a member holding no role is denied without a Cedar call (docs/decision-log.md); pages with has_more but no cursor: ${incompleteWithoutCursor}. Cold = a new decision service after a revision bump (every fact read from the store); warm = the second pass over the same service.`
       )
     }
   }
