@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * Three projects, so that developers get a fast loop and CI still runs everything:
+ * Four projects, so that developers get a fast loop and CI still runs everything:
  * - unit: pure code (beside it in functions/) and tests that boot neither the store nor the app;
  * - http: requests through app.request() against the embedded store (any new test/ file lands here);
- * - slow: property tests with many runs, sweeps, 1,000-user SCIM, child processes, built bundles.
- * `npm run test:fast` = unit + http; `npm test` runs all three.
+ * - slow: property tests with many runs, sweeps, 1,000-user SCIM, child processes, built bundles;
+ * - browser: Chromium driving the real local server (the console, /docs).
+ * `npm run test:fast` = unit + http; `npm test` runs all four.
  */
 const UNIT = [
   'functions/**/*.test.ts',
@@ -14,11 +15,13 @@ const UNIT = [
   'test/policies.test.ts',
   'test/lambda-bootstrap.test.ts',
   'test/infra-stack.test.ts',
+  'test/infra-webhooks.test.ts',
 ]
 const SLOW = [
   'test/scim-provisioning-1000*.test.ts',
   'test/bundle-smoke.test.ts',
   'test/local-server.test.ts',
+  'test/webhooks-local-server.test.ts',
   'test/embedded-store-memory.test.ts',
   'test/runtime.test.ts',
   'test/usage-properties.test.ts',
@@ -32,6 +35,8 @@ const SLOW = [
   'test/store-faults.test.ts',
   'test/realistic-org.test.ts',
 ]
+/** Headless Chromium (playwright-core) against the real local server: the console, /docs. */
+const BROWSER = ['test/browser/**/*.test.ts']
 
 export default defineConfig({
   test: {
@@ -48,9 +53,23 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: UNIT } },
       {
         extends: true,
-        test: { name: 'http', include: ['test/**/*.test.ts'], exclude: [...UNIT, ...SLOW] },
+        test: {
+          name: 'http',
+          include: ['test/**/*.test.ts'],
+          exclude: [...UNIT, ...SLOW, ...BROWSER],
+        },
       },
       { extends: true, test: { name: 'slow', include: SLOW } },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: BROWSER,
+          // Builds the console once before any browser test (scripts/build-console.ts).
+          globalSetup: ['test/browser/global-setup.ts'],
+          testTimeout: 120_000,
+        },
+      },
     ],
   },
 })

@@ -1,5 +1,6 @@
 import type { DecisionOptions } from './authz/decisions.js'
 import { DEFAULT_TABLE_NAME } from './store/table-definition.js'
+import type { WebhookUrlPolicy } from './webhooks/url.js'
 
 /**
  * The one reader of the environment (docs/configuration.md). Each entry point in functions/entry/
@@ -29,6 +30,10 @@ export interface LocalServerConfig {
   operatorKey: string | undefined
   aggregationIntervalSeconds: number
   decisions: Partial<DecisionOptions>
+  /** How often the local deliverer sends due webhook attempts; 0 = never. */
+  webhookDeliveryIntervalSeconds: number
+  /** WEBHOOK_ALLOW_LOCAL_HTTP (default true locally): http://localhost endpoints accepted. */
+  webhookUrls: WebhookUrlPolicy
 }
 
 export function localServerConfig(env: Env): LocalServerConfig {
@@ -53,7 +58,27 @@ export function localServerConfig(env: Env): LocalServerConfig {
     operatorKey: env.OPERATOR_KEY,
     aggregationIntervalSeconds: interval,
     decisions: decisionOptions(env),
+    webhookDeliveryIntervalSeconds: seconds(env, 'WEBHOOK_DELIVERY_INTERVAL_SECONDS', 5),
+    webhookUrls: { allowLocalHttp: flag(env, 'WEBHOOK_ALLOW_LOCAL_HTTP', true) },
   }
+}
+
+function seconds(env: Env, name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0) {
+    throw new Error(`${name} must be a number of seconds ≥ 0: ${raw}`)
+  }
+  return value
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  throw new Error(`${name} must be true or false: ${raw}`)
 }
 
 /**
@@ -86,10 +111,19 @@ export interface LambdaConfig {
   tableName: string
   /** ALERT_BUS_NAME: the EventBridge bus budget alerts go to; none when unset. */
   alertBusName: string | undefined
+  /**
+   * WEBHOOK_ALLOW_LOCAL_HTTP: never set by the stack, so endpoints must be https (and not
+   * loopback or private addresses); only a local run of the built function turns it on.
+   */
+  webhookUrls: WebhookUrlPolicy
 }
 
 export function lambdaConfig(env: Env): LambdaConfig {
-  return { tableName: required(env, 'TABLE_NAME'), alertBusName: env.ALERT_BUS_NAME || undefined }
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    alertBusName: env.ALERT_BUS_NAME || undefined,
+    webhookUrls: { allowLocalHttp: flag(env, 'WEBHOOK_ALLOW_LOCAL_HTTP', false) },
+  }
 }
 
 /**

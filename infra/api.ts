@@ -34,6 +34,9 @@ export class AdminApi extends Construct {
     this.function = createNodeFunction(this, 'Function', {
       entry: API_ENTRY,
       description: 'Admin engine HTTP API (Hono)',
+      // /docs serves Swagger UI from files shipped beside the bundle, not from a CDN.
+      docs: true,
+      console: true,
       environment: {
         TABLE_NAME: props.table.tableName,
         // The ARN only: the function reads the value from Secrets Manager at cold start.

@@ -39,14 +39,38 @@ export const ESM_BANNER = [
   'const __dirname=__cjsDirname(__filename);',
 ].join(';')
 
+const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
+
+/**
+ * The swagger-ui-dist files `/docs` serves (functions/app/routes/docs.ts), with its licence:
+ * the API bundle has no node_modules, so they sit in `swagger-ui/` beside it, where docs.ts
+ * looks first. test/bundle-smoke.test.ts fetches each served file from the built function.
+ */
+export const SWAGGER_UI_DIR = dirname(require.resolve('swagger-ui-dist/package.json'))
+export const SWAGGER_UI_SHIPPED = ['swagger-ui.css', 'swagger-ui-bundle.js', 'LICENSE', 'NOTICE']
+
+/** Shell commands that put the /docs assets beside the bundle. */
+export function docsAssets(outputDir: string): string[] {
+  const files = SWAGGER_UI_SHIPPED.map((file) => quote(join(SWAGGER_UI_DIR, file))).join(' ')
+  return [
+    `mkdir -p ${quote(`${outputDir}/swagger-ui`)}`,
+    `cp ${files} ${quote(`${outputDir}/swagger-ui`)}/`,
+  ]
+}
+
 /** Shell commands that put cedar-wasm and the Cedar schema/policies beside the bundle. */
 export function assetExtras(outputDir: string): string[] {
-  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
   return [
     `cp ${quote(CEDAR_GLUE_FILE)} ${quote(CEDAR_WASM_FILE)} ${quote(outputDir)}/`,
     `mkdir -p ${quote(`${outputDir}/policies`)}`,
     `cp ${quote(POLICIES_SOURCE)}*.cedar* ${quote(`${outputDir}/policies`)}/`,
   ]
+}
+
+/** The shell command that builds the browser console into the asset (run in the project root). */
+export function consoleBuild(outputDir: string): string[] {
+  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
+  return [`node_modules/.bin/tsx scripts/build-console.ts --out ${quote(`${outputDir}/console`)}`]
 }
 
 export interface NodeFunctionProps {
@@ -62,6 +86,13 @@ export interface NodeFunctionProps {
    * not import the engine would only carry 4 MiB of wasm it never loads.
    */
   cedar?: boolean
+  /** Whether the function serves `/docs` (default false): then Swagger UI's files ship beside it. */
+  docs?: boolean
+  /**
+   * Whether the browser console ships beside the bundle (default false): built into
+   * `console/` of the asset by scripts/build-console.ts, read by the API on first request.
+   */
+  console?: boolean
   /** Asynchronous invocations (e.g. EventBridge Scheduler): retries, then this queue. */
   asyncInvocation?: { retryAttempts: number; maxEventAge: Duration; deadLetterQueue: IQueue }
 }
@@ -81,6 +112,7 @@ export function createNodeFunction(
     removalPolicy: RemovalPolicy.DESTROY,
   })
   const cedar = props.cedar ?? true
+  const docs = props.docs ?? false
   return new NodejsFunction(scope, id, {
     entry: props.entry,
     handler: 'handler',
@@ -116,7 +148,11 @@ export function createNodeFunction(
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
-        afterBundling: (_inputDir, outputDir) => (cedar ? assetExtras(outputDir) : []),
+        afterBundling: (_inputDir, outputDir) => [
+          ...(cedar ? assetExtras(outputDir) : []),
+          ...(docs ? docsAssets(outputDir) : []),
+          ...(props.console ? consoleBuild(outputDir) : []),
+        ],
       },
     },
   })

@@ -7,6 +7,11 @@ export const AGGREGATE_ENTRY = fileURLToPath(
   new URL('../functions/entry/aggregate-lambda.ts', import.meta.url)
 )
 
+/** The webhook deliverer's Lambda entry; the stack adds it (every minute) when it exists. */
+export const WEBHOOK_DELIVERER_ENTRY = fileURLToPath(
+  new URL('../functions/entry/webhook-deliverer-lambda.ts', import.meta.url)
+)
+
 export const DEFAULT_SCHEDULE = 'rate(5 minutes)'
 
 /** What a deployment is parameterised by: CDK context (`-c stage=prod -c schedule=…`). */
@@ -19,6 +24,8 @@ export interface StackConfig {
   alarmEmail?: string
   /** The aggregation job's entry file; no scheduled job without it. */
   aggregationEntry?: string
+  /** The webhook deliverer's entry file; no deliverer without it. */
+  webhookDelivererEntry?: string
 }
 
 const STAGE = /^[a-z][a-z0-9-]{0,19}$/
@@ -66,6 +73,9 @@ export function readStackConfig(node: Node, entryExists = existsSync): StackConf
     schedule,
     ...(alarmEmail ? { alarmEmail } : {}),
     ...(entryExists(AGGREGATE_ENTRY) ? { aggregationEntry: AGGREGATE_ENTRY } : {}),
+    ...(entryExists(WEBHOOK_DELIVERER_ENTRY)
+      ? { webhookDelivererEntry: WEBHOOK_DELIVERER_ENTRY }
+      : {}),
   }
 }
 

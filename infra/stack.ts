@@ -8,6 +8,7 @@ import { AdminApi } from './api.js'
 import type { StackConfig } from './config.js'
 import { Monitoring } from './monitoring.js'
 import { createTable } from './table.js'
+import { WebhookDeliverer } from './webhooks.js'
 
 export type AdminEngineStackProps = StackProps & StackConfig
 
@@ -19,9 +20,11 @@ export type AdminEngineStackProps = StackProps & StackConfig
 export class AdminEngineStack extends Stack {
   readonly api: AdminApi
   readonly aggregation?: AggregationJob
+  readonly webhookDeliverer?: WebhookDeliverer
 
   constructor(scope: Construct, id: string, props: AdminEngineStackProps) {
-    const { stage, schedule, alarmEmail, aggregationEntry, ...stackProps } = props
+    const { stage, schedule, alarmEmail, aggregationEntry, webhookDelivererEntry, ...stackProps } =
+      props
     super(scope, id, {
       description: `Admin engine (${stage}): policy and usage engine for the Admin Panel`,
       ...stackProps,
@@ -60,6 +63,14 @@ export class AdminEngineStack extends Stack {
         schedule,
       })
       monitoring.functionHealth('Aggregation', this.aggregation.function)
+    }
+
+    if (webhookDelivererEntry) {
+      this.webhookDeliverer = new WebhookDeliverer(this, 'WebhookDeliverer', {
+        entry: webhookDelivererEntry,
+        table,
+      })
+      monitoring.functionHealth('WebhookDeliverer', this.webhookDeliverer.function)
     }
 
     const outputs: Record<string, string> = {

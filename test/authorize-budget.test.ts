@@ -67,8 +67,8 @@ describe('hard spend limits', () => {
       enforcement: 'hard',
     })
     await spend3(ws, key)
-    // Not yet: the limit is enforced from the aggregation run on.
-    expect(await ask.summary(invoke)).toBe('allow:api-key-invoke')
+    // Already: ingestion's live spend reached the hard limit (docs/rate-limits.md, "Live spend").
+    expect(await ask.summary(invoke)).toBe('deny:forbid-workspace-budget-exhausted')
 
     await aggregate(h)
     const denied = await ask.one(invoke)

@@ -234,10 +234,7 @@ describe('the next decision sees', () => {
       action: 'invoke_model',
       workspace: ws,
     }
-    await api.put(`/v1/workspaces/${ws}/spend-limit`, {
-      monthly_limit: '1.00',
-      enforcement: 'hard',
-    })
+    // The usage first, then the limit: so the run, not ingestion's live spend, exhausts it.
     await sendEvents(h, svc, [
       usageEvent({
         id: 'evt-fresh-1',
@@ -247,6 +244,10 @@ describe('the next decision sees', () => {
         input_tokens: 1_000_000,
       }),
     ])
+    await api.put(`/v1/workspaces/${ws}/spend-limit`, {
+      monthly_limit: '1.00',
+      enforcement: 'hard',
+    })
     expect(await ask.summary(request)).toBe('allow:api-key-invoke')
     await aggregate(h)
     expect(await ask.summary(request)).toBe('deny:forbid-workspace-budget-exhausted')
@@ -265,7 +266,7 @@ describe('the aggregation job', () => {
       action: 'invoke_model',
       workspace: racer,
     }
-    await api.put(`/v1/workspaces/${racer}/spend-limit`, { monthly_limit: '1.00' })
+    // The usage first, then the limit: so the run, not ingestion's live spend, exhausts it.
     await sendEvents(h, svc, [
       usageEvent({
         id: 'evt-race-1',
@@ -275,6 +276,7 @@ describe('the aggregation job', () => {
         input_tokens: 1_000_000,
       }),
     ])
+    await api.put(`/v1/workspaces/${racer}/spend-limit`, { monthly_limit: '1.00' })
     const during: string[] = []
     // Just before the job writes the budget states (after its `budget.suspended` audit entry):
     // a decision now reads the old state under the already bumped revision.

@@ -3,12 +3,14 @@
  * esbuild bundling) writes the cloud assembly once; each Lambda asset is copied out of it into a
  * directory with no node_modules, loaded in a bare Node process with the environment from the
  * template, and invoked against the embedded store — the API function with API Gateway HTTP API
- * (payload 2.0) events, the aggregation function with the event its schedule sends. The operator
+ * (payload 2.0) events, the aggregation function with the event its schedule sends, the webhook
+ * deliverer with its rule's event (delivering to a local receiver that verifies signatures). The operator
  * secret comes from a local Secrets Manager endpoint and budget alerts go to a local EventBridge
  * endpoint, through the functions' own SDK.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,6 +39,7 @@ import {
   synthesizeWithBundling,
 } from './helpers/lambda-local/lambda-assets.js'
 import { scheduledEvent } from './helpers/lambda-local/scheduled-event.js'
+import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js'
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:OperatorSecret-AbCdEf'
 const TABLE_NAME = 'smoke-admin-engine'
@@ -51,7 +54,8 @@ const OPERATOR_KEY = `op_${SECRET_VALUE}`
 /** The functions this file knows how to exercise, by construct path below the stack. */
 const API_PATH = 'Api/Function/Resource'
 const AGGREGATION_PATH = 'Aggregation/Function/Resource'
-const EXERCISED = [API_PATH, AGGREGATION_PATH]
+const DELIVERER_PATH = 'WebhookDeliverer/Function/Resource'
+const EXERCISED = [API_PATH, AGGREGATION_PATH, DELIVERER_PATH]
 
 let outdir: string
 let stack: SynthesizedStack
@@ -89,7 +93,9 @@ function functionAt(path: string): LambdaAsset {
 
 async function start(
   asset: LambdaAsset,
-  endpoints: { dynamodb?: string } = {}
+  endpoints: { dynamodb?: string } = {},
+  /** Variables the stack does not set (e.g. a local-only switch). */
+  extra: Record<string, string> = {}
 ): Promise<LocalLambda> {
   const taskRoot = copyToCleanDirectory(asset)
   taskRoots.push(taskRoot)
@@ -102,14 +108,15 @@ async function start(
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb ?? store.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+    ...extra,
   })
 }
 
-/** Calls the API function's built asset with an HTTP API event. */
-async function send(request: HttpRequest & { key?: string }) {
+/** Calls the API function's built asset (by default the one started first) with an HTTP API event. */
+async function send(request: HttpRequest & { key?: string }, via: LocalLambda = api) {
   const headers = { ...request.headers }
   if (request.key) headers.authorization = `Bearer ${request.key}`
-  const { result } = await api.invoke<APIGatewayProxyStructuredResultV2>(
+  const { result } = await via.invoke<APIGatewayProxyStructuredResultV2>(
     httpApiEvent({ ...request, headers })
   )
   const body = result.body ? JSON.parse(result.body) : undefined
@@ -144,6 +151,17 @@ it('ships the bundle, its source map, the wasm and policies exactly when it load
     expect(files).toContain('index.mjs')
     expect(files).toContain('index.mjs.map')
     expect(files.filter((file) => file.includes('node_modules'))).toEqual([])
+    // Only the API function serves /docs: Swagger UI's files (and licence) beside its bundle.
+    expect(files.filter((file) => file.startsWith('swagger-ui/')).sort(), asset.path).toEqual(
+      asset === functionAt(API_PATH)
+        ? [
+            'swagger-ui/LICENSE',
+            'swagger-ui/NOTICE',
+            'swagger-ui/swagger-ui-bundle.js',
+            'swagger-ui/swagger-ui.css',
+          ]
+        : []
+    )
     if (loadsCedar(asset)) {
       expect(files.filter((file) => file.endsWith('.wasm'))).toEqual(['cedar_wasm_bg.wasm'])
       // The engine evaluates cedar-wasm's glue itself (to rebuild it after a trap).
@@ -159,6 +177,41 @@ it('ships the bundle, its source map, the wasm and policies exactly when it load
 describe('the API function, from its built asset', () => {
   it('read the operator secret once, at cold start', async () => {
     expect(secrets.requests).toEqual([SECRET_ARN])
+  })
+
+  it('serves /docs and the swagger-ui-dist files it loads from the bundle, not a CDN', async () => {
+    const page = await api.invoke<APIGatewayProxyStructuredResultV2>(
+      httpApiEvent({ method: 'GET', path: '/docs' })
+    )
+    expect(page.result.statusCode).toBe(200)
+    expect(page.result.headers?.['content-security-policy']).toContain("default-src 'none'")
+    expect(page.result.body).toContain('docs/assets/swagger-ui-bundle.js')
+    for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+      const { result } = await api.invoke<APIGatewayProxyStructuredResultV2>(
+        httpApiEvent({ method: 'GET', path: `/docs/assets/${file}` })
+      )
+      expect(result.statusCode, file).toBe(200)
+      const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8')
+      const installed = readFileSync(
+        createRequire(import.meta.url).resolve(`swagger-ui-dist/${file}`)
+      )
+      expect(body.equals(installed), file).toBe(true)
+    }
+  })
+
+  it('serves the browser console from the files built beside the bundle', async () => {
+    expect(filesIn(functionAt(API_PATH).assetDir)).toContain('console/index.html')
+    const get = async (path: string) =>
+      (await api.invoke<APIGatewayProxyStructuredResultV2>(httpApiEvent({ method: 'GET', path })))
+        .result
+    const page = await get('/console')
+    expect(page.statusCode).toBe(200)
+    expect(page.headers?.['content-security-policy']).toContain("script-src 'self'")
+    const script = /\/console\/assets\/app-\w+\.js/.exec(page.body ?? '')?.[0]
+    expect(script).toBeDefined()
+    const asset = await get(script!)
+    expect(asset.statusCode).toBe(200)
+    expect(asset.headers?.['content-type']).toMatch(/javascript/)
   })
 
   it('answers health after reaching its table', async () => {
@@ -272,6 +325,33 @@ describe('the API function, from its built asset', () => {
     const code = await decide('use_code')
     expect(code.decision).toBe('deny')
     expect(code.determining_policies.map((p) => p.policy_id)).toContain('forbid-no-code-seat')
+
+    // Rate limits in the built asset: 2 requests per minute, so a third is denied by them (a
+    // minute that turns between the calls allows 2 more: at most 4 are allowed before a deny).
+    const limits = await send({
+      method: 'PUT',
+      path: `/v1/workspaces/${workspaceId}/rate-limits`,
+      key: adminKey,
+      json: { limits: [{ model: '*', requests_per_minute: 2 }] },
+    })
+    expect(limits.status).toBe(200)
+    const decisions: Awaited<ReturnType<typeof decide>>[] = []
+    while (decisions.length < 6 && decisions.at(-1)?.decision !== 'deny') {
+      decisions.push(await decide('use_studio'))
+    }
+    const denied = decisions.at(-1)!
+    expect(decisions.length).toBeGreaterThanOrEqual(3)
+    expect(decisions.length).toBeLessThanOrEqual(5)
+    expect(denied.decision).toBe('deny')
+    expect(denied.determining_policies.map((p) => p.policy_id)).toEqual(['forbid-rate-limit'])
+    expect(denied).toMatchObject({ rate_limit: { limit_type: 'requests_per_minute', limit: 2 } })
+    const cleared = await send({
+      method: 'PUT',
+      path: `/v1/workspaces/${workspaceId}/rate-limits`,
+      key: adminKey,
+      json: { limits: [] },
+    })
+    expect(cleared.status).toBe(200)
 
     const deactivated = await send({
       method: 'PATCH',
@@ -520,5 +600,115 @@ describe('the aggregation function, from its built asset', () => {
     } finally {
       unreachable.close()
     }
+  })
+})
+
+describe('the webhook deliverer, from its built asset', () => {
+  let deliverer: LocalLambda
+  /** The API asset as a local run would start it: http://127.0.0.1 endpoints accepted. */
+  let localApi: LocalLambda
+  let receiver: WebhookReceiver
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver()
+    deliverer = await start(functionAt(DELIVERER_PATH))
+    localApi = await start(functionAt(API_PATH), {}, { WEBHOOK_ALLOW_LOCAL_HTTP: 'true' })
+  }, 60_000)
+  afterAll(async () => {
+    deliverer?.close()
+    localApi?.close()
+    await receiver?.close()
+  })
+
+  /** What the every-minute EventBridge rule sends the function. */
+  const ruleEvent = () => ({
+    version: '0',
+    id: randomBytes(16).toString('hex'),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:123456789012:rule/WebhookDeliverer'],
+    detail: {},
+  })
+
+  it('as deployed, the API accepts https endpoints only', async () => {
+    const org = await send({
+      method: 'POST',
+      path: '/v1/organizations',
+      key: OPERATOR_KEY,
+      json: { name: 'Strict Hooks Inc' },
+    })
+    const refused = await send({
+      method: 'POST',
+      path: '/v1/webhooks',
+      key: org.body.admin_key.secret,
+      json: { url: receiver.url('/strict'), event_types: ['policy.changed'] },
+    })
+    expect(refused.status).toBe(400)
+    expect(refused.body.error).toMatchObject({ type: 'invalid_request', param: 'url' })
+  })
+
+  it('delivers events queued by the API, signed so that Webhook.verify accepts them, and records the attempts', async () => {
+    const org = await send(
+      { method: 'POST', path: '/v1/organizations', key: OPERATOR_KEY, json: { name: 'Hooks Inc' } },
+      localApi
+    )
+    expect(org.status).toBe(201)
+    const adminKey = org.body.admin_key.secret as string
+    const created = await send(
+      {
+        method: 'POST',
+        path: '/v1/webhooks',
+        key: adminKey,
+        json: { url: receiver.url('/smoke'), event_types: ['policy.changed'] },
+      },
+      localApi
+    )
+    expect(created.status).toBe(201)
+    receiver.expect('/smoke', created.body.signing_secret)
+    const policy = await send(
+      {
+        method: 'PUT',
+        path: '/v1/policies/smoke-never',
+        key: adminKey,
+        json: { cedar: 'forbid (principal, action, resource) when { false };' },
+      },
+      localApi
+    )
+    expect(policy.status).toBe(201)
+    const test = await send(
+      { method: 'POST', path: `/v1/webhooks/${created.body.id}/test`, key: adminKey },
+      localApi
+    )
+    expect(test.status).toBe(202)
+
+    const { result } = await deliverer.invoke<{ attempts: number; succeeded: number }>(ruleEvent())
+    expect(result).toMatchObject({ attempts: 2, succeeded: 2 })
+    const got = receiver.received('/smoke')
+    expect(got.map((request) => request.verifyError)).toEqual([undefined, undefined])
+    expect(got.map((request) => (request.verified as { type: string }).type).sort()).toEqual([
+      'policy.changed',
+      'webhook.test',
+    ])
+
+    const deliveries = await send(
+      { method: 'GET', path: `/v1/webhooks/${created.body.id}/deliveries`, key: adminKey },
+      localApi
+    )
+    expect(deliveries.status).toBe(200)
+    expect(
+      deliveries.body.data.map((d: { status: string; attempts: { status_code: number }[] }) => [
+        d.status,
+        d.attempts.map((a) => a.status_code),
+      ])
+    ).toEqual([
+      ['succeeded', [204]],
+      ['succeeded', [204]],
+    ])
+    // A second run finds nothing due.
+    const again = await deliverer.invoke<{ attempts: number }>(ruleEvent())
+    expect(again.result.attempts).toBe(0)
+    expect(receiver.received('/smoke')).toHaveLength(2)
   })
 })

@@ -25,6 +25,8 @@ describe('localServerConfig', () => {
       operatorKey: undefined,
       aggregationIntervalSeconds: 60,
       decisions: {},
+      webhookDeliveryIntervalSeconds: 5,
+      webhookUrls: { allowLocalHttp: true },
     })
   })
 
@@ -40,6 +42,8 @@ describe('localServerConfig', () => {
       OPERATOR_KEY: 'op_abcdefghijklmnop',
       AGGREGATION_INTERVAL_SECONDS: '0',
       DECISION_REVISION_CHECK_MS: '0',
+      WEBHOOK_DELIVERY_INTERVAL_SECONDS: '0',
+      WEBHOOK_ALLOW_LOCAL_HTTP: 'false',
     })
     expect(config).toEqual({
       port: 8080,
@@ -52,11 +56,19 @@ describe('localServerConfig', () => {
       operatorKey: 'op_abcdefghijklmnop',
       aggregationIntervalSeconds: 0,
       decisions: { revisionCheckMs: 0 },
+      webhookDeliveryIntervalSeconds: 0,
+      webhookUrls: { allowLocalHttp: false },
     })
   })
 
   it('rejects a value it cannot use, naming the variable', () => {
     expect(() => localServerConfig({ PORT: '70000' })).toThrow(/PORT is not a port: 70000/)
+    expect(() => localServerConfig({ WEBHOOK_ALLOW_LOCAL_HTTP: 'yes' })).toThrow(
+      /WEBHOOK_ALLOW_LOCAL_HTTP must be true or false: yes/
+    )
+    expect(() => localServerConfig({ WEBHOOK_DELIVERY_INTERVAL_SECONDS: 'often' })).toThrow(
+      /WEBHOOK_DELIVERY_INTERVAL_SECONDS must be a number of seconds ≥ 0: often/
+    )
     expect(() => localServerConfig({ AGGREGATION_INTERVAL_SECONDS: '-1' })).toThrow(
       /AGGREGATION_INTERVAL_SECONDS must be a number of seconds/
     )
@@ -80,7 +92,11 @@ describe('the Lambda settings', () => {
     expect(lambdaConfig({ TABLE_NAME: 't', ALERT_BUS_NAME: 'bus' })).toEqual({
       tableName: 't',
       alertBusName: 'bus',
+      webhookUrls: { allowLocalHttp: false },
     })
+    expect(lambdaConfig({ TABLE_NAME: 't', WEBHOOK_ALLOW_LOCAL_HTTP: 'true' }).webhookUrls).toEqual(
+      { allowLocalHttp: true }
+    )
     expect(lambdaConfig({ TABLE_NAME: 't', ALERT_BUS_NAME: '' }).alertBusName).toBeUndefined()
     expect(() => lambdaConfig({ ALERT_BUS_NAME: 'bus' })).toThrow(/TABLE_NAME must be set/)
     expect(operatorSecretArn({ OPERATOR_SECRET_ARN: 'arn:x' })).toBe('arn:x')

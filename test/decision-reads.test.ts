@@ -89,8 +89,9 @@ describe('the decision read path', () => {
     const { decision, requests: cold } = await measure(freshService(), request('use_studio'))
     expect(decision.decision).toBe('allow')
     expect(decision.determining_policies.map((p) => p.policy_id)).toEqual(['ws-dev'])
-    // Revision; org + workspace + member + own grant; levels {team, guild}, {department}, {company}.
-    expect(cold).toEqual({ Get: 1, BatchGet: 1 + 3 })
+    // Revision; org + workspace + member + own grant; levels {team, guild}, {department}, {company};
+    // and, beside the first batch, the workspace's rate-limit configuration (a consumption action).
+    expect(cold).toEqual({ Get: 1, BatchGet: 1 + 3 + 1 })
   })
 
   it('reads nothing for a cached decision, and only the revision when a check is due', async () => {
@@ -158,8 +159,9 @@ describe('the decision read path', () => {
       action: 'invoke_model',
       resource: { type: 'Workspace', id: ws },
     })
-    expect((await measure(freshService(), key(plain))).requests).toEqual({ Get: 1, BatchGet: 1 })
-    expect((await measure(freshService(), key(owned))).requests).toEqual({ Get: 1, BatchGet: 2 })
+    // Each + the workspace's rate-limit configuration (invoke_model is a consumption action).
+    expect((await measure(freshService(), key(plain))).requests).toEqual({ Get: 1, BatchGet: 2 })
+    expect((await measure(freshService(), key(owned))).requests).toEqual({ Get: 1, BatchGet: 3 })
   })
 
   it('reads a batch of decisions about many members together', async () => {
@@ -175,9 +177,10 @@ describe('the decision read path', () => {
       h.clock.now()
     )
     expect(decisions.every((d) => d.decision === 'deny' && d.errors.length === 0)).toBe(true)
-    // 30 members × (member, 2 seats, grant) + organization (3) + workspace (2): 125 keys, so
-    // two BatchGetItem calls of at most 100 keys — not one read per request.
-    expect(requests).toEqual({ Get: 1, BatchGet: 2 })
+    // 30 members × (member, 2 seats, grant) + organization (4) + workspace (3): 127 keys, so
+    // two BatchGetItem calls of at most 100 keys — not one read per request — and one of the
+    // workspace's rate-limit configuration (use_chat is a consumption action).
+    expect(requests).toEqual({ Get: 1, BatchGet: 3 })
   })
 
   it('a member being removed is unknown, and a group being deleted grants nothing', async () => {

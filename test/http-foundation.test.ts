@@ -132,7 +132,11 @@ describe('HTTP conventions', () => {
     const res = await h.call('GET', '/docs')
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/html')
-    expect(res.text).toContain('/openapi.json')
+    // The self-only CSP allows no inline script: the document's URL is in the page's init script.
+    expect(res.text).toContain('docs/assets/init.js')
+    const init = await h.call('GET', '/docs/assets/init.js')
+    expect(init.status).toBe(200)
+    expect(init.text).toContain('openapi.json')
   })
 })
 

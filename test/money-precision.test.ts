@@ -149,7 +149,7 @@ describe('money precision and as_of', () => {
     ])
     const csv = await h.call('GET', `/v1/costs?${query}&format=csv`, { key: org.adminKey })
     expect(csv.text.trim().split('\r\n')[1]).toBe(
-      '2026-11-27T00:00:00.000Z,2026-11-28T00:00:00.000Z,0.000250,USD'
+      '2026-11-27T00:00:00Z,2026-11-28T00:00:00Z,0.000250,USD'
     )
     // Budgets show the same figure as the month's cost report.
     expect(budgets.data.map((b: { spend: string }) => b.spend)).toEqual(['0.000250', '0.000250'])

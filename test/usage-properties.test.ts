@@ -424,8 +424,9 @@ async function runScenario(pool: Spec[], actions: Action[]) {
     expect(
       Object.fromEntries(
         rows.map((row) => {
-          const [start, , ws, cost] = row.split(',')
-          return [`${start},${ws}`, cost]
+          // CSV times are whole seconds; workspace_name sits beside the id.
+          const [start, , ws, , cost] = row.split(',')
+          return [`${new Date(start!).toISOString()},${ws}`, cost]
         })
       )
     ).toEqual(Object.fromEntries([...expected].map(([key, cost]) => [key, money(cost)])))

@@ -225,15 +225,16 @@ describe('GET /v1/usage', () => {
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/)
     const lines = csv.text.trim().split('\r\n')
     expect(lines[0]).toBe(
-      'starting_at,ending_at,workspace_id,input_tokens,output_tokens,requests,cost,currency'
+      'starting_at,ending_at,workspace_id,workspace_name,input_tokens,output_tokens,requests,cost,currency'
     )
     const fromJson = json.body.data.flatMap(
       (b: { starting_at: string; ending_at: string; results: Record<string, unknown>[] }) =>
         b.results.map((r) =>
           [
-            b.starting_at,
-            b.ending_at,
+            b.starting_at.replace('.000Z', 'Z'),
+            b.ending_at.replace('.000Z', 'Z'),
             r.workspace_id,
+            r.workspace_id === research ? 'Research' : 'Default',
             r.input_tokens,
             r.output_tokens,
             r.requests,
@@ -297,9 +298,9 @@ describe('GET /v1/costs', () => {
     const csv = await get(`/v1/costs?${query}&format=csv`)
     expect(csv.text).toBe(
       'starting_at,ending_at,product,cost,currency\r\n' +
-        '2026-11-26T00:00:00.000Z,2026-11-27T00:00:00.000Z,chat,3.000000,USD\r\n' +
-        '2026-11-27T00:00:00.000Z,2026-11-28T00:00:00.000Z,chat,4.000000,USD\r\n' +
-        '2026-11-27T00:00:00.000Z,2026-11-28T00:00:00.000Z,code,3.000000,USD\r\n'
+        '2026-11-26T00:00:00Z,2026-11-27T00:00:00Z,chat,3.000000,USD\r\n' +
+        '2026-11-27T00:00:00Z,2026-11-28T00:00:00Z,chat,4.000000,USD\r\n' +
+        '2026-11-27T00:00:00Z,2026-11-28T00:00:00Z,code,3.000000,USD\r\n'
     )
   })
 

@@ -11,24 +11,29 @@ import { errorResponse, handleError, validationError } from './http/errors.js'
 import { requestContext } from './http/middleware/request-log.js'
 import { utf8JsonBody } from './http/middleware/utf8-body.js'
 import { documentUnsupportedMediaType } from './http/openapi.js'
+import { finishDocument } from './http/openapi-document.js'
 import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
 import { authorizeRoutes } from './routes/authorize.js'
 import { authorizedRoutes } from './routes/authorized.js'
 import { budgetRoutes } from './routes/budgets.js'
+import { consoleRoutes } from './routes/console.js'
 import { decisionRoutes } from './routes/decisions.js'
 import { groupRoutes } from './routes/groups.js'
 import { inviteRoutes } from './routes/invites.js'
 import { jobRoutes } from './routes/jobs.js'
+import { meRoutes } from './routes/me.js'
 import { memberRoutes } from './routes/members.js'
 import { operatorRoutes } from './routes/operator.js'
 import { organizationRoutes } from './routes/organization.js'
 import { policyRoutes } from './routes/policies.js'
+import { rateLimitRoutes } from './routes/rate-limits.js'
 import { scimTokenRoutes } from './routes/scim-tokens.js'
 import { seatRoutes } from './routes/seats.js'
-import { systemRoutes } from './routes/system.js'
+import { livenessRoutes, systemRoutes } from './routes/system.js'
 import { usageRoutes } from './routes/usage.js'
+import { webhookRoutes } from './routes/webhooks.js'
 import { workspaceAccessRoutes } from './routes/workspace-access.js'
 import { workspaceRoutes } from './routes/workspaces.js'
 import { badRequest, scimErrorResponse, toScimProblem } from './scim/errors.js'
@@ -57,6 +62,8 @@ export function createApp(deps: AppDeps) {
   })
 
   app.use('*', requestId())
+  // Liveness answers before the per-request middleware (dependencies, request log, body checks).
+  app.route('/', livenessRoutes(deps.clock))
   const decisions = deps.decisions ?? new StoreDecisionService(deps.db, deps.decisionOptions)
   const cursorKey = deriveCursorKey(deps.operatorKey)
   const decisionLog = new DecisionRecorder(deps.db, decisions, deps.decisionLogOptions)
@@ -99,12 +106,16 @@ export function createApp(deps: AppDeps) {
     apiKeyRoutes,
     usageRoutes,
     budgetRoutes,
+    rateLimitRoutes,
     jobRoutes,
     scimTokenRoutes,
     authorizeRoutes,
     decisionRoutes,
     policyRoutes,
     authorizedRoutes,
+    webhookRoutes,
+    meRoutes,
+    consoleRoutes,
   ]
   for (const router of routers) app.route('/', router)
   // SCIM 2.0 for identity providers: its own auth, media type and error schema (docs/scim.md).
@@ -116,13 +127,21 @@ export function createApp(deps: AppDeps) {
     scheme: 'bearer',
     description: 'op_ operator key, svc_ service key, adm_ admin key or scim_ SCIM token',
   })
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Admin engine API',
-      version: '1.0.0',
-      description: 'Organizations, workspaces, members, keys, policies and usage. See docs/.',
-    },
+  // Generated once (the routes are all registered by now), then completed: operationIds, the
+  // errors and headers every operation has (functions/app/http/openapi-document.ts).
+  let document: object | undefined
+  app.get('/openapi.json', (c) => {
+    document ??= finishDocument(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'Admin engine API',
+          version: '1.0.0',
+          description: 'Organizations, workspaces, members, keys, policies and usage. See docs/.',
+        },
+      })
+    )
+    return c.json(document)
   })
 
   app.notFound((c) =>

@@ -38,6 +38,8 @@ export const ADMIN_ACTIONS = {
   read_budgets: 'Organization|Workspace',
   update_prices: 'Organization',
   update_spend_limits: 'Organization|Workspace',
+  read_rate_limits: 'Organization|Workspace',
+  update_rate_limits: 'Organization|Workspace',
   read_scim_tokens: 'Organization',
   manage_scim_tokens: 'Organization',
   read_policies: 'Organization',
@@ -45,6 +47,8 @@ export const ADMIN_ACTIONS = {
   request_decisions: 'Organization',
   read_decisions: 'Organization',
   simulate_policies: 'Organization',
+  read_webhooks: 'Organization',
+  manage_webhooks: 'Organization',
 } as const
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS

@@ -7,11 +7,21 @@ import {
   resourceOrganizationId,
 } from './admin.js'
 import {
+  CONSUMPTION_ACTIONS,
+  type ConsumptionGate,
+  estimatedTokensOf,
+  type GatedDecision,
+  gateConsumption,
+  serverOnlyContextError,
+} from './consumption-gate.js'
+import { cacheableSet, DecisionCache } from './decision-cache.js'
+import {
   type AuthorizationRequest,
   builtinPolicySet,
   type Decision,
   type DecisionError,
   decide,
+  decideProduct,
   denied,
   type PolicyInfo,
   type PolicySetHandle,
@@ -38,6 +48,11 @@ interface OrgDecisions {
   requests: RequestBuilder
   /** The revisions the snapshot was read at (recorded with each decision). */
   revision: OrgRevision
+  /** Rate-limit plans by workspace, read once per snapshot (consumption-gate.ts). */
+  rateLimitPlans: Map<string, Promise<unknown>>
+  /** This snapshot's prefix in the decision cache; undefined when its set is not cacheable. */
+  cacheKey: string | undefined
+  decided: DecisionCache
 }
 
 /** What the decision log records beside a decision, from the snapshot that made it. */
@@ -62,11 +77,15 @@ export interface Replay {
   close(): void
 }
 
+/** The guardrail that denies a consumption decision whose rate-limit window is used up. */
+const RATE_LIMIT_POLICY_ID = 'forbid-rate-limit'
+
 /** Slots for proposed policy sets: cedar-wasm keeps a pre-parsed set until it is overwritten. */
 const freeReplaySlots: string[] = []
 let replaySlots = 0
 
 let instances = 0
+let snapshots = 0
 
 /**
  * The decision path of one process (docs/authorization.md): the facts a request names, read
@@ -86,14 +105,27 @@ export class DecisionService {
 
   constructor(
     private readonly facts: DecisionFacts,
-    options: Partial<DecisionOptions> = {}
+    options: Partial<DecisionOptions> = {},
+    /** Counts consumption decisions against rate limits; none = no rate limits. */
+    private readonly gate?: ConsumptionGate
   ) {
     const resolved = { ...DEFAULT_DECISION_OPTIONS, ...options }
-    this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => ({
-      ...(await this.policySetFor(organizationId, revision.policyRevision)),
-      requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
-      revision,
-    }))
+    const decided = new DecisionCache(resolved.maxCachedDecisions)
+    this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => {
+      const { policySet, customPermits } = await this.policySetFor(
+        organizationId,
+        revision.policyRevision
+      )
+      return {
+        policySet,
+        customPermits,
+        requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
+        revision,
+        rateLimitPlans: new Map(),
+        cacheKey: cacheableSet(policySet) ? `${++snapshots}` : undefined,
+        decided,
+      }
+    })
   }
 
   /** Whether the organization exists (as of its current snapshot). */
@@ -104,7 +136,7 @@ export class DecisionService {
 
   /** One product decision; `now` is the request time (context.now, key expiry). */
   async authorize(organizationId: string, request: ProductRequest, now: Date): Promise<Decision> {
-    return decideOne(await this.loader.load(organizationId), request, now)
+    return decideOne(await this.loader.load(organizationId), request, now, this.gate)
   }
 
   /** Several product decisions of one organization, against one snapshot; results in order. */
@@ -114,7 +146,7 @@ export class DecisionService {
     now: Date
   ): Promise<Decision[]> {
     const org = await this.loader.load(organizationId)
-    return Promise.all(requests.map((request) => decideOne(org, request, now)))
+    return Promise.all(requests.map((request) => decideOne(org, request, now, this.gate)))
   }
 
   /**
@@ -193,9 +225,12 @@ export class DecisionService {
     let open = true
     return {
       revision: org.state.revision,
-      isCurrentPolicy: (policyId) => org.state.policySet.descriptions.has(policyId),
-      before: (request, now) => decideOne(org, request, now),
-      after: (request, now) => decideOne(org, request, now, proposed),
+      // A rate-limit deny is Cedar's over a context the server added (`rate_limited`), not
+      // over the request as recorded: such a record is decided again.
+      isCurrentPolicy: (policyId) =>
+        policyId !== RATE_LIMIT_POLICY_ID && org.state.policySet.descriptions.has(policyId),
+      before: (request, now) => decideUncounted(org, request, now),
+      after: (request, now) => decideUncounted(org, request, now, proposed),
       close() {
         if (open) freeReplaySlots.push(slot)
         open = false
@@ -239,7 +274,7 @@ export class DecisionService {
         const built = await org.state.requests.build(request, now)
         if ('errors' in built) return denied(built.errors)
         if (!org.state.customPermits && !holdsAnyRole(built.request)) return denied([])
-        return decide(built.request, org.state.policySet)
+        return decideProduct(built.request, org.state.policySet)
       })
     )
   }
@@ -259,10 +294,32 @@ export class DecisionService {
     if (!organization) {
       return denied([{ code: 'unknown_resource', message: `No organization '${organizationId}'.` }])
     }
-    return decide(
-      adminRequest(principal, action, resource, { organization, workspaceSuspended }),
-      state.policySet
-    )
+    // Everything the decision reads beyond this snapshot's facts: the key, action and resource.
+    const key =
+      state.cacheKey &&
+      JSON.stringify([
+        state.cacheKey,
+        'admin',
+        principal.id,
+        principal.organizationId,
+        principal.orgRoles,
+        action,
+        resource.type === 'Workspace'
+          ? [
+              resource.workspace.id,
+              resource.workspace.organization_id,
+              resource.workspace.status,
+              resource.workspace.is_default,
+            ]
+          : resource.organizationId,
+      ])
+    const now = new Date(0) // admin requests carry no time
+    const hit = key ? state.decided.get(key, now) : undefined
+    if (hit) return hit
+    const request = adminRequest(principal, action, resource, { organization, workspaceSuspended })
+    const decision = decide(request, state.policySet)
+    if (key) state.decided.set(key, decision, request, now)
+    return decision
   }
 
   /**
@@ -302,11 +359,97 @@ async function decideOne(
   org: LoadedOrg<OrgDecisions>,
   request: ProductRequest,
   now: Date,
+  gate: ConsumptionGate | undefined
+): Promise<GatedDecision> {
+  const refused = serverOnlyContextError(request.context) ?? estimatedTokensOf(request.context)
+  if (typeof refused !== 'number') return denied([refused])
+  const { state } = org
+  const workspaceId = request.resource.id
+  const plans = state.rateLimitPlans
+  const plan = () => {
+    let pending = plans.get(workspaceId)
+    if (!pending && gate) {
+      pending = gate.plan(org.facts.organizationId, workspaceId)
+      pending.catch(() => plans.delete(workspaceId))
+      plans.set(workspaceId, pending)
+    }
+    return pending!
+  }
+  // A consumption decision's rate limits are read (once per snapshot) beside its facts.
+  if (gate && CONSUMPTION_ACTIONS.has(request.action)) void plan()
+  // An exact repeat at this snapshot (organization revision) is answered from the cache; the
+  // cache holds Cedar's verdict, before rate limits, so every allowed repeat is still counted.
+  const key = state.cacheKey && productDecisionKey(state.cacheKey, request)
+  let decision = key ? state.decided.get(key, now) : undefined
+  let built: Awaited<ReturnType<RequestBuilder['build']>> | undefined
+  if (!decision) {
+    built = await state.requests.build(request, now)
+    decision =
+      'errors' in built ? denied(built.errors) : decideProduct(built.request, state.policySet)
+    if (key) state.decided.set(key, decision, 'errors' in built ? undefined : built.request, now)
+  }
+  if (!gate) return decision
+  const model = request.context?.model
+  return gateConsumption(
+    gate,
+    plan,
+    request.action,
+    decision,
+    {
+      organizationId: org.facts.organizationId,
+      workspaceId,
+      model: typeof model === 'string' ? model : null,
+      now,
+      context: request.context,
+    },
+    async () => {
+      // Only for an allowed decision, so the request was built (now or when it was cached).
+      const ready = built ?? (await state.requests.build(request, now))
+      if ('errors' in ready) return denied(ready.errors)
+      return decide(
+        { ...ready.request, context: { ...ready.request.context, rate_limited: true } },
+        state.policySet
+      )
+    }
+  )
+}
+
+/**
+ * The cache key of a product request, or undefined when it has none: a context too deeply
+ * nested for JSON.stringify (the route's limits stop those; the engine fails them) is simply
+ * not cached.
+ */
+function productDecisionKey(snapshot: string, request: ProductRequest): string | undefined {
+  try {
+    return JSON.stringify([
+      snapshot,
+      request.principal.type,
+      request.principal.id,
+      request.action,
+      request.resource.id,
+      request.context ?? null,
+    ])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A decision of the organization's snapshot with `policySet`, outside the live path: no rate
+ * limits counted, no decision cache (replays and reverse queries); the same checks, request
+ * builder and Cedar call (`decideProduct`) as `/v1/authorize`.
+ */
+async function decideUncounted(
+  org: LoadedOrg<OrgDecisions>,
+  request: ProductRequest,
+  now: Date,
   policySet: PolicySetHandle = org.state.policySet
 ): Promise<Decision> {
+  const refused = serverOnlyContextError(request.context) ?? estimatedTokensOf(request.context)
+  if (typeof refused !== 'number') return denied([refused])
   const built = await org.state.requests.build(request, now)
   if ('errors' in built) return denied(built.errors)
-  return decide(built.request, policySet)
+  return decideProduct(built.request, policySet)
 }
 
 /** The org roles through which a built-in permit can allow a member (product-roles.cedar). */

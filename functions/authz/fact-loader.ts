@@ -26,6 +26,8 @@ export interface DecisionOptions {
   maxOrganizations: number
   /** Entries kept per organization and kind (members, groups, grants, entity sets, …). */
   maxEntriesPerKind: number
+  /** Decisions kept for exact repeats at the same revision, all organizations together. */
+  maxCachedDecisions: number
   /** Monotonic milliseconds (tests replace it). */
   now: () => number
 }
@@ -35,6 +37,7 @@ export const DEFAULT_DECISION_OPTIONS: DecisionOptions = {
   maxAgeMs: 60_000,
   maxOrganizations: 1000,
   maxEntriesPerKind: 10_000,
+  maxCachedDecisions: 50_000,
   now: () => performance.now(),
 }
 

@@ -9,6 +9,7 @@ import { members } from '../store/members.js'
 import { organizations } from '../store/organizations.js'
 import type { PageRequest } from '../store/pagination.js'
 import { workspaces } from '../store/workspaces.js'
+import { emitWebhookEvent, eventIdFor } from '../webhooks/events.js'
 import { recordAudit } from './audit.js'
 import type { ServiceContext } from './context.js'
 import type { WithSecret } from './keys.js'
@@ -159,12 +160,17 @@ export async function revokeApiKey(
   await apiKeys.markRevoked(ctx.db, organizationId, keyId, at)
   const after = await requireKey(ctx, organizationId, keyId)
   await removeCredentials([after.internal.secret_hash, after.internal.retiring_secret_hash])
-  await recordAudit(ctx, organizationId, {
+  const audit = await recordAudit(ctx, organizationId, {
     event_type: 'api_key.revoked',
     target: { type: 'api_key', id: keyId },
     workspace_id: key.workspace_id,
     before: key,
     after: after.record,
+  })
+  await emitWebhookEvent(ctx, organizationId, {
+    type: 'api_key.revoked',
+    id: eventIdFor(audit.id),
+    data: { api_key: after.record },
   })
   return after.record
 }

@@ -1,4 +1,4 @@
-import { conflict, duplicate, notFound } from '../lib/errors.js'
+import { AppError, conflict, duplicate, notFound } from '../lib/errors.js'
 import { MAX_NESTING_DEPTH, walkNesting } from '../lib/group-nesting.js'
 import { newId } from '../lib/ids.js'
 import type { Group, GroupMembership, Member, OrgRole } from '../model/index.js'
@@ -364,6 +364,7 @@ export async function addGroupMember(
     throw notFound('group', groupId, 'id')
   }
   if (!alreadyMember) {
+    await touchGroup(ctx, organizationId, groupId)
     await recordAudit(ctx, organizationId, {
       event_type: 'group.member_added',
       target: { type: 'group', id: groupId },
@@ -387,6 +388,28 @@ export async function removeGroupMember(
     throw notFound(`member of group ${groupId}`, memberId, 'member_id')
   }
   await endMembership(ctx, organizationId, groupId, memberId, 'listing')
+  await touchGroup(ctx, organizationId, groupId)
+}
+
+/**
+ * A group's direct members are part of what its `version` (ETag, SCIM `meta.version`) and
+ * `updated_at` cover, so a client holding a version cannot overwrite membership changed since.
+ * A group deleted meanwhile has no version left to change.
+ */
+async function touchGroup(ctx: ServiceContext, organizationId: string, groupId: string) {
+  try {
+    await updateVersioned<Group>({
+      load: async () => {
+        const stored = await groups.find(ctx.db, organizationId, groupId)
+        return stored?.state === 'active' ? stored.group : undefined
+      },
+      missing: () => notFound('group', groupId, 'id'),
+      apply: (group) => ({ ...group, updated_at: ctx.clock.now().toISOString() }),
+      save: async (next, version) => ({ ...next, ...(await groups.save(ctx.db, next, version)) }),
+    })
+  } catch (error) {
+    if (!(error instanceof AppError && error.type === 'not_found')) throw error
+  }
 }
 
 /**
@@ -454,6 +477,7 @@ export async function setGroupMembers(
   for (const memberId of removed) {
     await endMembership(ctx, organizationId, groupId, memberId, 'listing')
   }
+  if (removed.length > 0) await touchGroup(ctx, organizationId, groupId)
   return { added, removed }
 }
 

@@ -253,7 +253,8 @@ const CREDENTIAL_KIND_OF_PREFIX: Partial<Record<SecretKind, Credential['kind']>>
 
 /**
  * Resolves a bearer secret to a principal, or undefined for a missing, unknown, revoked or
- * expired secret. One GetItem by the secret's hash; the operator key is compared in constant time.
+ * expired secret. One GetItem by the secret's hash, cached for at most a second (a revocation
+ * through this process is seen at once); the operator key is compared in constant time.
  */
 export async function authenticate(
   db: Db,
@@ -267,7 +268,7 @@ export async function authenticate(
   }
   const expectedKind = prefixKind && CREDENTIAL_KIND_OF_PREFIX[prefixKind]
   if (!expectedKind) return undefined
-  const credential = await credentials.find(db, hashSecret(secret), now)
+  const credential = await credentials.findCached(db, hashSecret(secret), now)
   if (!credential || credential.kind !== expectedKind) return undefined
   switch (credential.kind) {
     case 'service':

@@ -13,6 +13,7 @@ import { ConditionFailedError } from '../store/db.js'
 import { type MemberProfile, members, type StoredMember } from '../store/members.js'
 import { organizations } from '../store/organizations.js'
 import type { Page, PageRequest } from '../store/pagination.js'
+import { emitWebhookEvent, eventIdFor } from '../webhooks/events.js'
 import { removeAllGrantsOf, resolveWorkspaceRoles, writeGrant } from './access.js'
 import { revokeApiKeysOfMember } from './api-keys.js'
 import { recordAudit } from './audit.js'
@@ -424,12 +425,19 @@ async function saveMemberPatch(
       }
       continue
     }
-    await recordAudit(ctx, organizationId, {
+    const audit = await recordAudit(ctx, organizationId, {
       event_type: 'member.updated',
       target: { type: 'member', id: memberId },
       before: profileChanges ? { ...current, profile } : current,
       after: profileChanges ? { ...saved, profile: patch.profile } : saved,
     })
+    if (current.status !== 'deactivated' && saved.status === 'deactivated') {
+      await emitWebhookEvent(ctx, organizationId, {
+        type: 'member.deactivated',
+        id: eventIdFor(audit.id),
+        data: { member: saved },
+      })
+    }
     return { before: current, after: saved }
   }
   throw preconditionFailed('The member keeps changing; read it again.')

@@ -12,6 +12,7 @@ import { ConditionFailedError } from '../store/db.js'
 import type { Page, PageRequest } from '../store/pagination.js'
 import { customPolicies } from '../store/policies.js'
 import { revisions } from '../store/revisions.js'
+import { emitWebhookEvent, eventIdFor } from '../webhooks/events.js'
 import { recordAudit } from './audit.js'
 import type { ServiceContext } from './context.js'
 import { updateVersioned } from './versioning.js'
@@ -277,11 +278,16 @@ async function policyChanged(
   after: CustomPolicy | null
 ): Promise<void> {
   await revisions.bump(ctx.db, organizationId, { policies: true })
-  await recordAudit(ctx, organizationId, {
+  const audit = await recordAudit(ctx, organizationId, {
     event_type: eventType,
     target: { type: 'policy', id },
     before,
     after,
+  })
+  await emitWebhookEvent(ctx, organizationId, {
+    type: 'policy.changed',
+    id: eventIdFor(audit.id),
+    data: { change: eventType.slice('policy.'.length), policy_id: id, before, after },
   })
 }
 

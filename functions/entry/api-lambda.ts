@@ -1,4 +1,5 @@
 /** Lambda entry for the HTTP API (API Gateway HTTP API → this handler → the Hono app). */
+import { fileURLToPath } from 'node:url'
 import { handle } from 'hono/aws-lambda'
 import { createApp } from '../app/app.js'
 import { decisionOptions, lambdaConfig } from '../config.js'
@@ -21,5 +22,8 @@ export const handler = handle(
     decisionOptions: decisionOptions(process.env),
     // Lambda freezes the instance once the response is returned: write decisions before it.
     decisionLogOptions: { mode: 'before-response' },
+    webhookUrls: config.webhookUrls,
+    // Beside the bundle (infra/bundling.ts); read on the first /console request, not here.
+    consoleDir: fileURLToPath(new URL('./console/', import.meta.url)),
   })
 )

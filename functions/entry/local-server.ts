@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createApp } from '../app/app.js'
 import { localServerConfig, OPERATOR_KEY_PATTERN } from '../config.js'
 import { createOrganization } from '../domain/organizations.js'
@@ -18,6 +19,7 @@ import { Db } from '../store/db.js'
 import { type EmbeddedStoreProcess, startEmbeddedStoreProcess } from '../store/embedded.js'
 import { organizations } from '../store/organizations.js'
 import { runAggregation } from '../usage/aggregation.js'
+import { runWebhookDeliveries } from '../webhooks/deliverer.js'
 import { createApiServer } from './node-server.js'
 
 const config = localServerConfig(process.env)
@@ -151,6 +153,9 @@ async function main() {
     clock: systemClock,
     operatorKey: operator.key,
     decisionOptions: config.decisions,
+    webhookUrls: config.webhookUrls,
+    // Built by `npm start` (prestart) and the browser tests: scripts/build-console.ts.
+    consoleDir: fileURLToPath(new URL('../../console/dist/', import.meta.url)),
   })
 
   // Listen before creating anything: a taken port must not swallow the demo keys (shown once).
@@ -161,6 +166,7 @@ async function main() {
   const lines = [
     `Admin engine on http://${urlHost(config.host)}:${address.port} (docs: /docs, pid ${process.pid}, ${storeNote})`,
     `Operator key: ${operator.describe}`,
+    `Console: http://${urlHost(config.host)}:${address.port}/console (sign in with an admin key)`,
   ]
   const existing = await organizations.list(db, { limit: 1 })
   if (existing.data.length === 0) {
@@ -180,7 +186,29 @@ async function main() {
     lines.push(`Usage aggregation every ${config.aggregationIntervalSeconds} s`)
     startAggregationTimer(db, config.aggregationIntervalSeconds)
   }
+  if (config.webhookDeliveryIntervalSeconds > 0) {
+    lines.push(`Webhook deliveries every ${config.webhookDeliveryIntervalSeconds} s`)
+    startDeliveryTimer(db, config.webhookDeliveryIntervalSeconds)
+  }
   process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+/** The local stand-in for the deliverer's one-minute schedule: one pass at a time. */
+function startDeliveryTimer(db: Db, intervalSeconds: number): void {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    runWebhookDeliveries({ db, clock: systemClock })
+      .then((summary) => {
+        if (summary.attempts > 0) logger.info('webhook deliveries', { summary })
+      })
+      .catch((error) => logger.error('webhook delivery run failed', { error }))
+      .finally(() => {
+        running = false
+      })
+  }, intervalSeconds * 1000)
+  timer.unref()
 }
 
 /** The local stand-in for the EventBridge schedule: one pass at a time, every interval. */

@@ -1,8 +1,13 @@
 /** RFC 4180 CSV: fields containing a comma, quote or line break are quoted, quotes doubled. */
 export function toCsv(header: readonly string[], rows: ReadonlyArray<readonly unknown[]>): string {
-  const lines = [header.map(csvField).join(',')]
-  for (const row of rows) lines.push(row.map(csvField).join(','))
-  return `${lines.join('\r\n')}\r\n`
+  return csvLines([header, ...rows])
+}
+
+/** Rows as CSV lines, each ending in CRLF (a streamed file is its chunks concatenated). */
+export function csvLines(rows: ReadonlyArray<readonly unknown[]>): string {
+  let text = ''
+  for (const row of rows) text += `${row.map(csvField).join(',')}\r\n`
+  return text
 }
 
 function csvField(value: unknown): string {

@@ -15,6 +15,8 @@ export const ID_PREFIXES = {
   run: 'run',
   budgetAlert: 'bal',
   decision: 'dec',
+  webhookEndpoint: 'whk',
+  webhookEvent: 'msg',
 } as const
 
 export type IdKind = keyof typeof ID_PREFIXES

@@ -345,6 +345,8 @@ export interface Budget {
   month: string
   currency: string
   spend: string
+  /** Spend including ingested events not aggregated yet (absent where not computed). */
+  live_spend?: string
   limit: string | null
   percent_used: number | null
   forecast_month_end: string

@@ -37,7 +37,7 @@ export const serviceKeys = new Collection<ServiceKey, SecretRef>(
 
 /**
  * Credentials by secret hash: `CRED#<sha256>` / `CRED`. Authentication is one strongly
- * consistent GetItem. Revocation deletes the item; expiry is checked on read (TTL deletes late).
+ * consistent GetItem, cached for at most a second (`findCached`). Revocation deletes the item; expiry is checked on read (TTL deletes late).
  */
 export const credentials = {
   async put(db: Db, secretHash: string, credential: Credential): Promise<void> {
@@ -55,7 +55,7 @@ export const credentials = {
     const item = await db.get(keys.credential(secretHash))
     if (!item) return undefined
     const expiresAt = item.expires_at as string | null | undefined
-    if (expiresAt && Date.parse(expiresAt) <= now.getTime()) return undefined
+    if (isExpired(expiresAt, now)) return undefined
     return {
       kind: item.kind as Credential['kind'],
       key_id: item.key_id as string,
@@ -67,7 +67,69 @@ export const credentials = {
     }
   },
 
-  async remove(db: Db, secretHash: string): Promise<void> {
-    await db.delete(keys.credential(secretHash))
+  /**
+   * `find` through a process-local cache, for authentication on the hot path: a credential
+   * read in the last `CREDENTIAL_CACHE_MS` is used without asking the table again. A removal
+   * through this process (revocation, rotation) takes effect at once; one made by another
+   * instance within `CREDENTIAL_CACHE_MS`. Expiry is still checked against `now` on every use.
+   * Unknown secrets are not cached (no table of guesses to fill).
+   */
+  async findCached(db: Db, secretHash: string, now: Date): Promise<Credential | undefined> {
+    const cache = credentialCache(db)
+    const hit = cache.entries.get(secretHash)
+    const started = performance.now()
+    if (hit && started - hit.readAt < CREDENTIAL_CACHE_MS) {
+      return isExpired(hit.credential.expires_at, now) ? undefined : hit.credential
+    }
+    const removalsBefore = cache.removals
+    const credential = await credentials.find(db, secretHash, now)
+    cache.entries.delete(secretHash)
+    // A removal while the read was in flight may have been read before it: do not keep that.
+    if (credential && cache.removals === removalsBefore) {
+      cache.entries.set(secretHash, { credential, readAt: started })
+      if (cache.entries.size > MAX_CACHED_CREDENTIALS) {
+        cache.entries.delete(cache.entries.keys().next().value!)
+      }
+    }
+    return credential
   },
+
+  async remove(db: Db, secretHash: string): Promise<void> {
+    const cache = credentialCache(db)
+    cache.removals++
+    cache.entries.delete(secretHash)
+    try {
+      await db.delete(keys.credential(secretHash))
+    } finally {
+      // Reads that began before the delete landed must not be cached either.
+      cache.removals++
+      cache.entries.delete(secretHash)
+    }
+  },
+}
+
+/** How long (ms) an authenticated credential is trusted without reading it again. */
+export const CREDENTIAL_CACHE_MS = 1000
+const MAX_CACHED_CREDENTIALS = 10_000
+
+interface CredentialCache {
+  entries: Map<string, { credential: Credential; readAt: number }>
+  /** Counts removals, so a read that overlapped one is not cached. */
+  removals: number
+}
+
+/** Per table client (shared by its wrappers), like the revisions this process knows. */
+const credentialCaches = new WeakMap<Db, CredentialCache>()
+
+function credentialCache(db: Db): CredentialCache {
+  let cache = credentialCaches.get(db.cacheIdentity)
+  if (!cache) {
+    cache = { entries: new Map(), removals: 0 }
+    credentialCaches.set(db.cacheIdentity, cache)
+  }
+  return cache
+}
+
+function isExpired(expiresAt: string | null | undefined, now: Date): boolean {
+  return !!expiresAt && Date.parse(expiresAt) <= now.getTime()
 }

@@ -12,6 +12,7 @@ import { keys } from './keys.js'
 import { customPolicies } from './policies.js'
 import { revisions } from './revisions.js'
 import { budgetStateKey, isSuspended } from './usage/budgets.js'
+import { liveSuspensionKey } from './usage/live-spend.js'
 import { organizationScope } from './usage/scope.js'
 
 /** authz's decision read port over the table (keys, item shapes and revisions stay here). */
@@ -48,12 +49,14 @@ export async function readDecisionFacts(
     wanted.push(
       keys.organization(orgId),
       budgetStateKey(organizationScope(orgId)),
+      liveSuspensionKey(organizationScope(orgId)),
       keys.seatPool(orgId, 'chat')
     )
   }
   for (const id of request.workspaces ?? []) wanted.push(keys.workspace(orgId, id))
   for (const id of request.workspaceBudgets ?? []) {
-    wanted.push(budgetStateKey({ organization_id: orgId, workspace_id: id }))
+    const scope = { organization_id: orgId, workspace_id: id }
+    wanted.push(budgetStateKey(scope), liveSuspensionKey(scope))
   }
   for (const id of request.members ?? []) {
     wanted.push(keys.member(orgId, id), ...PRODUCTS.map((p) => keys.seat(orgId, p, id)))
@@ -74,7 +77,10 @@ export async function readDecisionFacts(
     facts.organization = org
       ? {
           id: orgId,
-          suspended: isSuspended(at(budgetStateKey(organizationScope(orgId)))),
+          // Suspended by the last aggregation run, or by ingestion's live spend since.
+          suspended:
+            isSuspended(at(budgetStateKey(organizationScope(orgId)))) ||
+            at(liveSuspensionKey(organizationScope(orgId))) !== undefined,
           sellsChatSeats: ((at(keys.seatPool(orgId, 'chat'))?.purchased as number) ?? 0) > 0,
           decisionLogSampleRate:
             (org.settings as { decision_log_sample_rate?: number } | undefined)
@@ -92,8 +98,11 @@ export async function readDecisionFacts(
     )
   }
   for (const id of request.workspaceBudgets ?? []) {
-    const state = at(budgetStateKey({ organization_id: orgId, workspace_id: id }))
-    facts.workspaceBudgets.set(id, isSuspended(state))
+    const scope = { organization_id: orgId, workspace_id: id }
+    facts.workspaceBudgets.set(
+      id,
+      isSuspended(at(budgetStateKey(scope))) || at(liveSuspensionKey(scope)) !== undefined
+    )
   }
   for (const id of request.members ?? []) {
     const item = at(keys.member(orgId, id))

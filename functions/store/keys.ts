@@ -184,4 +184,44 @@ export const keys = {
     PK: `USAGE#${orgId}#M#${month}`,
     SK: workspaceId ? `WS#${workspaceId}` : 'ORG',
   }),
+
+  // ----- Webhooks (docs/webhooks.md) -----
+
+  /** A webhook endpoint of the organization (its signing secret is an internal field). */
+  webhookEndpoint: (orgId: string, endpointId: string): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: `WHK#${endpointId}`,
+  }),
+  webhookEndpointPrefix: 'WHK#',
+  /** The outbox: one item per event and endpoint, in the endpoint's own partition. */
+  webhookDelivery: (orgId: string, endpointId: string, eventId: string): Key => ({
+    PK: `WHD#${orgId}#${endpointId}`,
+    SK: `D#${eventId}`,
+  }),
+  webhookDeliveryPartition: (orgId: string, endpointId: string) => `WHD#${orgId}#${endpointId}`,
+  webhookDeliveryPrefix: 'D#',
+  /** GSI1 partition (one of a few shards) of the deliveries waiting for an attempt. */
+  webhookDueShard: (shard: number) => `WHDUE#${shard}`,
+
+  /** The rate limits of the organization (defaults) or of one workspace (overrides). */
+  rateLimits: (orgId: string, workspaceId: string | null): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: workspaceId ? `RATE_LIMITS#WS#${workspaceId}` : 'RATE_LIMITS#ORG',
+  }),
+  workspaceRateLimitsPrefix: 'RATE_LIMITS#WS#',
+  /**
+   * One shard of an organization's rate-limit counters in one window (`window` is a minute,
+   * `m2026-12-01T10:05`, or a month, `M2026-12`): every counter of the organization and its
+   * workspaces in that window, so one conditional UpdateItem checks them all.
+   */
+  rateWindow: (orgId: string, window: string, shard: number): Key => ({
+    // The shard is in the partition key: shards of a hot window land on different partitions.
+    PK: `RLW#${orgId}#${window}#${shard}`,
+    SK: 'RLW',
+  }),
+  /** Set by ingestion when live spend reaches a hard limit (docs/rate-limits.md, "Live spend"). */
+  liveSuspension: (orgId: string, workspaceId: string | null): Key => ({
+    PK: `ORG#${orgId}`,
+    SK: workspaceId ? `LIVE_SUSPENDED#WS#${workspaceId}` : 'LIVE_SUSPENDED#ORG',
+  }),
 }

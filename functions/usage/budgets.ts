@@ -18,9 +18,12 @@ import {
   type StoredSpendLimit,
   spendLimits,
 } from '../store/usage/budgets.js'
+import { liveSpend, liveSuspensions } from '../store/usage/live-spend.js'
 import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
 import { costMicrosOf, usageTotals } from '../store/usage/totals.js'
 import { workspaces } from '../store/workspaces.js'
+import { emitWebhookEvent, eventIdFor } from '../webhooks/events.js'
+import { liveSuspensionsOf } from './live-spend.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
 export const DEFAULT_ENFORCEMENT: Enforcement = 'hard'
@@ -91,11 +94,12 @@ export async function evaluateBudgets(
   ])
   if (scopes.length === 0) return { workspacesEvaluated: 0, alerts: [] }
   const organizationIds = [...new Set(scopes.map((scope) => scope.organization_id))]
-  const [limits, totals, states, orgs] = await Promise.all([
+  const [limits, totals, states, orgs, live] = await Promise.all([
     spendLimits.getMany(ctx.db, scopes),
     usageTotals.monthly(ctx.db, scopes, month),
     budgetStates.getMany(ctx.db, scopes),
     Promise.all(organizationIds.map((id) => organizations.get(ctx.db, id))),
+    liveSuspensionsOf(ctx, scopes, month),
   ])
   const currencyOf = new Map(
     orgs
@@ -139,15 +143,34 @@ export async function evaluateBudgets(
       alerts.push(alert)
       if (fresh) fired.push(alert)
     }
-    if ((previous?.suspended ?? false) !== figures.suspended) {
+    // Suspended by this evaluation, or still by live spend (live-spend.ts); an audit entry only
+    // when that changes, so a scope suspended at ingestion is not announced twice.
+    const liveHolds = live.holds(name, limit)
+    const wasSuspended = (previous?.suspended ?? false) || live.suspended(name)
+    if (live.suspended(name) && !liveHolds) live.lift.push(scope)
+    if (wasSuspended !== (figures.suspended || liveHolds)) {
       changed.add(scope.organization_id)
+      const type = wasSuspended ? 'budget.resumed' : 'budget.suspended'
       // Before the state write: a crash in between repeats this entry rather than losing it.
-      await recordAudit(ctx, scope.organization_id, {
-        event_type: figures.suspended ? 'budget.suspended' : 'budget.resumed',
+      const audit = await recordAudit(ctx, scope.organization_id, {
+        event_type: type,
         target: scopeTarget(scope),
         workspace_id: scope.workspace_id,
-        before: previous ? { month: previous.month, suspended: previous.suspended } : null,
-        after: { month, suspended: figures.suspended, spend: formatMoney(spend) },
+        before: previous ? { month: previous.month, suspended: wasSuspended } : null,
+        after: { month, suspended: !wasSuspended, spend: formatMoney(spend) },
+      })
+      await emitWebhookEvent(ctx, scope.organization_id, {
+        type,
+        id: eventIdFor(audit.id),
+        data: {
+          scope: scope.workspace_id ? 'workspace' : 'organization',
+          workspace_id: scope.workspace_id,
+          month,
+          spend: formatMoney(spend),
+          limit: config.limit_micros === null ? null : formatMoney(config.limit_micros),
+          currency,
+          enforcement: config.enforcement,
+        },
       })
     }
     next.push({
@@ -167,6 +190,8 @@ export async function evaluateBudgets(
     })
   }
   await budgetStates.putMany(ctx.db, next)
+  // Live suspensions that no longer hold (a raised limit, a new month) are lifted.
+  for (const organizationId of await live.liftAll()) changed.add(organizationId)
   // After the states are written (the audit entries above came before them).
   for (const organizationId of changed) await revisions.bump(ctx.db, organizationId)
   return {
@@ -211,6 +236,12 @@ async function fireAlert(
     if (!(error instanceof ConditionFailedError)) throw error
   }
   await publisher?.publish(alert)
+  // Keyed by the alert's id: a repeat after a crash enqueues nothing twice.
+  await emitWebhookEvent(ctx, alert.organization_id, {
+    type: 'budget.threshold_crossed',
+    id: eventIdFor(alert.id),
+    data: { ...alert },
+  })
   await budgetAlerts.markDelivered(ctx.db, alert)
   return { alert, fresh: true }
 }
@@ -254,20 +285,29 @@ export async function listBudgets(ctx: ServiceContext, organizationId: string, p
     ...(page.after ? [] : [organizationScope(organizationId)]),
     ...workspacePage.data.map((ws) => ({ organization_id: organizationId, workspace_id: ws.id })),
   ]
-  const [states, limits] = await Promise.all([
+  const month = monthKey(ctx.clock.now())
+  const [states, limits, live, liveSuspended] = await Promise.all([
     budgetStates.getMany(ctx.db, scopes),
     spendLimits.getMany(ctx.db, scopes),
+    liveSpend.getMany(ctx.db, scopes, month),
+    liveSuspensions.getMany(ctx.db, scopes),
   ])
-  const month = monthKey(ctx.clock.now())
-  const data = scopes.map((scope) =>
-    budgetView(
+  const data = scopes.map((scope) => {
+    const view = budgetView(
       scope,
       states.get(scopeName(scope)),
       limits.get(scopeName(scope)),
       month,
       organization.currency
     )
-  )
+    return {
+      ...view,
+      // What decisions see: the last run's state, or a suspension by live spend since.
+      suspended: view.suspended || liveSuspended.has(scopeName(scope)),
+      // Including ingested events not aggregated yet (docs/rate-limits.md, "Live spend").
+      live_spend: formatMoney(maxZero(live.get(scopeName(scope))?.live_micros ?? 0n)),
+    }
+  })
   return { data, has_more: workspacePage.has_more, next_cursor: workspacePage.next_cursor }
 }
 
@@ -316,4 +356,9 @@ function budgetView(
     alerts: [],
     last_evaluated_at: state?.last_evaluated_at ?? null,
   }
+}
+
+/** A live figure is briefly below zero when an event is aggregated before its ADD lands. */
+function maxZero(micros: bigint): bigint {
+  return micros < 0n ? 0n : micros
 }

@@ -5,7 +5,9 @@ import type { UsageEvent } from '../model/index.js'
 import { eventIdentity, usageEvents } from '../store/usage/events.js'
 import { ingestionFacts } from '../store/usage/ingestion-facts.js'
 import { usageJournal } from '../store/usage/journal.js'
+import { advanceLiveSpend } from './live-spend.js'
 import { exactCost, priceAt } from './prices.js'
+import { countIngestedTokens } from './rate-limiter.js'
 
 /** Events older than this are rejected (Stripe's meter-event window, contract: usage events). */
 export const LATE_EVENT_DAYS = 35
@@ -198,6 +200,8 @@ export async function ingestUsageEvents(
   if (accepted.length > 0) {
     await usageJournal.append(ctx.db, accepted, now, () => newUlid(now))
     await usageEvents.putRaw(ctx.db, accepted, now, rawEventExpiry)
+    // After the raw events (the "seen" markers): a retried request adds nothing twice.
+    await Promise.all([advanceLiveSpend(ctx, accepted), countIngestedTokens(ctx.db, accepted, now)])
   }
   return { accepted: accepted.length, duplicates, rejected }
 }

@@ -13,6 +13,7 @@ import {
 import type { UsageDimension } from '../model/index.js'
 import { usageJobLock } from '../store/usage/job-lock.js'
 import { type UsageRow, usageTotals } from '../store/usage/totals.js'
+import { workspaces } from '../store/workspaces.js'
 
 export const BUCKET_LIMITS: Record<BucketWidth, { default: number; max: number }> = {
   '1h': { default: 24, max: 168 },
@@ -31,6 +32,8 @@ export interface ReportQuery {
   limit?: number | undefined
   /** `next_page` of the previous page. */
   page?: string | undefined
+  /** A bucket without usage gets one result of zeros instead of none (`fill_empty=true`). */
+  fill_empty?: boolean | undefined
 }
 
 export interface ReportResult {
@@ -72,14 +75,7 @@ export async function usageReport(
 ): Promise<ReportPage> {
   const organization = await getOrganization(ctx, organizationId)
   const width = query.bucket_width
-  const start = bucketStart(query.starting_at, width)
-  // Without ending_at the report runs to the end of the bucket that contains now.
-  const end = query.ending_at
-    ? bucketCeil(query.ending_at, width)
-    : nextBucket(bucketStart(ctx.clock.now(), width), width)
-  if (end.getTime() <= start.getTime()) {
-    throw invalid('ending_at must be after starting_at.', 'ending_at')
-  }
+  const { start, end } = reportRange(ctx, query)
   const limit = query.limit ?? BUCKET_LIMITS[width].default
   if (limit < 1 || limit > BUCKET_LIMITS[width].max) {
     throw invalid(`limit must be between 1 and ${BUCKET_LIMITS[width].max} for ${width}.`, 'limit')
@@ -126,13 +122,17 @@ export async function usageReport(
     bucket.set(key, result)
   }
   for (const [result, exact] of exactOf) result.cost_micros = roundToMicros(exact)
-  const data = bucketStarts.map((at) => ({
-    starting_at: at.toISOString(),
-    ending_at: nextBucket(at, width).toISOString(),
-    results: [...buckets.get(at.getTime())!.values()].sort((a, b) =>
+  const data = bucketStarts.map((at) => {
+    const results = [...buckets.get(at.getTime())!.values()].sort((a, b) =>
       compareGroups(query.group_by, a, b)
-    ),
-  }))
+    )
+    if (results.length === 0 && query.fill_empty) results.push(zeroResult(query))
+    return {
+      starting_at: at.toISOString(),
+      ending_at: nextBucket(at, width).toISOString(),
+      results,
+    }
+  })
   const hasMore = pageEnd.getTime() < end.getTime()
   return {
     currency: organization.currency,
@@ -140,6 +140,86 @@ export async function usageReport(
     data,
     has_more: hasMore,
     next_page: hasMore ? encodePage(pageEnd) : null,
+  }
+}
+
+/**
+ * The report's whole range: `starting_at` snapped down to its bucket, `ending_at` up; without
+ * ending_at the report runs to the end of the bucket that contains now.
+ */
+export function reportRange(
+  ctx: Pick<ServiceContext, 'clock'>,
+  query: Pick<ReportQuery, 'starting_at' | 'ending_at' | 'bucket_width'>
+): { start: Date; end: Date; buckets: number } {
+  const width = query.bucket_width
+  const start = bucketStart(query.starting_at, width)
+  const end = query.ending_at
+    ? bucketCeil(query.ending_at, width)
+    : nextBucket(bucketStart(ctx.clock.now(), width), width)
+  if (end.getTime() <= start.getTime()) {
+    throw invalid('ending_at must be after starting_at.', 'ending_at')
+  }
+  return { start, end, buckets: bucketCount(start, end, width) }
+}
+
+function bucketCount(start: Date, end: Date, width: BucketWidth): number {
+  if (width === '1mo') {
+    return (
+      (end.getUTCFullYear() - start.getUTCFullYear()) * 12 + end.getUTCMonth() - start.getUTCMonth()
+    )
+  }
+  const size = width === '1h' ? 3_600_000 : 86_400_000
+  return Math.ceil((end.getTime() - start.getTime()) / size)
+}
+
+/**
+ * Every page of a report, in order, each read from the store only when the one before it has
+ * been consumed (the CSV export streams them: memory stays at one page whatever the range).
+ */
+export async function* reportPages(
+  ctx: ServiceContext,
+  organizationId: string,
+  query: Omit<ReportQuery, 'limit'>
+): AsyncGenerator<ReportPage> {
+  const limit = BUCKET_LIMITS[query.bucket_width].max
+  let page = query.page
+  do {
+    const current = await usageReport(ctx, organizationId, { ...query, limit, page })
+    yield current
+    page = current.next_page ?? undefined
+  } while (page !== undefined)
+}
+
+/**
+ * A bucket's zero row: no group values except those a filter pins to one value (a report of one
+ * workspace shows that workspace on its empty days too).
+ */
+function zeroResult(query: ReportQuery): ReportResult {
+  const group = Object.fromEntries(
+    query.group_by.map((dimension) => {
+      const values = query.filters[dimension] ?? []
+      return [dimension, values.length === 1 ? values[0]! : null]
+    })
+  )
+  return { group, input_tokens: 0, output_tokens: 0, requests: 0, cost_micros: 0n }
+}
+
+/**
+ * Workspace names by id for report rows, each read once per report; null for an id the
+ * organization has no workspace with (never another organization's name).
+ */
+export function workspaceNames(
+  ctx: Pick<ServiceContext, 'db'>,
+  organizationId: string
+): (workspaceId: string) => Promise<string | null> {
+  const names = new Map<string, Promise<string | null>>()
+  return (workspaceId) => {
+    let name = names.get(workspaceId)
+    if (!name) {
+      name = workspaces.get(ctx.db, organizationId, workspaceId).then((w) => w?.name ?? null)
+      names.set(workspaceId, name)
+    }
+    return name
   }
 }
 

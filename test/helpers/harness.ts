@@ -6,6 +6,7 @@ import { generateSecret } from '../../functions/lib/secrets.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
 import { Db } from '../../functions/store/db.js'
 import { startEmbeddedStore } from '../../functions/store/embedded.js'
+import { ResponseMismatch, ResponseValidator } from './response-validation.js'
 
 /** A clock tests can move. */
 export class TestClock implements Clock {
@@ -53,6 +54,12 @@ export async function startHarness(
     makeDb?: (doc: DynamoDBDocumentClient, tableName: string) => Db
     /** The app's decision service (e.g. with another revision check interval). */
     decisions?: (db: Db) => DecisionService
+    /** Accept http://localhost webhook URLs, as `npm start` does (e.g. for a local receiver). */
+    webhookLocalHttp?: boolean
+    /** Where the built browser console is (scripts/build-console.ts). */
+    consoleDir?: string
+    /** Check every response against the served OpenAPI document (default true). */
+    validateResponses?: boolean
   } = {}
 ): Promise<Harness> {
   const store = await startEmbeddedStore()
@@ -62,7 +69,15 @@ export async function startHarness(
   const db = options.makeDb ? options.makeDb(doc, tableName) : new Db(doc, tableName)
   const clock = options.clock ?? new TestClock()
   const operatorKey = generateSecret('operator')
-  const app = createApp({ db, clock, operatorKey, decisions: options.decisions?.(db) })
+  const app = createApp({
+    db,
+    clock,
+    operatorKey,
+    decisions: options.decisions?.(db),
+    webhookUrls: { allowLocalHttp: options.webhookLocalHttp ?? false },
+    consoleDir: options.consoleDir,
+  })
+  if (options.validateResponses !== false) checkResponses(app)
   const call = async (
     method: string,
     path: string,
@@ -112,4 +127,34 @@ export async function createOrg(h: Harness, name = 'Acme') {
     adminKey: res.body.admin_key.secret as string,
     adminKeyId: res.body.admin_key.id as string,
   }
+}
+
+let validator: Promise<ResponseValidator> | undefined
+
+/**
+ * Makes `app.request` — and so `h.call` and every test that calls the app directly — fail on a
+ * response that the served OpenAPI document does not describe (test/helpers/response-validation.ts).
+ * The document is the same for every app, so it is read and compiled once per test file.
+ */
+export function checkResponses(
+  app: ReturnType<typeof createApp>,
+  against?: ResponseValidator
+): void {
+  const request = app.request.bind(app)
+  validator ??= Promise.resolve(request('/openapi.json')).then(
+    async (res) => new ResponseValidator((await res.json()) as Record<string, unknown>)
+  )
+  const checked = against ? Promise.resolve(against) : validator
+  app.request = (async (...args: Parameters<typeof request>) => {
+    const response = await request(...args)
+    const [input, init] = args
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET')
+    const url = input instanceof Request ? input.url : String(input)
+    const validate = await checked
+    if (!validate.covers(url)) return response
+    const text = await response.clone().text()
+    const problems = validate.check(method, url, response.status, response.headers, text)
+    if (problems.length > 0) throw new ResponseMismatch(problems.join('\n'))
+    return response
+  }) as typeof app.request
 }

@@ -242,6 +242,13 @@ export async function populateTenant(
   })
   expectOk(group, 'SCIM POST /Groups')
   keep(group.body.id, `${tag} Provisioned`, `${tag}-ext-group`)
+  const hookUrl = `https://${tag.toLowerCase()}.hooks.example.com/admin-engine`
+  const hook = await api.create('/v1/webhooks', {
+    url: hookUrl,
+    event_types: ['policy.changed'],
+    description: `${tag} hook`,
+  })
+  keep(hook.id, hook.signing_secret, hookUrl, `${tag} hook`)
   const policyId = keep(`${tag.toLowerCase()}-policy`)
   await api.create(
     `/v1/policies/${policyId}`,
@@ -323,6 +330,7 @@ export async function populateTenant(
     'scim-tokens': [scim.id],
     policies: [policyId],
     decisions: [decisionId],
+    webhooks: [hook.id],
     Users: [user.body.id, members[0]!],
     Groups: [group.body.id, parent],
   }

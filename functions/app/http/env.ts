@@ -1,10 +1,11 @@
-import type { Logger } from '@aws-lambda-powertools/logger'
 import type { DecisionOptions, DecisionService } from '../../authz/decisions.js'
 import type { Principal } from '../../domain/context.js'
 import type { DecisionLogOptions, DecisionRecorder } from '../../domain/decision-log.js'
 import type { AlertPublisher } from '../../lib/alert-bus.js'
 import type { Clock } from '../../lib/clock.js'
+import type { RequestLog } from '../../lib/logger.js'
 import type { Db } from '../../store/db.js'
+import type { WebhookUrlPolicy } from '../../webhooks/url.js'
 
 /** What the app is built from; the entry points (Lambda, local server, tests) provide it. */
 export interface AppDeps {
@@ -20,6 +21,10 @@ export interface AppDeps {
   decisionOptions?: Partial<DecisionOptions> | undefined
   /** Settings of the decision log writer made here (Lambda: `mode: 'before-response'`). */
   decisionLogOptions?: Partial<DecisionLogOptions> | undefined
+  /** Which webhook URLs are accepted (config.ts); strict (https only) unless given. */
+  webhookUrls?: WebhookUrlPolicy | undefined
+  /** Where the built browser console is (scripts/build-console.ts); none: /console is a 404. */
+  consoleDir?: string | undefined
 }
 
 /**
@@ -36,7 +41,7 @@ export interface AppEnv {
   Variables: {
     requestId: string
     deps: RequestDeps
-    log: Logger
+    log: RequestLog
     /** Set by the authenticate middleware on /v1 routes. */
     principal: Principal
   }

@@ -39,6 +39,9 @@ export function errorBody(error: AppError, requestId: string | null) {
 
 export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
   const status = (error.status ?? STATUS_OF[error.type]) as ContentfulStatusCode
+  // A handler that failed after setting its success headers (the resource's ETag, before a
+  // later step threw) must not hand them out with the error.
+  c.header('ETag', undefined)
   if (error.retryAfterSeconds !== undefined)
     c.header('Retry-After', String(error.retryAfterSeconds))
   else if (error.type === 'unavailable') c.header('Retry-After', '5')

@@ -31,7 +31,25 @@ export function securedRoute<
   const query = config.request?.query as z.ZodObject | undefined
   middleware.push(strictQuery(query, `${config.method.toUpperCase()} ${config.path}`))
   if (access.idempotent) middleware.push(idempotent())
-  return createRoute({ ...config, security: BEARER, middleware })
+  const description = [config.description, credentialsNote(access)].filter(Boolean).join('\n\n')
+  return createRoute({ ...config, description, security: BEARER, middleware })
+}
+
+const CREDENTIAL_NAMES: Record<PrincipalKind, string> = {
+  operator: 'the operator key',
+  service: 'a service key',
+  admin: 'an admin key of the organization, with a role that allows it',
+  scim: 'a SCIM token',
+  api_key: 'a workspace API key',
+}
+
+/** The document says which credential an operation admits (any other → 401 or 403). */
+function credentialsNote(access: Credentials): string {
+  const kinds = access.credentials.map((kind) => CREDENTIAL_NAMES[kind] ?? kind)
+  const idempotency = access.idempotent
+    ? ' Replays the first response for a repeated Idempotency-Key.'
+    : ''
+  return `Credential: ${kinds.join(' or ')}.${idempotency}`
 }
 
 /** An admin key of the organization. */
@@ -56,6 +74,7 @@ const ID_OF_COLLECTION: Record<string, { kind: IdKind; what: string }> = {
   'service-keys': { kind: 'serviceKey', what: 'service key' },
   'scim-tokens': { kind: 'scimToken', what: 'SCIM token' },
   decisions: { kind: 'decision', what: 'decision' },
+  webhooks: { kind: 'webhookEndpoint', what: 'webhook endpoint' },
 }
 
 interface PathId {

@@ -55,6 +55,12 @@ auditRoutes.openapi(
     responses: {
       200: {
         description: 'Audit events; with format=csv a CSV file whose next page is in X-Next-Cursor',
+        headers: {
+          'X-Next-Cursor': {
+            description: 'CSV only, when more events follow: the next_cursor, sent back as ?after=',
+            schema: { type: 'string' },
+          },
+        },
         content: {
           'application/json': { schema: listOf(AuditEventSchema) },
           'text/csv': { schema: z.string() },

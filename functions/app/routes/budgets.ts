@@ -66,7 +66,7 @@ budgetRoutes.openapi(
     description: 'The limit may not be below the limit of any workspace (400).',
     request: { headers: IfMatchHeader, body: jsonBody(SpendLimitInputSchema) },
     responses: {
-      200: json(SpendLimitSchema, 'The limit; it takes effect at the next aggregation run'),
+      200: json(SpendLimitSchema, 'The limit; checked at the next ingestion or aggregation run'),
       ...errorResponses(...AUTH_ERRORS, 412),
     },
   }),
@@ -123,7 +123,7 @@ budgetRoutes.openapi(
     summary: "Set a workspace's monthly spend limit (at most the organization's)",
     request: { params: IdParam, headers: IfMatchHeader, body: jsonBody(SpendLimitInputSchema) },
     responses: {
-      200: json(SpendLimitSchema, 'The limit; it takes effect at the next aggregation run'),
+      200: json(SpendLimitSchema, 'The limit; checked at the next ingestion or aggregation run'),
       ...errorResponses(...AUTH_ERRORS, 404, 412),
     },
   }),

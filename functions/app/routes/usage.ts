@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { toCsv } from '../../lib/csv.js'
+import { accepts } from 'hono/accepts'
 import { invalid } from '../../lib/errors.js'
 import { formatMoney } from '../../lib/money.js'
 import type { UsageDimension } from '../../model/index.js'
@@ -14,8 +14,12 @@ import {
   type ReportPage,
   type ReportQuery,
   type ReportResult,
+  reportPages,
+  reportRange,
   usageReport,
+  workspaceNames,
 } from '../../usage/reports.js'
+import { streamCsv } from '../http/csv-stream.js'
 import { openCursor, sealCursor } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import { guard, serviceContext } from '../http/handlers.js'
@@ -60,16 +64,13 @@ usageRoutes.openapi(
         body: jsonBody(
           z.object({
             events: z
-              .array(
-                z.unknown().openapi({
-                  type: 'object',
-                  description:
-                    'A UsageEvent (components.schemas.UsageEvent), checked one by one so a bad ' +
-                    'event is rejected alone',
-                })
-              )
+              .array(z.unknown())
               .min(1)
-              .max(MAX_EVENTS_PER_BATCH),
+              .max(MAX_EVENTS_PER_BATCH)
+              .openapi({
+                description: 'UsageEvents, checked one by one so a bad event is rejected alone',
+                items: { $ref: '#/components/schemas/UsageEvent' },
+              }),
           })
         ),
       },
@@ -133,8 +134,26 @@ const ReportParams = {
   limit: z.coerce.number().int().min(1).optional().openapi({
     description: 'Buckets per page: 1h 1..168 (default 24), 1d 1..31 (7), 1mo 1..24 (12)',
   }),
-  page: z.string().min(1).optional().openapi({ description: 'next_page of the previous page' }),
-  format: z.enum(['json', 'csv']).default('json'),
+  page: z.string().min(1).optional().openapi({
+    description: 'next_page of the previous page (JSON only: CSV is the whole range)',
+  }),
+  format: z
+    .enum(['json', 'csv'])
+    .optional()
+    .openapi({
+      description:
+        'json (default) or csv: the whole range in one streamed file (limit is ignored), one ' +
+        'row per bucket and group, workspace_name beside workspace_id, times as RFC 3339 UTC ' +
+        'without fractions; without it, `Accept: text/csv` asks for CSV',
+    }),
+  fill_empty: z
+    .enum(['true', 'false'])
+    .default('false')
+    .openapi({
+      description:
+        'true: a bucket without usage gets one result of zeros (group values null, except ' +
+        'those a filter pins to one value) instead of none; in CSV a row of zeros',
+    }),
 }
 
 const UsageQuery = z.object({
@@ -201,6 +220,7 @@ function reportQuery(
     filters,
     limit: query.limit,
     page: query.page,
+    fill_empty: query.fill_empty === 'true',
   }
 }
 
@@ -215,56 +235,135 @@ const USAGE_MEASURES: Measures = {
 }
 const COST_MEASURES: Measures = { cost: (r) => formatMoney(r.cost_micros) }
 
-/**
- * A report page as JSON (`{object: "page", …}`) or as CSV: a header row, then one row per bucket
- * and group with the same figures, the next page in `X-Next-Page`.
- */
-function sendReport(
-  c: Context<AppEnv>,
-  page: ReportPage,
-  groupBy: UsageDimension[],
-  measures: Measures,
-  format: 'json' | 'csv',
-  filename: string
-): Response {
-  const next = sealCursor(c, page.next_page)
-  const figures = (result: ReportResult) =>
-    Object.fromEntries(Object.entries(measures).map(([name, measure]) => [name, measure(result)]))
-  if (format === 'json') {
-    return c.json({
-      object: 'page',
-      currency: page.currency,
-      as_of: page.as_of,
-      data: page.data.map((bucket) => ({
-        starting_at: bucket.starting_at,
-        ending_at: bucket.ending_at,
-        results: bucket.results.map((result) => ({ ...result.group, ...figures(result) })),
-      })),
-      has_more: page.has_more,
-      next_page: next,
-    })
-  }
-  const header = ['starting_at', 'ending_at', ...groupBy, ...Object.keys(measures), 'currency']
-  const rows = page.data.flatMap((bucket) =>
-    bucket.results.map((result) => [
-      bucket.starting_at,
-      bucket.ending_at,
-      ...groupBy.map((dimension) => result.group[dimension]),
-      ...Object.values(figures(result)),
-      page.currency,
-    ])
-  )
-  if (next) c.header('X-Next-Page', next)
-  return c.body(toCsv(header, rows), 200, {
-    'content-type': 'text/csv; charset=utf-8',
-    'content-disposition': `attachment; filename="${filename}"`,
+/** A report page as JSON: `{object: "page", …}`, the next page in `next_page`. */
+function sendJson(c: Context<AppEnv>, page: ReportPage, measures: Measures): Response {
+  return c.json({
+    object: 'page',
+    currency: page.currency,
+    as_of: page.as_of,
+    data: page.data.map((bucket) => ({
+      starting_at: bucket.starting_at,
+      ending_at: bucket.ending_at,
+      results: bucket.results.map((result) => ({ ...result.group, ...figures(measures, result) })),
+    })),
+    has_more: page.has_more,
+    next_page: sealCursor(c, page.next_page),
   })
+}
+
+const figures = (measures: Measures, result: ReportResult) =>
+  Object.fromEntries(Object.entries(measures).map(([name, measure]) => [name, measure(result)]))
+
+/**
+ * The most buckets one CSV export covers (a quarter of hours, ten years of days or months): a
+ * bigger range is refused up front rather than read from the store page after page.
+ */
+export const CSV_MAX_BUCKETS: Record<ReportQuery['bucket_width'], number> = {
+  '1h': 93 * 24,
+  '1d': 3660,
+  '1mo': 120,
+}
+
+/**
+ * The whole range as one CSV file (contract v1.1): a header row, then one row per bucket and
+ * group with the JSON figures, `workspace_name` beside `workspace_id`, the currency on every
+ * row. Pages are read from the store one at a time as the file is streamed out.
+ */
+async function sendCsv(
+  c: Context<AppEnv>,
+  organizationId: string,
+  query: ReportQuery,
+  measures: Measures,
+  filename: string
+): Promise<Response> {
+  if (query.page !== undefined) {
+    throw invalid('format=csv returns the whole range in one file; page is for JSON.', 'page')
+  }
+  const { buckets } = reportRange(serviceContext(c), query)
+  const max = CSV_MAX_BUCKETS[query.bucket_width]
+  if (buckets > max) {
+    throw invalid(
+      `A CSV export covers at most ${max} ${query.bucket_width} buckets; this range has ${buckets}.`,
+      'ending_at'
+    )
+  }
+  const ctx = serviceContext(c)
+  const nameOf = workspaceNames(ctx, organizationId)
+  const columns = query.group_by.flatMap((dimension) =>
+    dimension === 'workspace_id' ? ['workspace_id', 'workspace_name'] : [dimension]
+  )
+  const header = ['starting_at', 'ending_at', ...columns, ...Object.keys(measures), 'currency']
+  const rowsOf = async (page: ReportPage) => {
+    const rows: unknown[][] = []
+    for (const bucket of page.data) {
+      for (const result of bucket.results) {
+        const groups: unknown[] = []
+        for (const dimension of query.group_by) {
+          const value = result.group[dimension] ?? null
+          groups.push(value)
+          if (dimension === 'workspace_id') groups.push(value === null ? null : await nameOf(value))
+        }
+        rows.push([
+          spreadsheetTime(bucket.starting_at),
+          spreadsheetTime(bucket.ending_at),
+          ...groups,
+          ...Object.values(figures(measures, result)),
+          page.currency,
+        ])
+      }
+    }
+    return rows
+  }
+  const pages = reportPages(ctx, organizationId, query)
+  // The first page is read before the 200 is sent, so its errors are still error responses.
+  const first = await pages.next()
+  const firstPage = first.done ? undefined : first.value
+  const rest: AsyncIterator<unknown[][]> = {
+    next: async () => {
+      const next = await pages.next()
+      return next.done
+        ? { done: true, value: undefined }
+        : { done: false, value: await rowsOf(next.value) }
+    },
+    return: async () => {
+      await pages.return(undefined)
+      return { done: true, value: undefined }
+    },
+  }
+  return streamCsv(c, {
+    filename,
+    header,
+    first: firstPage ? await rowsOf(firstPage) : [],
+    rest,
+    // Later pages are read later, so the first page's as_of holds for the whole file.
+    headers: firstPage?.as_of ? { 'x-as-of': firstPage.as_of } : {},
+  })
+}
+
+/** RFC 3339 UTC to the second ("2026-11-01T00:00:00Z"): bucket bounds have no fractions. */
+function spreadsheetTime(iso: string): string {
+  return iso.replace(/\.000Z$/, 'Z')
 }
 
 const reportResponses = (schema: z.ZodType, what: string) => ({
   200: {
-    description: `${what}; with format=csv one row per bucket and group, next page in X-Next-Page`,
-    content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
+    description: `${what}; with format=csv the whole range as one streamed CSV file`,
+    headers: {
+      'x-as-of': {
+        description: 'CSV only: as_of of the figures (absent if usage was never aggregated)',
+        schema: { type: 'string' as const, format: 'date-time' },
+      },
+    },
+    content: {
+      'application/json': { schema },
+      'text/csv': {
+        schema: z.string().openapi({
+          description:
+            'Header row starting_at,ending_at,<group_by columns (workspace_id then workspace_name)>,' +
+            '<figures>,currency; one row per bucket and group; money with 6 decimals',
+        }),
+      },
+    },
   },
   ...errorResponses(...AUTH_ERRORS),
 })
@@ -283,8 +382,10 @@ usageRoutes.openapi(
     const raw = c.req.valid('query')
     const query = { ...reportQuery(raw, USAGE_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
-    const page = await usageReport(serviceContext(c), organizationId, query)
-    return sendReport(c, page, query.group_by, USAGE_MEASURES, raw.format, 'usage.csv')
+    if (reportFormat(c, raw.format) === 'csv') {
+      return sendCsv(c, organizationId, query, USAGE_MEASURES, 'usage.csv')
+    }
+    return sendJson(c, await usageReport(serviceContext(c), organizationId, query), USAGE_MEASURES)
   }
 )
 
@@ -302,10 +403,23 @@ usageRoutes.openapi(
     const raw = c.req.valid('query')
     const query = { ...reportQuery(raw, COST_GROUPS), page: openCursor(c, 'page') }
     checkLimit(query)
-    const page = await usageReport(serviceContext(c), organizationId, query)
-    return sendReport(c, page, query.group_by, COST_MEASURES, raw.format, 'costs.csv')
+    if (reportFormat(c, raw.format) === 'csv') {
+      return sendCsv(c, organizationId, query, COST_MEASURES, 'costs.csv')
+    }
+    return sendJson(c, await usageReport(serviceContext(c), organizationId, query), COST_MEASURES)
   }
 )
+
+/** `format` when given; otherwise what Accept prefers (JSON unless it asks for text/csv). */
+function reportFormat(c: Context<AppEnv>, format: 'json' | 'csv' | undefined): 'json' | 'csv' {
+  if (format) return format
+  const type = accepts(c, {
+    header: 'Accept',
+    supports: ['application/json', 'text/csv'],
+    default: 'application/json',
+  })
+  return type === 'text/csv' ? 'csv' : 'json'
+}
 
 function checkLimit(query: ReportQuery): void {
   const { max } = BUCKET_LIMITS[query.bucket_width]

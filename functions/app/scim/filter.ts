@@ -1,5 +1,6 @@
 import { type Filter, parse } from 'scim2-parse-filter'
 import { badRequest, ScimProblem } from './errors.js'
+import { explainFilterError } from './filter-errors.js'
 import { MAX_SCAN } from './schemas.js'
 
 /**
@@ -40,6 +41,13 @@ function joinPath(prefix: string, path: string): string {
   return prefix ? `${prefix}.${path}` : path
 }
 
+/** What is wrong with a filter that did not parse, in plain words (filter-errors.ts). */
+export function describeFilterError(text: string, error: unknown): string {
+  const explained = explainFilterError(text)
+  if (explained) return `The filter is not valid: ${explained}`
+  return `The filter is not valid SCIM filter syntax (RFC 7644 §3.4.2.2): ${(error as Error).message}`
+}
+
 /** Parses and checks a filter; 400 invalidFilter for bad syntax or unsupported attributes. */
 export function parseFilter(
   text: string,
@@ -59,7 +67,7 @@ export function parseFilter(
   try {
     ast = parse(text)
   } catch (error) {
-    throw badRequest('invalidFilter', `The filter is not valid: ${(error as Error).message}`)
+    throw badRequest('invalidFilter', describeFilterError(text, error))
   }
   check(ast, '', attributes, corePrefix)
   return ast

@@ -20,8 +20,9 @@ import { AppError, staleVersion } from '../../lib/errors.js'
 import { idLength } from '../../lib/ids.js'
 import type { Group } from '../../model/index.js'
 import { badRequest, scimValidationError } from './errors.js'
-import type { FilterableAttributes } from './filter.js'
+import { describeFilterError, type FilterableAttributes } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
+import { unqualifiedOperations, unqualifiedResource } from './qualified.js'
 import { GROUP_SCHEMA } from './schemas.js'
 import type { SearchableResource } from './search.js'
 import { weakEtag } from './users.js'
@@ -192,7 +193,7 @@ async function requireMemberValues(ctx: ServiceContext, organizationId: string, 
 }
 
 function parseGroup(body: unknown) {
-  const parsed = GroupInput.safeParse(body)
+  const parsed = GroupInput.safeParse(unqualifiedResource(body, GROUP_SCHEMA))
   if (!parsed.success) throw scimValidationError(parsed.error)
   return parsed.data
 }
@@ -251,7 +252,7 @@ function idsOfValueFilter(text: string): string[] {
   try {
     filter = parse(text)
   } catch (error) {
-    throw badRequest('invalidFilter', `The path filter is not valid: ${(error as Error).message}`)
+    throw badRequest('invalidFilter', `In the path: ${describeFilterError(text, error)}`)
   }
   const collect = (node: Filter): string[] => {
     if (node.op === 'or') return node.filters.flatMap(collect)
@@ -324,7 +325,9 @@ export async function patchScimGroup(
   operations: PatchOperation[],
   expectedVersion: number | undefined
 ): Promise<void> {
-  const { memberChanges, attributeOperations } = splitOperations(operations)
+  const { memberChanges, attributeOperations } = splitOperations(
+    unqualifiedOperations(operations, GROUP_SCHEMA)
+  )
   const added = memberChanges.flatMap((change) => (change.kind === 'remove' ? [] : change.ids))
   await requireMemberValues(ctx, organizationId, [...new Set(added)])
   // The attribute changes are computed from the group as read and saved only if it is still

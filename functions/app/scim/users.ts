@@ -15,11 +15,17 @@ import { AppError, staleVersion } from '../../lib/errors.js'
 import { idLength } from '../../lib/ids.js'
 import type { MemberStatus } from '../../model/index.js'
 import type { MemberProfile, StoredMember } from '../../store/members.js'
-import { ScimProblem, scimValidationError } from './errors.js'
+import { badRequest, ScimProblem, scimValidationError } from './errors.js'
 import type { FilterableAttributes } from './filter.js'
 import { applyPatch, nameMap, type PatchOperation } from './patch.js'
-import { ENTERPRISE_SCHEMA, ENTERPRISE_STRING_ATTRIBUTES, USER_SCHEMA } from './schemas.js'
-import type { SearchableResource } from './search.js'
+import { unqualifiedOperations, unqualifiedResource } from './qualified.js'
+import {
+  ENTERPRISE_SCHEMA,
+  ENTERPRISE_STRING_ATTRIBUTES,
+  MAX_SCAN,
+  USER_SCHEMA,
+} from './schemas.js'
+import { type SearchableResource, searchResources } from './search.js'
 
 /**
  * SCIM Users are the organization's members: userName is the member's email, displayName
@@ -90,11 +96,13 @@ export function userResource(
 ): ScimUser {
   const member = stored.member
   const formatted = [member.given_name, member.family_name].filter(Boolean).join(' ')
+  const { [USER_NAME_KEY]: userName, ...enterprise } = stored.profile ?? {}
+  const hasEnterprise = Object.keys(enterprise).length > 0
   return {
-    schemas: stored.profile ? [USER_SCHEMA, ENTERPRISE_SCHEMA] : [USER_SCHEMA],
+    schemas: hasEnterprise ? [USER_SCHEMA, ENTERPRISE_SCHEMA] : [USER_SCHEMA],
     id: member.id,
     ...(member.external_id !== null ? { externalId: member.external_id } : {}),
-    userName: member.email,
+    userName: typeof userName === 'string' ? userName : member.email,
     name: {
       formatted: formatted || member.name,
       ...(member.given_name !== null ? { givenName: member.given_name } : {}),
@@ -106,7 +114,7 @@ export function userResource(
     groups: stored.groupIds
       .filter((id) => groupNames.has(id))
       .map((id) => ({ value: id, $ref: `${base}/Groups/${id}`, display: groupNames.get(id) })),
-    ...(stored.profile ? { [ENTERPRISE_SCHEMA]: stored.profile } : {}),
+    ...(hasEnterprise ? { [ENTERPRISE_SCHEMA]: enterprise } : {}),
     meta: {
       resourceType: 'User',
       created: member.created_at,
@@ -118,6 +126,16 @@ export function userResource(
 }
 
 export const weakEtag = (version: number) => `W/"${version}"`
+
+/**
+ * Where a userName that is not an email address is kept, in the member's SCIM profile beside
+ * the enterprise attributes (whose names are camelCase, so this key never collides). The
+ * member's email is then the user's primary email.
+ */
+const USER_NAME_KEY = 'scim_user_name'
+
+const EmailAddress = z.email().max(320)
+const isEmailAddress = (value: string) => EmailAddress.safeParse(value).success
 
 /** Names of the active groups the given members are directly in (one BatchGet per 100). */
 async function groupNamesOf(
@@ -167,10 +185,19 @@ const EnterpriseInput = z.object({
 
 /** A User as POST and PUT take it; attributes not listed are ignored (RFC 7644 §3.3). */
 const UserInput = z.object({
-  userName: z.preprocess(
-    (value) => (typeof value === 'string' ? value.trim() : value),
-    z.email('userName must be an email address').max(320)
-  ),
+  // An email address, or any name when `emails` gives one (the member's email).
+  userName: z.string().trim().min(1, 'userName must not be empty').max(320),
+  emails: z
+    .array(
+      z.object({
+        value: z.string().trim().max(320),
+        type: z.string().nullable().optional(),
+        primary: ScimBoolean.nullable().optional(),
+      })
+    )
+    .max(100)
+    .nullable()
+    .optional(),
   externalId: z.string().trim().min(1).max(256).nullable().optional(),
   name: z
     .object({ formatted: Text(400), givenName: Text(200), familyName: Text(200) })
@@ -184,7 +211,7 @@ const UserInput = z.object({
 type UserInput = z.infer<typeof UserInput>
 
 function parseUser(body: unknown): UserInput {
-  const parsed = UserInput.safeParse(body)
+  const parsed = UserInput.safeParse(unqualifiedResource(body, USER_SCHEMA))
   if (!parsed.success) throw scimValidationError(parsed.error)
   return parsed.data
 }
@@ -192,11 +219,37 @@ function parseUser(body: unknown): UserInput {
 const blank = (value: string | null | undefined) =>
   value === undefined || value === null || value === '' ? null : value
 
-/** The enterprise attributes kept for the member, or null when none has a value. */
+/**
+ * The member's email: the userName when it is an email address (what Okta and Entra send;
+ * `emails` are then ignored), else the primary email (else the first work one, else the first).
+ */
+function emailOf(input: UserInput): string {
+  if (isEmailAddress(input.userName)) return input.userName
+  const emails = (input.emails ?? []).filter((email) => email.value !== '')
+  const chosen =
+    emails.find((email) => email.primary === true) ??
+    emails.find((email) => email.type?.toLowerCase() === 'work') ??
+    emails[0]
+  if (!chosen) {
+    throw badRequest(
+      'invalidValue',
+      `userName '${input.userName}' is not an email address and the user has no email: send ` +
+        'emails [{"value": "<address>", "primary": true}] (the member is known by that address).'
+    )
+  }
+  if (!isEmailAddress(chosen.value)) {
+    throw badRequest('invalidValue', `emails value '${chosen.value}' is not an email address.`)
+  }
+  return chosen.value
+}
+
+/** The SCIM profile kept for the member (userName, enterprise attributes), or null if empty. */
 function profileOf(input: UserInput): MemberProfile | null {
+  const profile: MemberProfile = isEmailAddress(input.userName)
+    ? {}
+    : { [USER_NAME_KEY]: input.userName }
   const enterprise = input[ENTERPRISE_SCHEMA]
-  if (!enterprise) return null
-  const profile: MemberProfile = {}
+  if (!enterprise) return Object.keys(profile).length > 0 ? profile : null
   for (const name of ENTERPRISE_STRING_ATTRIBUTES) {
     const value = blank((enterprise as Record<string, string | null | undefined>)[name])
     if (value !== null) profile[name] = value
@@ -219,7 +272,7 @@ function memberFields(input: UserInput) {
   const status: MemberStatus | undefined =
     input.active === undefined ? undefined : input.active ? 'active' : 'deactivated'
   return {
-    email: input.userName,
+    email: emailOf(input),
     name: displayName.slice(0, 200),
     given_name: givenName,
     family_name: familyName,
@@ -248,7 +301,11 @@ export const SCIM_USERS: SearchableResource<StoredMember> = {
   schema: USER_SCHEMA,
   attributes: USER_FILTER_ATTRIBUTES,
   byKey: {
-    username: byEmail,
+    // A userName that is not an email address is not a key: those users are found by a scan.
+    username: (ctx, organizationId, value) =>
+      isEmailAddress(value)
+        ? byEmail(ctx, organizationId, value)
+        : scanMembers(ctx, organizationId, MAX_SCAN),
     'emails.value': byEmail,
     externalid: membersByExternalId,
     id: async (ctx, organizationId, id) => [
@@ -279,7 +336,9 @@ export async function createUser(
   base: string,
   body: unknown
 ): Promise<ScimUser> {
-  const { status, profile, ...fields } = memberFields(parseUser(body))
+  const input = parseUser(body)
+  const { status, profile, ...fields } = memberFields(input)
+  await requireFreeUserName(ctx, organizationId, input.userName, undefined)
   const member = await createMember(ctx, organizationId, {
     ...fields,
     profile,
@@ -297,8 +356,34 @@ export async function replaceUser(
   body: unknown,
   expectedVersion: number | undefined
 ): Promise<ScimUser> {
-  await updateMember(ctx, organizationId, id, memberFields(parseUser(body)), expectedVersion)
+  const input = parseUser(body)
+  const fields = memberFields(input)
+  await requireFreeUserName(ctx, organizationId, input.userName, id)
+  await updateMember(ctx, organizationId, id, fields, expectedVersion)
   return getUser(ctx, organizationId, base, id)
+}
+
+/**
+ * userName is unique regardless of case (RFC 7643 uniqueness "server"). Email userNames are
+ * the members' emails, unique by the member model; any other is checked against the users
+ * that have one (found by a scan, so two concurrent creates of one such name may both pass).
+ */
+async function requireFreeUserName(
+  ctx: ServiceContext,
+  organizationId: string,
+  userName: string,
+  selfId: string | undefined
+): Promise<void> {
+  if (isEmailAddress(userName)) return
+  const holders = await searchResources(
+    ctx,
+    organizationId,
+    SCIM_USERS,
+    `userName eq ${JSON.stringify(userName)}`
+  )
+  if (holders.some((stored) => stored.member.id !== selfId)) {
+    throw new ScimProblem(409, 'uniqueness', `A user with userName '${userName}' exists.`)
+  }
 }
 
 /**
@@ -314,6 +399,7 @@ export async function patchUser(
   operations: PatchOperation[],
   expectedVersion: number | undefined
 ): Promise<ScimUser> {
+  operations = unqualifiedOperations(operations, USER_SCHEMA)
   for (const operation of operations) {
     const path = operation.path?.toLowerCase() ?? ''
     if (path.startsWith('groups') || path === 'id' || path.startsWith('meta')) {
@@ -326,7 +412,9 @@ export async function patchUser(
       throw staleVersion('user', current.member.version, expectedVersion)
     }
     const { meta, groups, ...resource } = userResource(current, base, new Map())
-    const fields = memberFields(parseUser(applyPatch(resource, operations, USER_NAMES)))
+    const input = parseUser(applyPatch(resource, operations, USER_NAMES))
+    const fields = memberFields(input)
+    await requireFreeUserName(ctx, organizationId, input.userName, id)
     try {
       await updateMember(ctx, organizationId, id, fields, current.member.version)
     } catch (error) {

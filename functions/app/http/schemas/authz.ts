@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { MAX_CONTEXT_NESTING, nestsDeeperThan } from '../../../authz/cedar-limits.js'
 import { PRODUCT_ACTIONS } from '../../../model/index.js'
+import { RateLimitHitSchema } from './rate-limits.js'
 
 /** Schemas of the decision API, introspection and custom policies. */
 
@@ -30,8 +31,8 @@ export const AuthorizationItemSchema = z
       .optional()
       .openapi({
         description:
-          'Optional `model` (string) and `source_ip` (IP address); `now` is set by the server. Other fields → a deny naming them.',
-        example: { model: 'claude-sonnet-4', source_ip: '203.0.113.7' },
+          'Optional `model` (string), `estimated_tokens` (non-negative integer, counted against token rate limits) and `source_ip` (IP address); `now` and `rate_limited` are set by the server. Other fields → a deny naming them.',
+        example: { model: 'claude-sonnet-4', estimated_tokens: 1200, source_ip: '203.0.113.7' },
       }),
   })
   .strict()
@@ -62,6 +63,9 @@ export const DecisionSchema = z
         policy_id: z.string().optional(),
       })
     ),
+    rate_limit: RateLimitHitSchema.optional().openapi({
+      description: 'When `forbid-rate-limit` denied: the window that is used up',
+    }),
   })
   .openapi('Decision')
 

@@ -223,6 +223,10 @@ export const BudgetSchema = z
     month: z.string(),
     currency: z.string(),
     spend: Money,
+    live_spend: Money.openapi({
+      description:
+        'Month-to-date spend including ingested events not aggregated yet (spend is the aggregated, exact figure as of as_of); what a hard limit is enforced against within seconds',
+    }),
     limit: Money.nullable(),
     percent_used: z.number().nullable(),
     forecast_month_end: Money,

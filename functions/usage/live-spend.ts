@@ -1,0 +1,146 @@
+import { recordAudit } from '../domain/audit.js'
+import type { ServiceContext } from '../domain/context.js'
+import { formatMoney } from '../lib/money.js'
+import { monthKey } from '../lib/time-buckets.js'
+import type { UsageEvent } from '../model/index.js'
+import { organizations } from '../store/organizations.js'
+import { type StoredSpendLimit, spendLimits } from '../store/usage/budgets.js'
+import { liveSpend, liveSuspensions } from '../store/usage/live-spend.js'
+import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
+import { emitWebhookEvent, eventIdFor } from '../webhooks/events.js'
+
+interface ScopeMonth {
+  scope: UsageScope
+  month: string
+  micros: number
+  subMicros: number
+}
+
+/**
+ * Advances the live spend of the accepted events' workspaces and organizations (one ADD per
+ * scope and month), and suspends at once a scope of the current month whose live spend reached
+ * its hard limit: a live suspension item the decision read path sees, and an audit entry
+ * `budget.suspended` that bumps the organization's revision so decision caches reload (within
+ * DecisionOptions.revisionCheckMs, 1 s by default, on every instance). Called after the raw
+ * events are written: an event id seen before is not accepted again, so a retried request adds
+ * nothing twice (docs/rate-limits.md, "Live spend").
+ */
+export async function advanceLiveSpend(
+  ctx: ServiceContext,
+  accepted: readonly UsageEvent[]
+): Promise<void> {
+  const sums = new Map<string, ScopeMonth>()
+  for (const event of accepted) {
+    const month = event.timestamp.slice(0, 7)
+    for (const scope of [
+      { organization_id: event.organization_id, workspace_id: event.workspace_id },
+      organizationScope(event.organization_id),
+    ]) {
+      const key = `${scopeName(scope)}\n${month}`
+      const sum = sums.get(key) ?? { scope, month, micros: 0, subMicros: 0 }
+      sum.micros += event.cost_micros
+      sum.subMicros += event.cost_sub_micros ?? 0
+      sums.set(key, sum)
+    }
+  }
+  if (sums.size === 0) return
+  const current = monthKey(ctx.clock.now())
+  const currentScopes = [...sums.values()].filter((s) => s.month === current).map((s) => s.scope)
+  const [limits, after] = await Promise.all([
+    currentScopes.length > 0 ? spendLimits.getMany(ctx.db, currentScopes) : new Map(),
+    Promise.all(
+      [...sums.values()].map(async (sum) => ({
+        sum,
+        spend: await liveSpend.add(ctx.db, sum.scope, sum.month, {
+          micros: sum.micros,
+          subMicros: sum.subMicros,
+        }),
+      }))
+    ),
+  ])
+  for (const { sum, spend } of after) {
+    if (sum.month !== current) continue
+    const limit = limits.get(scopeName(sum.scope))
+    if (limit?.enforcement !== 'hard' || limit.monthly_limit_micros === null) continue
+    if (spend.live_micros < BigInt(limit.monthly_limit_micros)) continue
+    const created = await liveSuspensions.create(ctx.db, {
+      ...sum.scope,
+      month: current,
+      live_micros: Number(spend.live_micros),
+      limit_micros: limit.monthly_limit_micros,
+      suspended_at: ctx.clock.now().toISOString(),
+    })
+    if (!created) continue
+    const audit = await recordAudit(ctx, sum.scope.organization_id, {
+      event_type: 'budget.suspended',
+      target: sum.scope.workspace_id
+        ? { type: 'workspace', id: sum.scope.workspace_id }
+        : { type: 'organization', id: sum.scope.organization_id },
+      workspace_id: sum.scope.workspace_id,
+      after: {
+        month: current,
+        suspended: true,
+        source: 'live_spend',
+        live_spend: formatMoney(spend.live_micros),
+        limit: formatMoney(limit.monthly_limit_micros),
+      },
+    })
+    // The same event as the aggregation job's suspension (budgets.ts), marked as live.
+    const organization = await organizations.get(ctx.db, sum.scope.organization_id)
+    await emitWebhookEvent(ctx, sum.scope.organization_id, {
+      type: 'budget.suspended',
+      id: eventIdFor(audit.id),
+      data: {
+        scope: sum.scope.workspace_id ? 'workspace' : 'organization',
+        workspace_id: sum.scope.workspace_id,
+        month: current,
+        spend: formatMoney(spend.live_micros),
+        limit: formatMoney(limit.monthly_limit_micros),
+        currency: organization?.currency ?? null,
+        enforcement: limit.enforcement,
+        source: 'live_spend',
+      },
+    })
+  }
+}
+
+/**
+ * The aggregation job's view of live suspensions (evaluateBudgets): which scopes have one, and
+ * whether it still holds — the scope's live spend is at or above its hard limit this month.
+ * One that no longer holds (a raised or removed limit, a new month) is lifted by `liftAll`,
+ * unless it was set from a live figure the job's reading did not include yet.
+ */
+export async function liveSuspensionsOf(
+  ctx: ServiceContext,
+  scopes: readonly UsageScope[],
+  month: string
+) {
+  const suspensions = scopes.length ? await liveSuspensions.getMany(ctx.db, scopes) : new Map()
+  const suspended = scopes.filter((scope) => suspensions.has(scopeName(scope)))
+  const spend = suspended.length ? await liveSpend.getMany(ctx.db, suspended, month) : new Map()
+  const lift: UsageScope[] = []
+  return {
+    lift,
+    suspended: (name: string) => suspensions.has(name),
+    holds(name: string, limit: StoredSpendLimit | undefined): boolean {
+      const live = spend.get(name)?.live_micros ?? 0n
+      return (
+        suspensions.get(name)?.month === month &&
+        limit?.enforcement === 'hard' &&
+        limit.monthly_limit_micros !== null &&
+        live >= BigInt(limit.monthly_limit_micros)
+      )
+    },
+    /** Lifts the suspensions in `lift`; the organizations whose decisions must see it. */
+    async liftAll(): Promise<Set<string>> {
+      const changed = new Set<string>()
+      for (const scope of lift) {
+        const live = spend.get(scopeName(scope))?.live_micros ?? 0n
+        if (await liveSuspensions.lift(ctx.db, scope, month, live)) {
+          changed.add(scope.organization_id)
+        }
+      }
+      return changed
+    },
+  }
+}
