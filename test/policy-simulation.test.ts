@@ -250,3 +250,51 @@ describe('refused', () => {
     expect(res.body).toMatchObject({ replayed: 1, summary: { allow_to_deny: 1 } })
   })
 })
+
+describe('rate limits', () => {
+  it("a recorded rate-limit deny is decided again, not taken for the policies' verdict", async () => {
+    const limited = await createOrg(h, 'Limited')
+    const admin = as(h, limited.adminKey)
+    const put = await admin.put('/v1/rate-limits', {
+      limits: [{ model: '*', requests_per_minute: 1 }],
+    })
+    expect(put.status).toBe(200)
+    const chatter = (
+      await admin.create('/v1/members', {
+        email: email(),
+        name: 'C',
+        workspaces: [{ workspace_id: limited.defaultWorkspaceId, roles: ['user'] }],
+      })
+    ).id
+    const chat = () =>
+      h.call('POST', '/v1/authorize', {
+        key: svc,
+        body: {
+          organization_id: limited.id,
+          principal: { type: 'Member', id: chatter },
+          action: 'use_chat',
+          resource: { type: 'Workspace', id: limited.defaultWorkspaceId },
+          context: { model: 'claude-sonnet-4' },
+        },
+      })
+    expect((await chat()).body.decision).toBe('allow')
+    const second = await chat()
+    expect(second.body.decision).toBe('deny')
+    expect(second.body.determining_policies[0].policy_id).toBe('forbid-rate-limit')
+    // A widening change: a deny could only flip to allow. The rate-limited one is a policy
+    // allow today, so nothing flips (its recorded deny is not taken for the policies' verdict).
+    const widen = await simulate(
+      {
+        changes: [
+          {
+            id: 'keys-usage',
+            cedar: 'permit (principal is ApiKey, action == Action::"read_usage", resource);',
+          },
+        ],
+      },
+      limited.adminKey
+    )
+    expect(widen.status).toBe(200)
+    expect(widen.body).toMatchObject({ replayed: 2, unchanged: 2, changed: [] })
+  })
+})
