@@ -4,6 +4,7 @@ import { createApp } from '../functions/app/app.js'
 import { Db } from '../functions/store/db.js'
 import { decisionLog } from '../functions/store/decision-log.js'
 import { as, type Caller, email, listAll } from './helpers/admin-model.js'
+import { FaultyDb } from './helpers/faults.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import { adminKeyWithRole, createServiceKey } from './helpers/usage.js'
 
@@ -304,5 +305,36 @@ describe('when records are written', () => {
       headers: { authorization: `Bearer ${org.adminKey}` },
     })
     expect(read.status).toBe(200)
+  })
+
+  it('a failed write loses the record, never the decision', async () => {
+    const faulty = new FaultyDb(h.db.doc, h.db.tableName)
+    const lambda = createApp({
+      db: faulty,
+      clock: h.clock,
+      operatorKey: h.operatorKey,
+      decisionLogOptions: { mode: 'before-response' },
+    })
+    const ask = async () => {
+      const res = await lambda.request('/v1/authorize', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${svc}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          organization_id: org.id,
+          principal: { type: 'Member', id: user },
+          action: 'use_chat',
+          resource: { type: 'Workspace', id: ws },
+        }),
+      })
+      expect(res.status).toBe(200)
+      return (await res.json()) as { decision: string; decision_id: string }
+    }
+    faulty.arm({ op: 'batchWrite', sk: /^DEC#/ })
+    const lost = await ask()
+    expect(lost.decision).toBe('allow')
+    expect(faulty.pending()).toBe(0)
+    expect(await decisionLog.get(h.db, org.id, lost.decision_id, h.clock.now())).toBeUndefined()
+    const kept = await ask()
+    expect(await decisionLog.get(h.db, org.id, kept.decision_id, h.clock.now())).toBeDefined()
   })
 })

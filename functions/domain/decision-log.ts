@@ -94,7 +94,9 @@ export class DecisionRecorder {
     }
     if (kept.length === 0) return ids
     if (this.options.mode === 'before-response') {
-      await decisionLog.putMany(this.db, kept)
+      // A store that fails this write does not fail the decision: authorization stays
+      // available, and the loss is logged (as a failed background write is).
+      await this.write(kept)
       return ids
     }
     this.buffer.push(...kept)
@@ -126,15 +128,20 @@ export class DecisionRecorder {
   /** One write at a time, in order; a failed write is logged (the responses are already sent). */
   private enqueue(records: DecisionRecord[]): Promise<void> {
     if (records.length === 0) return this.inFlight
-    this.inFlight = this.inFlight.then(() =>
-      decisionLog.putMany(this.db, records).catch((error: unknown) => {
-        logger.error('decision log write failed; records dropped', {
-          error,
-          records: records.length,
-        })
-      })
-    )
+    this.inFlight = this.inFlight.then(() => this.write(records))
     return this.inFlight
+  }
+
+  /** Writes records; a failure (after the store client's retries) is logged, not thrown. */
+  private async write(records: DecisionRecord[]): Promise<void> {
+    try {
+      await decisionLog.putMany(this.db, records)
+    } catch (error) {
+      logger.error('decision log write failed; records dropped', {
+        error,
+        records: records.length,
+      })
+    }
   }
 
   private scheduleFlush(): void {
