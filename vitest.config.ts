@@ -27,6 +27,8 @@ const SLOW = [
   'test/usage-properties.test.ts',
   'test/scim-properties.test.ts',
   'test/authorize-differential.test.ts',
+  'test/authorized-differential.test.ts',
+  'test/simulation-differential.test.ts',
   'test/robustness-fuzz.test.ts',
   // Sweeps and large fixtures: every route × tenants, store faults with retries, a big org.
   'test/cross-tenant-sweep.test.ts',

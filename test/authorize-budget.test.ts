@@ -73,6 +73,7 @@ describe('hard spend limits', () => {
     await aggregate(h)
     const denied = await ask.one(invoke)
     expect(denied).toEqual({
+      decision_id: expect.stringMatching(/^dec_/),
       decision: 'deny',
       determining_policies: [
         {

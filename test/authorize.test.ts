@@ -52,6 +52,8 @@ describe('roles', () => {
     const dev = await newMember(['dev'])
     const allowed = await ask.member(dev, 'use_studio', ws)
     expect(allowed).toEqual({
+      // Every decision has its id in the decision log (test/decision-log.test.ts).
+      decision_id: expect.stringMatching(/^dec_[0-9A-HJKMNP-TV-Z]{26}$/),
       decision: 'allow',
       determining_policies: [
         {
@@ -62,6 +64,7 @@ describe('roles', () => {
       errors: [],
     })
     expect(await ask.member(dev, 'use_chat', ws)).toEqual({
+      decision_id: expect.stringMatching(/^dec_/),
       decision: 'deny',
       determining_policies: [],
       errors: [],

@@ -48,6 +48,9 @@ const now = h.clock.now()
 const victimIds = victim.secrets.filter((s) => /^[a-z]+_[A-Za-z0-9_-]{10,}$|@/.test(s))
 const victimItems = async () =>
   (await scan())
+    // The attacker's own decision log records the requests it sent, victim ids it typed
+    // included (echoed, nothing read from the victim; the 'own organization' case checks that).
+    .filter((item) => item.PK !== `DLOG#${attacker.id}`)
     .map((item) => JSON.stringify(item))
     .filter((text) => victimIds.some((id) => text.includes(id)))
     .sort()

@@ -81,6 +81,7 @@ describe('custom policies', () => {
       cedar: NO_OPUS,
     })
     expect(await ask.one(chat('claude-opus-4'))).toEqual({
+      decision_id: expect.stringMatching(/^dec_/),
       decision: 'deny',
       determining_policies: [{ policy_id: 'no-opus-chat', description: 'No Opus in chat' }],
       errors: [],

@@ -69,7 +69,7 @@ function random(seed: number) {
   }
 }
 
-interface Org {
+export interface Org {
   name: string
   id: string
   requests: ProductRequest[]
@@ -164,7 +164,7 @@ async function seedSmall(ctx: ServiceContext): Promise<Org> {
  * member's default-workspace grant, 8,000 more member grants and 2,000 group grants), seats
  * for about half the members: written with BatchWriteItem through the repositories.
  */
-async function seedLarge(ctx: ServiceContext): Promise<Org> {
+export async function seedLarge(ctx: ServiceContext): Promise<Org> {
   const rand = random(42)
   const now = new Date()
   const at = now.toISOString()

@@ -1166,6 +1166,70 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/v1/decisions': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * The organization's recorded product decisions, newest first (kept 30 days)
+     * @description organization_admin only. Allowed decisions may be sampled (`settings.decision_log_sample_rate`); denies are always kept.
+     *
+     *     Credential: an admin key of the organization, with a role that allows it.
+     */
+    get: operations['getDecisions']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/decisions/{id}': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * One recorded decision: the request, the result and the revision it was made at
+     * @description Credential: an admin key of the organization, with a role that allows it.
+     */
+    get: operations['getDecisionsById']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/policies/simulate': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Replay recorded decisions with proposed custom-policy changes; changes nothing
+     * @description Each recorded request (its context, at its time) is decided over today's facts with the current policies and with the proposed ones, in the same Cedar engine as live decisions; the decisions that flip are listed. A change that PUT /v1/policies/{id} would refuse → 400 with Cedar's diagnostics. organization_admin only.
+     *
+     *     Credential: an admin key of the organization, with a role that allows it.
+     */
+    post: operations['postPoliciesSimulate']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/v1/policies': {
     parameters: {
       query?: never
@@ -1251,6 +1315,50 @@ export interface paths {
      * @description Credential: an admin key of the organization, with a role that allows it.
      */
     delete: operations['deletePoliciesById']
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/workspaces/{id}/authorized-principals': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Members and API keys allowed an action in the workspace
+     * @description Complete: every member and API key (or workspace) is decided, with an empty context, by the same policies as POST /v1/authorize (custom policies and guardrails included). A page decides at most 500 candidates, so it may hold fewer rows than `limit` while `has_more` is true: follow `next_cursor` until it is null.
+     *
+     *     Credential: an admin key of the organization, with a role that allows it.
+     */
+    get: operations['getWorkspacesByIdAuthorizedPrincipals']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/members/{id}/authorized-workspaces': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Workspaces where the member is allowed an action
+     * @description Complete: every member and API key (or workspace) is decided, with an empty context, by the same policies as POST /v1/authorize (custom policies and guardrails included). A page decides at most 500 candidates, so it may hold fewer rows than `limit` while `has_more` is true: follow `next_cursor` until it is null.
+     *
+     *     Credential: an admin key of the organization, with a role that allows it.
+     */
+    get: operations['getMembersByIdAuthorizedWorkspaces']
+    put?: never
+    post?: never
+    delete?: never
     options?: never
     head?: never
     patch?: never
@@ -1420,6 +1528,8 @@ export interface components {
       currency: string
       settings: {
         api_key_max_validity_days: number | null
+        /** @description Share of allowed decisions the decision log keeps (denies always); absent = 1 */
+        decision_log_sample_rate?: number
       }
       default_workspace_id: string
       created_at: string
@@ -2017,6 +2127,11 @@ export interface components {
       secret: string
     }
     Decision: {
+      /**
+       * @description The decision in the decision log (GET /v1/decisions/{id}); not stored when sampled out
+       * @example dec_01JD4V6S9Y3T2WQ7P1J5KX8N0M
+       */
+      decision_id: string
       /** @enum {string} */
       decision: 'allow' | 'deny'
       determining_policies: {
@@ -2151,6 +2266,91 @@ export interface components {
       member_id?: string | null
       expires_at?: string | null
     }
+    DecisionRecord: {
+      /** @example dec_01JD4V6S9Y3T2WQ7P1J5KX8N0M */
+      id: string
+      /** @enum {string} */
+      object: 'decision'
+      organization_id: string
+      decided_at: string
+      caller: {
+        /** @enum {string} */
+        type: 'service_key' | 'admin_key'
+        id: string
+      }
+      request: {
+        principal: {
+          type: string
+          id: string
+        } | null
+        action: string | null
+        resource: {
+          type: string
+          id: string
+        } | null
+        context: {
+          [key: string]: unknown
+        } | null
+      }
+      /** @enum {string} */
+      decision: 'allow' | 'deny'
+      determining_policies: {
+        policy_id: string
+        description: string
+      }[]
+      errors: {
+        code: string
+        message: string
+        policy_id?: string
+      }[]
+      /** @description The organization's revisions the decision was made at */
+      revision: {
+        revision: number
+        policy_revision: number
+      }
+      /** @description When it leaves the log (30 days) */
+      expires_at: string
+    }
+    PolicySimulation: {
+      /** @enum {string} */
+      object: 'policy_simulation'
+      replayed: number
+      unchanged: number
+      changed: {
+        decision_id: string
+        /** @enum {string} */
+        before: 'allow' | 'deny'
+        /** @enum {string} */
+        after: 'allow' | 'deny'
+        /** @description The policies that determined the decision with the proposed set */
+        determining_policies: {
+          policy_id: string
+          description: string
+        }[]
+      }[]
+      summary: {
+        allow_to_deny: number
+        deny_to_allow: number
+      }
+    }
+    PolicyError: {
+      error: {
+        /** @enum {string} */
+        type: 'invalid_request'
+        message: string
+        param: string | null
+        request_id: string | null
+        diagnostics?: components['schemas']['PolicyDiagnostic'][]
+      }
+    }
+    PolicyDiagnostic: {
+      message: string
+      help: string | null
+      line: number | null
+      column: number | null
+      end_line: number | null
+      end_column: number | null
+    }
     Policy: {
       id: string
       /** @enum {string} */
@@ -2177,23 +2377,27 @@ export interface components {
       description: string
       warnings: components['schemas']['PolicyDiagnostic'][]
     }
-    PolicyDiagnostic: {
-      message: string
-      help: string | null
-      line: number | null
-      column: number | null
-      end_line: number | null
-      end_column: number | null
-    }
-    PolicyError: {
-      error: {
+    AuthorizedPrincipal: {
+      /** @enum {string} */
+      object: 'authorized_principal'
+      principal: {
         /** @enum {string} */
-        type: 'invalid_request'
-        message: string
-        param: string | null
-        request_id: string | null
-        diagnostics?: components['schemas']['PolicyDiagnostic'][]
+        type: 'Member' | 'ApiKey'
+        id: string
       }
+      determining_policies: {
+        policy_id: string
+        description: string
+      }[]
+    }
+    AuthorizedWorkspace: {
+      /** @enum {string} */
+      object: 'authorized_workspace'
+      workspace_id: string
+      determining_policies: {
+        policy_id: string
+        description: string
+      }[]
     }
     WebhookEndpoint: {
       /** @example whk_01JD4V6S9Y3T2WQ7P1J5KX8N0M */
@@ -2310,6 +2514,8 @@ export interface components {
         | 'read_policies'
         | 'manage_policies'
         | 'request_decisions'
+        | 'read_decisions'
+        | 'simulate_policies'
         | 'read_webhooks'
         | 'manage_webhooks'
       )[]
@@ -3383,6 +3589,8 @@ export interface operations {
           settings?: {
             /** @description Longest validity of a workspace API key; null = unlimited */
             api_key_max_validity_days?: number | null
+            /** @description Share of allowed decisions the decision log keeps, 0..1 (default 1); denies are always kept */
+            decision_log_sample_rate?: number
           }
         }
       }
@@ -11457,6 +11665,343 @@ export interface operations {
       }
     }
   }
+  getDecisions: {
+    parameters: {
+      query?: {
+        /** @description 1..100 */
+        limit?: number
+        /** @description next_cursor of the previous page */
+        after?: string
+        principal_id?: string
+        action?: string
+        decision?: 'allow' | 'deny'
+        workspace_id?: string
+        /** @description Decisions at or after this time */
+        after_time?: string
+        /** @description Decisions before this time */
+        before_time?: string
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Decisions */
+      200: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            object: 'list'
+            data: components['schemas']['DecisionRecord'][]
+            has_more: boolean
+            next_cursor: string | null
+          }
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  getDecisionsById: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The decision */
+      200: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['DecisionRecord']
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Not found (also: a resource of another organization) */
+      404: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  postPoliciesSimulate: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description Custom policies to add or replace ({id, cedar}) or delete ({id, delete: true}), checked as strictly as PUT /v1/policies/{id} */
+          changes: (
+            | {
+                id: string
+                cedar: string
+                description?: string
+              }
+            | {
+                id: string
+                /** @enum {boolean} */
+                delete: true
+              }
+          )[]
+          /**
+           * Format: date-time
+           * @description Replay decisions made at or after this time
+           */
+          after_time?: string
+          /** @description Replay at most this many, newest first (default 100000) */
+          limit?: number
+        }
+      }
+    }
+    responses: {
+      /** @description What flips */
+      200: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['PolicySimulation']
+        }
+      }
+      /** @description Invalid: Cedar's diagnostics, each with line and column */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['PolicyError']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Request body over 1 MiB (type payload_too_large); nothing was changed */
+      413: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Content-Type is not JSON (type invalid_request) */
+      415: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
   getPolicies: {
     parameters: {
       query?: {
@@ -11871,7 +12416,10 @@ export interface operations {
   }
   putPoliciesById: {
     parameters: {
-      query?: never
+      query?: {
+        /** @description true: save nothing; answer with the report of POST /v1/policies/simulate for this one change */
+        simulate?: 'true' | 'false'
+      }
       header?: {
         /** @description * or ETags from a previous read (RFC 9110); a well-formed tag that does not match → 412, a malformed header → 400 */
         'if-match'?: string
@@ -11896,7 +12444,7 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Replaced (or unchanged) */
+      /** @description Replaced (or unchanged); with simulate=true the simulation report */
       200: {
         headers: {
           'Idempotent-Replayed': components['headers']['IdempotentReplayed']
@@ -11905,7 +12453,9 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
-          'application/json': components['schemas']['Policy']
+          'application/json':
+            | components['schemas']['Policy']
+            | components['schemas']['PolicySimulation']
         }
       }
       /** @description Created */
@@ -12122,6 +12672,246 @@ export interface operations {
       }
       /** @description Request body over 1 MiB (type payload_too_large); nothing was changed */
       413: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  getWorkspacesByIdAuthorizedPrincipals: {
+    parameters: {
+      query: {
+        /** @description 1..100 */
+        limit?: number
+        /** @description next_cursor of the previous page */
+        after?: string
+        /** @description The product action */
+        action:
+          | 'use_chat'
+          | 'use_studio'
+          | 'use_code'
+          | 'invoke_model'
+          | 'manage_api_keys'
+          | 'read_usage'
+          | 'view_observability'
+          | 'administer_workspace'
+      }
+      header?: never
+      path: {
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Allowed principals, members first, by id */
+      200: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            object: 'list'
+            data: components['schemas']['AuthorizedPrincipal'][]
+            has_more: boolean
+            next_cursor: string | null
+          }
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Not found (also: a resource of another organization) */
+      404: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Throttled before reaching the API: the deployment-wide request rate of the API gateway (its body is then `{"message"}`); send again later */
+      429: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfter']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json':
+            | components['schemas']['Error']
+            | {
+                message: string
+              }
+        }
+      }
+      /** @description Internal error (type internal); nothing was changed */
+      500: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The data store is busy or unavailable (type unavailable); the whole request may be retried after Retry-After seconds */
+      503: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          'Retry-After': components['headers']['RetryAfterRequired']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+    }
+  }
+  getMembersByIdAuthorizedWorkspaces: {
+    parameters: {
+      query: {
+        /** @description 1..100 */
+        limit?: number
+        /** @description next_cursor of the previous page */
+        after?: string
+        /** @description The product action */
+        action:
+          | 'use_chat'
+          | 'use_studio'
+          | 'use_code'
+          | 'invoke_model'
+          | 'manage_api_keys'
+          | 'read_usage'
+          | 'view_observability'
+          | 'administer_workspace'
+      }
+      header?: never
+      path: {
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Workspaces, by id */
+      200: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            object: 'list'
+            data: components['schemas']['AuthorizedWorkspace'][]
+            has_more: boolean
+            next_cursor: string | null
+          }
+        }
+      }
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Missing, unknown, revoked or expired credential */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description The credential may not do this */
+      403: {
+        headers: {
+          'x-request-id': components['headers']['RequestId']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': components['schemas']['Error']
+        }
+      }
+      /** @description Not found (also: a resource of another organization) */
+      404: {
         headers: {
           'x-request-id': components['headers']['RequestId']
           [name: string]: unknown

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
+import { DecisionRecorder } from '../domain/decision-log.js'
 import { AppError, invalid } from '../lib/errors.js'
 import { illFormedStringPath } from '../lib/unicode.js'
 import { StoreDecisionService } from './decisions.js'
@@ -15,8 +16,10 @@ import { adminKeyRoutes } from './routes/admin-keys.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { auditRoutes } from './routes/audit-events.js'
 import { authorizeRoutes } from './routes/authorize.js'
+import { authorizedRoutes } from './routes/authorized.js'
 import { budgetRoutes } from './routes/budgets.js'
 import { consoleRoutes } from './routes/console.js'
+import { decisionRoutes } from './routes/decisions.js'
 import { groupRoutes } from './routes/groups.js'
 import { inviteRoutes } from './routes/invites.js'
 import { jobRoutes } from './routes/jobs.js'
@@ -63,7 +66,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', livenessRoutes(deps.clock))
   const decisions = deps.decisions ?? new StoreDecisionService(deps.db, deps.decisionOptions)
   const cursorKey = deriveCursorKey(deps.operatorKey)
-  app.use('*', requestContext({ ...deps, decisions, cursorKey }))
+  const decisionLog = new DecisionRecorder(deps.db, decisions, deps.decisionLogOptions)
+  app.use('*', requestContext({ ...deps, decisions, cursorKey, decisionLog }))
   app.use(
     '*',
     bodyLimit({
@@ -106,7 +110,9 @@ export function createApp(deps: AppDeps) {
     jobRoutes,
     scimTokenRoutes,
     authorizeRoutes,
+    decisionRoutes,
     policyRoutes,
+    authorizedRoutes,
     webhookRoutes,
     meRoutes,
     consoleRoutes,

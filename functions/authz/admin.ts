@@ -45,6 +45,8 @@ export const ADMIN_ACTIONS = {
   read_policies: 'Organization',
   manage_policies: 'Organization',
   request_decisions: 'Organization',
+  read_decisions: 'Organization',
+  simulate_policies: 'Organization',
   read_webhooks: 'Organization',
   manage_webhooks: 'Organization',
 } as const

@@ -23,6 +23,7 @@ import {
   decide,
   decideProduct,
   denied,
+  type PolicyInfo,
   type PolicySetHandle,
   preparsePolicySet,
 } from './engine.js'
@@ -32,7 +33,7 @@ import {
   FactLoader,
   type LoadedOrg,
 } from './fact-loader.js'
-import type { DecisionFacts } from './facts.js'
+import type { DecisionFacts, OrgFacts, OrgRevision } from './facts.js'
 import { type ProductRequest, RequestBuilder } from './request-builder.js'
 
 export type { DecisionOptions } from './fact-loader.js'
@@ -42,13 +43,46 @@ export type { ProductRequest } from './request-builder.js'
 /** What the service keeps beside each organization snapshot. */
 interface OrgDecisions {
   policySet: PolicySetHandle
+  /** The organization has a custom permit (a built-in permit is then not the only way in). */
+  customPermits: boolean
   requests: RequestBuilder
+  /** The revisions the snapshot was read at (recorded with each decision). */
+  revision: OrgRevision
   /** Rate-limit plans by workspace, read once per snapshot (consumption-gate.ts). */
   rateLimitPlans: Map<string, Promise<unknown>>
   /** This snapshot's prefix in the decision cache; undefined when its set is not cacheable. */
   cacheKey: string | undefined
   decided: DecisionCache
 }
+
+/** What the decision log records beside a decision, from the snapshot that made it. */
+export interface DecisionLogContext {
+  revision: OrgRevision
+  /** Share of allowed decisions to keep (the organization's setting; denies always kept). */
+  allowedSampleRate: number
+}
+
+/**
+ * Decides recorded requests again over the organization's current facts, with its current
+ * policy set (`before`) and with a proposed one (`after`), in the same engine (simulation).
+ */
+export interface Replay {
+  /** The revisions of the facts the replay decides over. */
+  readonly revision: OrgRevision
+  /** Whether a policy id is in the current set (a recorded result naming another was not Cedar's alone). */
+  isCurrentPolicy(policyId: string): boolean
+  before(request: ProductRequest, now: Date): Promise<Decision>
+  after(request: ProductRequest, now: Date): Promise<Decision>
+  /** Returns the proposed set's slot in the engine for the next simulation. */
+  close(): void
+}
+
+/** The guardrail that denies a consumption decision whose rate-limit window is used up. */
+const RATE_LIMIT_POLICY_ID = 'forbid-rate-limit'
+
+/** Slots for proposed policy sets: cedar-wasm keeps a pre-parsed set until it is overwritten. */
+const freeReplaySlots: string[] = []
+let replaySlots = 0
 
 let instances = 0
 let snapshots = 0
@@ -64,7 +98,7 @@ export class DecisionService {
   private readonly loader: FactLoader<OrgDecisions>
   private readonly policySets = new Map<
     string,
-    { policyRevision: number; handle: PolicySetHandle }
+    { policyRevision: number; handle: PolicySetHandle; customPermits: boolean }
   >()
   /** Distinguishes this service's pre-parsed sets from another's in the same process. */
   private readonly instance = ++instances
@@ -78,10 +112,15 @@ export class DecisionService {
     const resolved = { ...DEFAULT_DECISION_OPTIONS, ...options }
     const decided = new DecisionCache(resolved.maxCachedDecisions)
     this.loader = new FactLoader(facts, resolved, async (organizationId, revision, snapshot) => {
-      const policySet = await this.policySetFor(organizationId, revision.policyRevision)
+      const { policySet, customPermits } = await this.policySetFor(
+        organizationId,
+        revision.policyRevision
+      )
       return {
         policySet,
+        customPermits,
         requests: new RequestBuilder(snapshot, resolved.maxEntriesPerKind),
+        revision,
         rateLimitPlans: new Map(),
         cacheKey: cacheableSet(policySet) ? `${++snapshots}` : undefined,
         decided,
@@ -157,6 +196,89 @@ export class DecisionService {
     return { request: built.request, policySet: state.policySet }
   }
 
+  /** The revision and sampling setting of the organization's current snapshot (no extra read when warm). */
+  async logContext(organizationId: string): Promise<DecisionLogContext> {
+    const org = await this.loader.load(organizationId)
+    const facts = await org.facts.organization()
+    return {
+      revision: org.state.revision,
+      allowedSampleRate: facts?.decisionLogSampleRate ?? 1,
+    }
+  }
+
+  /**
+   * A replay over the organization's current snapshot: `before` with its current policy set,
+   * `after` with the built-in policies plus `proposedCustom` (already validated), pre-parsed
+   * once for the whole replay.
+   */
+  async openReplay(organizationId: string, proposedCustom: readonly PolicyInfo[]): Promise<Replay> {
+    const org = await this.loader.load(organizationId)
+    const slot = freeReplaySlots.pop() ?? `replay:${++replaySlots}`
+    let proposed: PolicySetHandle
+    try {
+      proposed =
+        proposedCustom.length === 0 ? builtinPolicySet : preparsePolicySet(slot, proposedCustom)
+    } catch (error) {
+      freeReplaySlots.push(slot)
+      throw error
+    }
+    let open = true
+    return {
+      revision: org.state.revision,
+      // A rate-limit deny is Cedar's over a context the server added (`rate_limited`), not
+      // over the request as recorded: such a record is decided again.
+      isCurrentPolicy: (policyId) =>
+        policyId !== RATE_LIMIT_POLICY_ID && org.state.policySet.descriptions.has(policyId),
+      before: (request, now) => decideUncounted(org, request, now),
+      after: (request, now) => decideUncounted(org, request, now, proposed),
+      close() {
+        if (open) freeReplaySlots.push(slot)
+        open = false
+      },
+    }
+  }
+
+  /**
+   * The facts of the organization's current snapshot, for enumerating candidates of a reverse
+   * query (`authorizeMany` then decides them against the same snapshot).
+   */
+  async organizationFacts(organizationId: string): Promise<OrgFacts | null> {
+    return (await this.loader.load(organizationId)).facts.organization()
+  }
+
+  /**
+   * Whether the organization's current policy set has a custom permit: without one, only
+   * members holding a role (`holdsAnyRole`) can be allowed, so a reverse query may enumerate
+   * role holders instead of every member.
+   */
+  async hasCustomPermits(organizationId: string): Promise<boolean> {
+    return (await this.loader.load(organizationId)).state.customPermits
+  }
+
+  /**
+   * Decides candidates of a reverse query: `authorizeMany`'s verdicts (allow or deny; a deny's
+   * policies and errors are not kept). When the organization has no custom permit, only the
+   * built-in permits can allow, and each of them needs the principal to hold a role: a member
+   * whose entities carry no role of the workspace and neither organization_admin nor
+   * billing_manager is denied without calling Cedar (docs/decision-log.md). The differential
+   * test proves the verdicts equal to /v1/authorize's.
+   */
+  async authorizeCandidates(
+    organizationId: string,
+    requests: readonly ProductRequest[],
+    now: Date
+  ): Promise<Decision[]> {
+    const org = await this.loader.load(organizationId)
+    return Promise.all(
+      requests.map(async (request) => {
+        const built = await org.state.requests.build(request, now)
+        if ('errors' in built) return denied(built.errors)
+        if (!org.state.customPermits && !holdsAnyRole(built.request)) return denied([])
+        return decideProduct(built.request, org.state.policySet)
+      })
+    )
+  }
+
   /** An Admin route's decision: same policy set and entity shapes as product decisions. */
   async authorizeAdmin(
     principal: AdminKeyPrincipal,
@@ -207,19 +329,28 @@ export class DecisionService {
   private async policySetFor(
     organizationId: string,
     policyRevision: number
-  ): Promise<PolicySetHandle> {
+  ): Promise<{ policySet: PolicySetHandle; customPermits: boolean }> {
+    const of = (entry: { handle: PolicySetHandle; customPermits: boolean }) => ({
+      policySet: entry.handle,
+      customPermits: entry.customPermits,
+    })
     const cached = this.policySets.get(organizationId)
-    if (cached && cached.policyRevision >= policyRevision) return cached.handle
-    if (policyRevision === 0) return builtinPolicySet
+    if (cached && cached.policyRevision >= policyRevision) return of(cached)
+    if (policyRevision === 0) return { policySet: builtinPolicySet, customPermits: false }
     const stored = await this.facts.customPolicies(organizationId)
     const latest = this.policySets.get(organizationId)
-    if (latest && latest.policyRevision >= policyRevision) return latest.handle
+    if (latest && latest.policyRevision >= policyRevision) return of(latest)
     const handle =
       stored.length === 0
         ? builtinPolicySet
         : preparsePolicySet(`org:${organizationId}#${this.instance}`, stored.map(policyInfoOf))
-    this.policySets.set(organizationId, { policyRevision, handle })
-    return handle
+    const entry = {
+      policyRevision,
+      handle,
+      customPermits: stored.some((policy) => policy.effect === 'permit'),
+    }
+    this.policySets.set(organizationId, entry)
+    return of(entry)
   }
 }
 
@@ -301,6 +432,66 @@ function productDecisionKey(snapshot: string, request: ProductRequest): string |
   } catch {
     return undefined
   }
+}
+
+/**
+ * A decision of the organization's snapshot with `policySet`, outside the live path: no rate
+ * limits counted, no decision cache (replays and reverse queries); the same checks, request
+ * builder and Cedar call (`decideProduct`) as `/v1/authorize`.
+ */
+async function decideUncounted(
+  org: LoadedOrg<OrgDecisions>,
+  request: ProductRequest,
+  now: Date,
+  policySet: PolicySetHandle = org.state.policySet
+): Promise<Decision> {
+  const refused = serverOnlyContextError(request.context) ?? estimatedTokensOf(request.context)
+  if (typeof refused !== 'number') return denied([refused])
+  const built = await org.state.requests.build(request, now)
+  if ('errors' in built) return denied(built.errors)
+  return decideProduct(built.request, policySet)
+}
+
+/** The org roles through which a built-in permit can allow a member (product-roles.cedar). */
+export const PERMITTING_ORG_ROLES: ReadonlySet<string> = new Set([
+  'organization_admin',
+  'billing_manager',
+])
+
+/**
+ * Whether the request's principal could be allowed by a built-in permit: every one of them
+ * asks for `principal in resource.roles.<role>`, `principal in OrgRole::"organization_admin"`
+ * or `"billing_manager"` (members), or is the API key's own (keys are always decided).
+ */
+function holdsAnyRole(request: AuthorizationRequest): boolean {
+  if (request.principal.type !== 'Member') return true
+  // Cedar's JSON allows `{type, id}` and `{__entity: {type, id}}` for a reference.
+  const ref = (uid: object): { type: string; id: string } =>
+    '__entity' in uid
+      ? (uid.__entity as { type: string; id: string })
+      : (uid as { type: string; id: string })
+  const byId = new Map(
+    request.entities.map((e) => {
+      const uid = ref(e.uid)
+      return [`${uid.type}::${uid.id}`, e]
+    })
+  )
+  const seen = new Set<string>()
+  const pending = [`${request.principal.type}::${request.principal.id}`]
+  const rolePrefix = `${request.resource.id}/`
+  while (pending.length > 0) {
+    const entity = byId.get(pending.pop()!)
+    for (const parentUid of entity?.parents ?? []) {
+      const parent = ref(parentUid)
+      const key = `${parent.type}::${parent.id}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      if (parent.type === 'WorkspaceRole' && parent.id.startsWith(rolePrefix)) return true
+      if (parent.type === 'OrgRole' && PERMITTING_ORG_ROLES.has(parent.id)) return true
+      pending.push(key)
+    }
+  }
+  return false
 }
 
 function policyInfoOf(policy: CustomPolicy) {

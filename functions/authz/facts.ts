@@ -21,6 +21,8 @@ export interface OrgFacts {
   suspended: boolean
   /** It has purchased chat seats, so use_chat needs one. */
   sellsChatSeats: boolean
+  /** Share of allowed decisions the decision log keeps (denies are always kept); absent = 1. */
+  decisionLogSampleRate?: number
 }
 
 export interface WorkspaceFacts {

@@ -84,7 +84,7 @@ export function checkPolicy(id: string | undefined, input: PolicyInput) {
 }
 
 /** Path words under /v1/policies that are not policy ids. */
-const RESERVED_IDS = new Set(['schema', 'validate'])
+const RESERVED_IDS = new Set(['schema', 'validate', 'simulate'])
 
 function requirePolicyId(id: string): void {
   if (!POLICY_ID_PATTERN.test(id)) {

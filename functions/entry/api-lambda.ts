@@ -20,6 +20,8 @@ export const handler = handle(
     operatorKey,
     alertPublisher: alertPublisherFor(config.alertBusName),
     decisionOptions: decisionOptions(process.env),
+    // Lambda freezes the instance once the response is returned: write decisions before it.
+    decisionLogOptions: { mode: 'before-response' },
     webhookUrls: config.webhookUrls,
     // Beside the bundle (infra/bundling.ts); read on the first /console request, not here.
     consoleDir: fileURLToPath(new URL('./console/', import.meta.url)),

@@ -14,6 +14,7 @@ export const ID_PREFIXES = {
   auditEvent: 'evt',
   run: 'run',
   budgetAlert: 'bal',
+  decision: 'dec',
   webhookEndpoint: 'whk',
   webhookEvent: 'msg',
 } as const

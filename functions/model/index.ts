@@ -39,6 +39,8 @@ export interface Actor {
 export interface OrganizationSettings {
   /** Longest validity of a workspace API key, in days; null = no limit. */
   api_key_max_validity_days: number | null
+  /** Share of allowed decisions the decision log keeps (0..1; denies always); absent = 1. */
+  decision_log_sample_rate?: number
 }
 
 export interface Organization {
@@ -388,4 +390,27 @@ export interface CustomPolicy {
   created_at: string
   updated_at: string
   version: number
+}
+
+/** One recorded product decision (`GET /v1/decisions`, docs/decision-log.md). */
+export interface DecisionRecord {
+  id: string
+  object: 'decision'
+  organization_id: string
+  decided_at: string
+  /** Who asked: a service key or an admin key of the organization. */
+  caller: { type: 'service_key' | 'admin_key'; id: string }
+  /** The request as decided (a malformed batch item: as sent, under `raw`). */
+  request: {
+    principal: { type: string; id: string } | null
+    action: string | null
+    resource: { type: string; id: string } | null
+    context: Record<string, unknown> | null
+  }
+  decision: 'allow' | 'deny'
+  determining_policies: { policy_id: string; description: string }[]
+  errors: { code: string; message: string; policy_id?: string }[]
+  /** The organization's revisions of the snapshot the decision was made against. */
+  revision: { revision: number; policy_revision: number }
+  expires_at: string
 }

@@ -82,6 +82,9 @@ export async function readDecisionFacts(
             isSuspended(at(budgetStateKey(organizationScope(orgId)))) ||
             at(liveSuspensionKey(organizationScope(orgId))) !== undefined,
           sellsChatSeats: ((at(keys.seatPool(orgId, 'chat'))?.purchased as number) ?? 0) > 0,
+          decisionLogSampleRate:
+            (org.settings as { decision_log_sample_rate?: number } | undefined)
+              ?.decision_log_sample_rate ?? 1,
         }
       : null
   }

@@ -114,6 +114,14 @@ export const keys = {
   }),
   customPolicyPrefix: 'POLICY#',
 
+  /** A recorded product decision (docs/decision-log.md): one partition per organization. */
+  decisionRecord: (orgId: string, decisionId: string): Key => ({
+    PK: `DLOG#${orgId}`,
+    SK: `DEC#${decisionId}`,
+  }),
+  decisionLogPartition: (orgId: string) => `DLOG#${orgId}`,
+  decisionRecordPrefix: 'DEC#',
+
   // ----- Usage, prices, spend limits and budgets (docs/access-patterns.md, "Usage") -----
 
   prices: (orgId: string): Key => ({ PK: `ORG#${orgId}`, SK: 'PRICES' }),

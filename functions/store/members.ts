@@ -110,13 +110,23 @@ export const members = {
    */
   async putMany(db: Db, entries: { member: Member; groupIds: string[] }[]): Promise<void> {
     await db.batchWrite(
-      entries.map(({ member, groupIds }) => ({
-        ...keys.member(member.organization_id, member.id),
-        ...member,
-        state: 'ready',
-        ...indexKeys(member),
-        ...(groupIds.length > 0 ? { group_ids: new Set(groupIds) } : {}),
-      })),
+      entries.flatMap(({ member, groupIds }) => [
+        {
+          ...keys.member(member.organization_id, member.id),
+          ...member,
+          state: 'ready',
+          ...indexKeys(member),
+          ...(groupIds.length > 0 ? { group_ids: new Set(groupIds) } : {}),
+        },
+        // The groups' membership listings, as adding a member to a group writes them.
+        ...groupIds.map((groupId) => ({
+          ...keys.groupMembership(member.organization_id, groupId, member.id),
+          object: 'group_membership',
+          group_id: groupId,
+          member_id: member.id,
+          created_at: member.created_at,
+        })),
+      ]),
       [],
       4
     )

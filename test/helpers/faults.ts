@@ -72,6 +72,12 @@ export class FaultyDb extends Db {
     return super.update(key, update, condition, returnNew)
   }
 
+  override async batchWrite(puts: Item[], deletes: Key[] = [], concurrency = 1): Promise<void> {
+    for (const item of puts) this.check('batchWrite', String(item.SK))
+    for (const key of deletes) this.check('batchWrite', key.SK)
+    return super.batchWrite(puts, deletes, concurrency)
+  }
+
   override async delete(key: Key, condition?: Expression): Promise<void> {
     this.check('delete', key.SK)
     return super.delete(key, condition)

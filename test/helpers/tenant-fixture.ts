@@ -304,6 +304,20 @@ export async function populateTenant(
   const ingested = await sendEvents(h, serviceKey, events)
   if (ingested.accepted !== events.length) throw new Error(`usage: ${JSON.stringify(ingested)}`)
   await aggregate(h)
+  // A recorded decision (the decision log), written before the fixture is read.
+  const decided = await h.call('POST', '/v1/authorize', {
+    key: serviceKey,
+    body: {
+      organization_id: org.id,
+      principal: { type: 'Member', id: members[0] },
+      action: 'use_chat',
+      resource: { type: 'Workspace', id: workspace },
+      context: { model: `${tag}-model` },
+    },
+  })
+  expectOk(decided, 'POST /v1/authorize')
+  const decisionId = keep(decided.body.decision_id as string)
+  expectOk(await api.get('/v1/decisions?limit=1'), 'GET /v1/decisions')
   const ids: Record<string, string[]> = {
     organizations: [org.id],
     workspaces: [workspace, org.defaultWorkspaceId, archived],
@@ -315,6 +329,7 @@ export async function populateTenant(
     'admin-keys': adminKeys.filter((id) => id !== org.adminKeyId),
     'scim-tokens': [scim.id],
     policies: [policyId],
+    decisions: [decisionId],
     webhooks: [hook.id],
     Users: [user.body.id, members[0]!],
     Groups: [group.body.id, parent],

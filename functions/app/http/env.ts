@@ -1,5 +1,6 @@
 import type { DecisionOptions, DecisionService } from '../../authz/decisions.js'
 import type { Principal } from '../../domain/context.js'
+import type { DecisionLogOptions, DecisionRecorder } from '../../domain/decision-log.js'
 import type { AlertPublisher } from '../../lib/alert-bus.js'
 import type { Clock } from '../../lib/clock.js'
 import type { RequestLog } from '../../lib/logger.js'
@@ -18,6 +19,8 @@ export interface AppDeps {
   decisions?: DecisionService | undefined
   /** Settings of the decision path made here when none is given (config.ts `decisionOptions`). */
   decisionOptions?: Partial<DecisionOptions> | undefined
+  /** Settings of the decision log writer made here (Lambda: `mode: 'before-response'`). */
+  decisionLogOptions?: Partial<DecisionLogOptions> | undefined
   /** Which webhook URLs are accepted (config.ts); strict (https only) unless given. */
   webhookUrls?: WebhookUrlPolicy | undefined
   /** Where the built browser console is (scripts/build-console.ts); none: /console is a 404. */
@@ -28,7 +31,11 @@ export interface AppDeps {
  * The dependencies as requests see them: the decision service is always there, and the key
  * list cursors are sealed with (derived from the operator key, app/cursors.ts).
  */
-export type RequestDeps = AppDeps & { decisions: DecisionService; cursorKey: Buffer }
+export type RequestDeps = AppDeps & {
+  decisions: DecisionService
+  cursorKey: Buffer
+  decisionLog: DecisionRecorder
+}
 
 export interface AppEnv {
   Variables: {

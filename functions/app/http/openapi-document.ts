@@ -137,7 +137,9 @@ function isVersioned(doc: Json, schema: Json | undefined): boolean {
   const resolved = resolve(doc, schema)
   if (!resolved) return false
   if (resolved.properties?.version) return true
-  return (resolved.allOf ?? []).some((part: Json) => isVersioned(doc, part))
+  // A union (PUT /v1/policies/{id}: the policy, or with simulate=true a report) may carry it.
+  const parts = [...(resolved.allOf ?? []), ...(resolved.anyOf ?? []), ...(resolved.oneOf ?? [])]
+  return parts.some((part: Json) => isVersioned(doc, part))
 }
 
 /**

@@ -73,6 +73,7 @@ const ID_OF_COLLECTION: Record<string, { kind: IdKind; what: string }> = {
   'admin-keys': { kind: 'adminKey', what: 'admin key' },
   'service-keys': { kind: 'serviceKey', what: 'service key' },
   'scim-tokens': { kind: 'scimToken', what: 'SCIM token' },
+  decisions: { kind: 'decision', what: 'decision' },
   webhooks: { kind: 'webhookEndpoint', what: 'webhook endpoint' },
 }
 

@@ -17,6 +17,7 @@ import {
   IntrospectionRequestSchema,
   IntrospectionSchema,
 } from '../http/schemas/authz.js'
+import { recordDecisions, recordedRequest } from './decisions.js'
 
 /** Product decisions (`/v1/authorize*`) and API key introspection, for products. */
 export const authorizeRoutes = new OpenAPIHono<AppEnv>()
@@ -62,7 +63,10 @@ authorizeRoutes.openapi(
     const { decisions, clock } = c.get('deps')
     const decision = await decisions.authorizeIfKnown(organization_id, request, clock.now())
     if (!decision) throw unknownOrganization(organization_id)
-    return c.json(decision, 200)
+    const [decision_id] = await recordDecisions(c, organization_id, [
+      { request: recordedRequest(request), result: decision },
+    ])
+    return c.json({ ...decision, decision_id: decision_id! }, 200)
   }
 )
 
@@ -92,7 +96,7 @@ authorizeRoutes.openapi(
     const decided = await decisions.authorizeManyIfKnown(organization_id, valid, clock.now())
     if (!decided) throw unknownOrganization(organization_id)
     let next = 0
-    const results: Decision[] = parsed.map((result) => {
+    const decidedAll: Decision[] = parsed.map((result) => {
       if (result.success) return decided[next++]!
       const error = validationError(result.error, 'json')
       return {
@@ -101,6 +105,12 @@ authorizeRoutes.openapi(
         errors: [{ code: 'invalid_request', message: error.message }],
       }
     })
+    const ids = await recordDecisions(
+      c,
+      organization_id,
+      decidedAll.map((result, i) => ({ request: recordedRequest(requests[i]), result }))
+    )
+    const results = decidedAll.map((result, i) => ({ ...result, decision_id: ids[i]! }))
     return c.json({ results }, 200)
   }
 )

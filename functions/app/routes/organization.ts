@@ -50,6 +50,10 @@ const OrganizationPatch = z
           .nullable()
           .optional()
           .openapi({ description: 'Longest validity of a workspace API key; null = unlimited' }),
+        decision_log_sample_rate: z.number().min(0).max(1).optional().openapi({
+          description:
+            'Share of allowed decisions the decision log keeps, 0..1 (default 1); denies are always kept',
+        }),
       })
       .strict()
       .optional(),

@@ -7,6 +7,7 @@ import {
   policySchema,
   putPolicy,
 } from '../../domain/policies.js'
+import { simulatePolicies } from '../../domain/simulation.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import {
@@ -34,6 +35,7 @@ import {
   PolicySchema,
   PolicyValidationSchema,
 } from '../http/schemas/authz.js'
+import { SimulationReportSchema } from '../http/schemas/decisions.js'
 
 /** The built-in policies and the organization's custom ones (Cedar, product actions only). */
 export const policyRoutes = new OpenAPIHono<AppEnv>()
@@ -155,16 +157,35 @@ policyRoutes.openapi(
     request: {
       params: IdParam,
       headers: IfMatchHeader.merge(IdempotencyHeader),
+      query: z.object({
+        simulate: z.enum(['true', 'false']).optional().openapi({
+          description:
+            'true: save nothing; answer with the report of POST /v1/policies/simulate for this one change',
+        }),
+      }),
       body: jsonBody(PolicyInputSchema),
     },
     responses: {
-      200: json(PolicySchema, 'Replaced (or unchanged)'),
+      200: json(
+        z.union([PolicySchema, SimulationReportSchema]),
+        'Replaced (or unchanged); with simulate=true the simulation report'
+      ),
       201: json(PolicySchema, 'Created'),
       ...invalidPolicy,
       ...errorResponses(401, 403, 409, 412),
     },
   }),
   async (c) => {
+    if (c.req.valid('query').simulate === 'true') {
+      const { organizationId } = await guard(c, 'simulate_policies')
+      const { db, clock, decisions, decisionLog } = c.get('deps')
+      await decisionLog.flush()
+      const change = { id: c.req.valid('param').id, ...c.req.valid('json') }
+      return c.json(
+        await simulatePolicies(db, decisions, organizationId, { changes: [change] }, clock.now()),
+        200
+      )
+    }
     const { organizationId } = await guard(c, 'manage_policies')
     const { policy, created } = await putPolicy(
       serviceContext(c),

@@ -44,6 +44,11 @@ export const AuthorizationRequestSchema = AuthorizationItemSchema.extend({
 
 export const DecisionSchema = z
   .object({
+    decision_id: z.string().openapi({
+      description:
+        'The decision in the decision log (GET /v1/decisions/{id}); not stored when sampled out',
+      example: 'dec_01JD4V6S9Y3T2WQ7P1J5KX8N0M',
+    }),
     decision: z.enum(['allow', 'deny']),
     determining_policies: z.array(z.object({ policy_id: z.string(), description: z.string() })),
     errors: z.array(

@@ -26,7 +26,13 @@ export const OrganizationSchema = z
     object: z.literal('organization'),
     name: z.string(),
     currency: z.string(),
-    settings: z.object({ api_key_max_validity_days: z.number().int().nullable() }),
+    settings: z.object({
+      api_key_max_validity_days: z.number().int().nullable(),
+      decision_log_sample_rate: z.number().min(0).max(1).optional().openapi({
+        description:
+          'Share of allowed decisions the decision log keeps (denies always); absent = 1',
+      }),
+    }),
     default_workspace_id: z.string(),
     created_at: z.string(),
     updated_at: z.string(),

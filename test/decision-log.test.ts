@@ -1,0 +1,340 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../functions/app/app.js'
+import { Db } from '../functions/store/db.js'
+import { decisionLog } from '../functions/store/decision-log.js'
+import { as, type Caller, email, listAll } from './helpers/admin-model.js'
+import { FaultyDb } from './helpers/faults.js'
+import { createOrg, type Harness, startHarness } from './helpers/harness.js'
+import { adminKeyWithRole, createServiceKey } from './helpers/usage.js'
+
+/**
+ * The decision log through HTTP: every /v1/authorize result (single and batch) carries a
+ * decision_id whose record GET /v1/decisions/{id} returns; the list's filters, cursors and
+ * strict query; organization admins only; tenant isolation; 30-day retention filtered on read;
+ * sampling of allowed decisions; and how many store writes recording costs.
+ */
+let h: Harness
+let svc: string
+let org: Awaited<ReturnType<typeof createOrg>>
+let other: Awaited<ReturnType<typeof createOrg>>
+let api: Caller
+let ws: string
+let user: string
+let batchWrites = 0
+
+const DECISION_ID = /^dec_[0-9A-HJKMNP-TV-Z]{26}$/
+
+/** Counts BatchWriteItem calls the app sends (the decision log's only write). */
+function counting(doc: DynamoDBDocumentClient, tableName: string): Db {
+  const counted = new Proxy(doc, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver)
+      return (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
+        if (command.constructor.name === 'BatchWriteCommand') batchWrites++
+        return target.send(command)
+      }
+    },
+  })
+  return new Db(counted, tableName)
+}
+
+async function authorize(body: Record<string, unknown>, key = svc) {
+  const res = await h.call('POST', '/v1/authorize', {
+    key,
+    body: { organization_id: org.id, resource: { type: 'Workspace', id: ws }, ...body },
+  })
+  expect(res.status).toBe(200)
+  return res.body
+}
+
+beforeAll(async () => {
+  h = await startHarness({ makeDb: counting })
+  org = await createOrg(h)
+  other = await createOrg(h, 'Other')
+  api = as(h, org.adminKey)
+  svc = await createServiceKey(h)
+  ws = (await api.create('/v1/workspaces', { name: 'Product' })).id
+  user = (
+    await api.create('/v1/members', {
+      email: email(),
+      name: 'User',
+      workspaces: [{ workspace_id: ws, roles: ['user'] }],
+    })
+  ).id
+})
+afterAll(() => h.close())
+
+describe('recording', () => {
+  it('gives every decision an id whose record holds the request, result, errors and revision', async () => {
+    const allowed = await authorize({
+      principal: { type: 'Member', id: user },
+      action: 'use_chat',
+      context: { model: 'claude-sonnet-4' },
+    })
+    expect(allowed.decision).toBe('allow')
+    expect(allowed.decision_id).toMatch(DECISION_ID)
+    const res = await api.get(`/v1/decisions/${allowed.decision_id}`)
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({
+      id: allowed.decision_id,
+      object: 'decision',
+      organization_id: org.id,
+      decided_at: h.clock.now().toISOString(),
+      caller: { type: 'service_key' },
+      request: {
+        principal: { type: 'Member', id: user },
+        action: 'use_chat',
+        resource: { type: 'Workspace', id: ws },
+        context: { model: 'claude-sonnet-4' },
+      },
+      decision: 'allow',
+      determining_policies: allowed.determining_policies,
+      errors: [],
+    })
+    // The revision it was made at: the organization's current one (no change since).
+    expect(res.body.revision.revision).toBeGreaterThan(0)
+    expect(res.body.revision.policy_revision).toBe(0)
+
+    const unknown = await authorize({
+      principal: { type: 'Member', id: 'mem_01JD4V6S9Y3T2WQ7P1J5KX8N0M' },
+      action: 'use_chat',
+    })
+    const denied = await api.get(`/v1/decisions/${unknown.decision_id}`)
+    expect(denied.body.decision).toBe('deny')
+    expect(denied.body.errors).toEqual(unknown.errors)
+    expect(denied.body.errors[0].code).toBe('unknown_principal')
+  })
+
+  it('records every result of a batch, malformed items included, each with its own id', async () => {
+    const res = await h.call('POST', '/v1/authorize/batch', {
+      key: org.adminKey,
+      body: {
+        organization_id: org.id,
+        requests: [
+          {
+            principal: { type: 'Member', id: user },
+            action: 'use_chat',
+            resource: { type: 'Workspace', id: ws },
+          },
+          { principal: { type: 'Member', id: user }, action: 'fly', resource: { type: 'x' } },
+          {
+            principal: { type: 'Member', id: user },
+            action: 'use_studio',
+            resource: { type: 'Workspace', id: ws },
+          },
+        ],
+      },
+    })
+    expect(res.status).toBe(200)
+    const ids = res.body.results.map((r: { decision_id: string }) => r.decision_id)
+    expect(new Set(ids).size).toBe(3)
+    const records = await Promise.all(ids.map((id: string) => api.get(`/v1/decisions/${id}`)))
+    expect(records.map((r) => r.body.decision)).toEqual(['allow', 'deny', 'deny'])
+    expect(records[0]!.body.caller).toEqual({ type: 'admin_key', id: org.adminKeyId })
+    // The malformed item is recorded as sent, with the problem that denied it.
+    expect(records[1]!.body.request).toEqual({
+      principal: { type: 'Member', id: user },
+      action: 'fly',
+      resource: null,
+      context: null,
+    })
+    expect(records[1]!.body.errors[0].code).toBe('invalid_request')
+  })
+
+  it('writes at most one store call per decision, and 25 decisions per call in a batch', async () => {
+    const requests = Array.from({ length: 100 }, (_, i) => ({
+      principal: { type: 'Member', id: user },
+      action: i % 2 ? 'use_chat' : 'use_code',
+      resource: { type: 'Workspace', id: ws },
+    }))
+    await api.get('/v1/decisions?limit=1') // writes anything still buffered
+    const before = batchWrites
+    const res = await h.call('POST', '/v1/authorize/batch', {
+      key: svc,
+      body: { organization_id: org.id, requests },
+    })
+    expect(res.status).toBe(200)
+    await api.get('/v1/decisions?limit=1')
+    expect(batchWrites - before).toBe(4)
+    // Ten single decisions: never more than one write each (buffered together when close).
+    const afterBatch = batchWrites
+    for (let i = 0; i < 10; i++) {
+      await authorize({ principal: { type: 'Member', id: user }, action: 'use_chat' })
+    }
+    await api.get('/v1/decisions?limit=1')
+    expect(batchWrites - afterBatch).toBeGreaterThanOrEqual(1)
+    expect(batchWrites - afterBatch).toBeLessThanOrEqual(10)
+  })
+})
+
+describe('listing', () => {
+  let mark: string
+  beforeAll(async () => {
+    h.clock.advance(60_000)
+    mark = h.clock.now().toISOString()
+    for (const action of ['use_chat', 'use_studio', 'use_chat']) {
+      await authorize({ principal: { type: 'Member', id: user }, action })
+      h.clock.advance(1000)
+    }
+  })
+
+  it('filters by principal, action, decision, workspace and time, newest first', async () => {
+    const since = await listAll(api, `/v1/decisions?after_time=${mark}`)
+    expect(since.map((d) => (d.request as { action: string }).action)).toEqual([
+      'use_chat',
+      'use_studio',
+      'use_chat',
+    ])
+    const chats = await listAll(api, `/v1/decisions?after_time=${mark}&action=use_chat`)
+    expect(chats).toHaveLength(2)
+    const denies = await listAll(api, `/v1/decisions?after_time=${mark}&decision=deny`)
+    expect(denies.map((d) => (d.request as { action: string }).action)).toEqual(['use_studio'])
+    const byPrincipal = await listAll(api, `/v1/decisions?principal_id=${user}&workspace_id=${ws}`)
+    expect(byPrincipal.length).toBeGreaterThanOrEqual(3)
+    expect(
+      byPrincipal.every((d) => (d.request as { principal: { id: string } }).principal.id === user)
+    ).toBe(true)
+    const before = await listAll(api, `/v1/decisions?before_time=${mark}&after_time=${mark}`)
+    expect(before).toEqual([])
+    const elsewhere = await listAll(api, `/v1/decisions?workspace_id=${org.defaultWorkspaceId}`)
+    expect(elsewhere).toEqual([])
+  })
+
+  it('pages with sealed cursors bound to the filters, and refuses unknown parameters', async () => {
+    const first = await api.get(`/v1/decisions?after_time=${mark}&limit=2`)
+    expect(first.body).toMatchObject({ object: 'list', has_more: true })
+    expect(first.body.data).toHaveLength(2)
+    const second = await api.get(
+      `/v1/decisions?after_time=${mark}&limit=2&after=${first.body.next_cursor}`
+    )
+    expect(second.body).toMatchObject({ has_more: false, next_cursor: null })
+    expect(second.body.data).toHaveLength(1)
+    const otherFilter = await api.get(
+      `/v1/decisions?action=use_chat&limit=2&after=${first.body.next_cursor}`
+    )
+    expect(otherFilter.status).toBe(400)
+    expect(otherFilter.body.error).toMatchObject({ type: 'invalid_request', param: 'after' })
+    const unknown = await api.get('/v1/decisions?principal=someone')
+    expect(unknown.status).toBe(400)
+    expect(unknown.body.error).toMatchObject({ type: 'invalid_request', param: 'principal' })
+    const badDecision = await api.get('/v1/decisions?decision=maybe')
+    expect(badDecision.status).toBe(400)
+  })
+})
+
+describe('who may read it', () => {
+  it('organization admins only: billing managers and members get 403', async () => {
+    for (const role of ['billing_manager', 'member']) {
+      const key = await adminKeyWithRole(h, org.adminKey, role)
+      const list = await h.call('GET', '/v1/decisions', { key })
+      expect(list.status).toBe(403)
+      expect(list.body.error.type).toBe('permission')
+    }
+    expect((await h.call('GET', '/v1/decisions', { key: svc })).status).toBe(403)
+  })
+
+  it("never shows one organization's decisions to another", async () => {
+    const mine = await authorize({ principal: { type: 'Member', id: user }, action: 'use_chat' })
+    const theirs = as(h, other.adminKey)
+    const res = await theirs.get(`/v1/decisions/${mine.decision_id}`)
+    expect(res.status).toBe(404)
+    expect(res.body.error.type).toBe('not_found')
+    expect(await listAll(theirs, '/v1/decisions')).toEqual([])
+    expect((await theirs.get('/v1/decisions/dec_nope')).status).toBe(404)
+  })
+})
+
+describe('retention and sampling', () => {
+  it('keeps a decision 30 days: after that it is neither listed nor found', async () => {
+    const made = await authorize({ principal: { type: 'Member', id: user }, action: 'use_chat' })
+    expect((await api.get(`/v1/decisions/${made.decision_id}`)).status).toBe(200)
+    h.clock.advance(29 * 86_400_000)
+    expect((await api.get(`/v1/decisions/${made.decision_id}`)).status).toBe(200)
+    h.clock.advance(1 * 86_400_000 + 1000)
+    expect((await api.get(`/v1/decisions/${made.decision_id}`)).status).toBe(404)
+    const listed = await listAll(api, '/v1/decisions')
+    expect(listed.some((d) => d.id === made.decision_id)).toBe(false)
+  })
+
+  it('a sample rate of 0 keeps no allowed decision and every deny', async () => {
+    const patched = await api.patch('/v1/organization', {
+      settings: { decision_log_sample_rate: 0 },
+    })
+    expect(patched.status).toBe(200)
+    expect(patched.body.settings.decision_log_sample_rate).toBe(0)
+    const allowed = await authorize({ principal: { type: 'Member', id: user }, action: 'use_chat' })
+    const denied = await authorize({ principal: { type: 'Member', id: user }, action: 'use_code' })
+    expect(allowed.decision).toBe('allow')
+    expect(allowed.decision_id).toMatch(DECISION_ID)
+    expect((await api.get(`/v1/decisions/${allowed.decision_id}`)).status).toBe(404)
+    expect((await api.get(`/v1/decisions/${denied.decision_id}`)).status).toBe(200)
+    const bad = await api.patch('/v1/organization', { settings: { decision_log_sample_rate: 2 } })
+    expect(bad.status).toBe(400)
+    await api.patch('/v1/organization', { settings: { decision_log_sample_rate: 1 } })
+    const again = await authorize({ principal: { type: 'Member', id: user }, action: 'use_chat' })
+    expect((await api.get(`/v1/decisions/${again.decision_id}`)).status).toBe(200)
+  })
+})
+
+describe('when records are written', () => {
+  it('background: after the response; before-response (Lambda): before it', async () => {
+    const body = {
+      organization_id: org.id,
+      principal: { type: 'Member', id: user },
+      action: 'use_chat',
+      resource: { type: 'Workspace', id: ws },
+    }
+    const send = async (app: ReturnType<typeof createApp>) => {
+      const res = await app.request('/v1/authorize', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${svc}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      return ((await res.json()) as { decision_id: string }).decision_id
+    }
+    const deps = { db: h.db, clock: h.clock, operatorKey: h.operatorKey }
+    const lambda = createApp({ ...deps, decisionLogOptions: { mode: 'before-response' } })
+    const written = await send(lambda)
+    expect(await decisionLog.get(h.db, org.id, written, h.clock.now())).toBeDefined()
+    const server = createApp({ ...deps, decisionLogOptions: { flushMs: 60_000 } })
+    const buffered = await send(server)
+    expect(await decisionLog.get(h.db, org.id, buffered, h.clock.now())).toBeUndefined()
+    // A read through that app writes what it buffers first.
+    const read = await server.request(`/v1/decisions/${buffered}`, {
+      headers: { authorization: `Bearer ${org.adminKey}` },
+    })
+    expect(read.status).toBe(200)
+  })
+
+  it('a failed write loses the record, never the decision', async () => {
+    const faulty = new FaultyDb(h.db.doc, h.db.tableName)
+    const lambda = createApp({
+      db: faulty,
+      clock: h.clock,
+      operatorKey: h.operatorKey,
+      decisionLogOptions: { mode: 'before-response' },
+    })
+    const ask = async () => {
+      const res = await lambda.request('/v1/authorize', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${svc}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          organization_id: org.id,
+          principal: { type: 'Member', id: user },
+          action: 'use_chat',
+          resource: { type: 'Workspace', id: ws },
+        }),
+      })
+      expect(res.status).toBe(200)
+      return (await res.json()) as { decision: string; decision_id: string }
+    }
+    faulty.arm({ op: 'batchWrite', sk: /^DEC#/ })
+    const lost = await ask()
+    expect(lost.decision).toBe('allow')
+    expect(faulty.pending()).toBe(0)
+    expect(await decisionLog.get(h.db, org.id, lost.decision_id, h.clock.now())).toBeUndefined()
+    const kept = await ask()
+    expect(await decisionLog.get(h.db, org.id, kept.decision_id, h.clock.now())).toBeDefined()
+  })
+})
