@@ -62,6 +62,11 @@ export function listAuditEvents(
   filter: AuditFilter,
   page: PageRequest
 ) {
+  const { after_time, before_time } = filter
+  if (after_time && before_time && after_time.getTime() >= before_time.getTime()) {
+    // An empty range: the store refuses a sort-key range whose bounds are out of order.
+    return Promise.resolve({ data: [], has_more: false, next_cursor: null })
+  }
   const prefix = `${ID_PREFIXES.auditEvent}_`
   return auditEvents.list(
     ctx.db,
