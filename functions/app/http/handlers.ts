@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { AdminAction, AdminResource } from '../../authz/admin.js'
 import { type AdminPrincipal, actorOf, type ServiceContext } from '../../domain/context.js'
+import { getWorkspace } from '../../domain/workspaces.js'
 import { forbidden, invalid, NO_SUCH_VERSION } from '../../lib/errors.js'
 import type { AppEnv } from './env.js'
 
@@ -36,6 +37,21 @@ export async function guard(
     )
   }
   return principal
+}
+
+/**
+ * Loads a workspace of the caller's organization (404 for another organization's) and asks
+ * Cedar whether the key may do `action` on it; returns the organization's id.
+ */
+export async function guardWorkspace(
+  c: Context<AppEnv>,
+  action: AdminAction,
+  workspaceId: string
+): Promise<string> {
+  const { organizationId } = adminPrincipal(c)
+  const workspace = await getWorkspace(serviceContext(c), organizationId, workspaceId)
+  await guard(c, action, { type: 'Workspace', workspace })
+  return organizationId
 }
 
 /** If-Match as RFC 9110 §13.1.1 reads it: `*`, or a list of entity tags (possibly empty). */

@@ -1,6 +1,4 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
-import type { Context } from 'hono'
-import { getWorkspace } from '../../domain/workspaces.js'
 import { listBudgets } from '../../usage/budgets.js'
 import { getPriceList, updatePrices } from '../../usage/prices.js'
 import { aggregatedAsOf } from '../../usage/reports.js'
@@ -8,9 +6,9 @@ import { getSpendLimit, putSpendLimit } from '../../usage/spend-limits.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import {
-  adminPrincipal,
   expectedVersion,
   guard,
+  guardWorkspace,
   respondWithVersion,
   serviceContext,
 } from '../http/handlers.js'
@@ -83,18 +81,6 @@ budgetRoutes.openapi(
   }
 )
 
-/** Loads the workspace (404 for another organization's) and asks Cedar about it. */
-async function workspaceScope(
-  c: Context<AppEnv>,
-  action: 'read_budgets' | 'update_spend_limits',
-  workspaceId: string
-) {
-  const { organizationId } = adminPrincipal(c)
-  const workspace = await getWorkspace(serviceContext(c), organizationId, workspaceId)
-  await guard(c, action, { type: 'Workspace', workspace })
-  return organizationId
-}
-
 budgetRoutes.openapi(
   securedRoute(ADMIN, {
     method: 'get',
@@ -109,7 +95,7 @@ budgetRoutes.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid('param')
-    const organizationId = await workspaceScope(c, 'read_budgets', id)
+    const organizationId = await guardWorkspace(c, 'read_budgets', id)
     const limit = await getSpendLimit(serviceContext(c), organizationId, id)
     return respondWithVersion(c, limit, 200)
   }
@@ -129,7 +115,7 @@ budgetRoutes.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid('param')
-    const organizationId = await workspaceScope(c, 'update_spend_limits', id)
+    const organizationId = await guardWorkspace(c, 'update_spend_limits', id)
     const limit = await putSpendLimit(
       serviceContext(c),
       organizationId,

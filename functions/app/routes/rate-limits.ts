@@ -1,12 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import type { Context } from 'hono'
-import { getWorkspace } from '../../domain/workspaces.js'
 import { effectiveRateLimits, getRateLimits, putRateLimits } from '../../usage/rate-limits.js'
 import type { AppEnv } from '../http/env.js'
 import {
-  adminPrincipal,
   expectedVersion,
   guard,
+  guardWorkspace,
   respondWithVersion,
   serviceContext,
 } from '../http/handlers.js'
@@ -74,18 +72,6 @@ rateLimitRoutes.openapi(
   }
 )
 
-/** Loads the workspace (404 for another organization's) and asks Cedar about it. */
-async function workspaceScope(
-  c: Context<AppEnv>,
-  action: 'read_rate_limits' | 'update_rate_limits',
-  workspaceId: string
-) {
-  const { organizationId } = adminPrincipal(c)
-  const workspace = await getWorkspace(serviceContext(c), organizationId, workspaceId)
-  await guard(c, action, { type: 'Workspace', workspace })
-  return organizationId
-}
-
 rateLimitRoutes.openapi(
   securedRoute(ADMIN, {
     method: 'get',
@@ -100,7 +86,7 @@ rateLimitRoutes.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid('param')
-    const organizationId = await workspaceScope(c, 'read_rate_limits', id)
+    const organizationId = await guardWorkspace(c, 'read_rate_limits', id)
     const ctx = serviceContext(c)
     const limits = await getRateLimits(ctx, organizationId, id)
     if (c.req.valid('query').include_inherited !== 'true') return respondWithVersion(c, limits, 200)
@@ -123,7 +109,7 @@ rateLimitRoutes.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid('param')
-    const organizationId = await workspaceScope(c, 'update_rate_limits', id)
+    const organizationId = await guardWorkspace(c, 'update_rate_limits', id)
     const limits = await putRateLimits(
       serviceContext(c),
       organizationId,
