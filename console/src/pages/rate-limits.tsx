@@ -178,7 +178,7 @@ function RateLimitsForm(props: {
             </button>
           </fieldset>
         ))}
-        <p class="muted">Empty: no limit at this level.</p>
+        {rows.length > 0 ? <p class="muted">Empty field: no limit at this level.</p> : null}
         <div class="row">
           <button type="button" onClick={add}>
             Add a model entry
@@ -300,7 +300,8 @@ export function RateLimitsSection() {
             <LimitsTable caption="Organization rate limits" limits={data.data.org} />
           )}
           {data.data.workspaces.map(({ workspace, limits }) => (
-            <div key={`${workspace.id}-${limits.version}-${data.data!.org.version}`}>
+            // Not remounted by an organization change: what is typed here meanwhile stays.
+            <div key={`${workspace.id}-${limits.version}`}>
               {editable ? (
                 <RateLimitsForm
                   scope={workspace.id}
