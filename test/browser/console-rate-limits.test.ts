@@ -157,7 +157,7 @@ describe('rate limits on the Budgets & limits page', () => {
     await org.getByRole('button', { name: 'Save organization rate limits' }).click()
     await org.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
 
-    const research = page.getByRole('form', { name: 'Workspace Research rate limits' })
+    const research = page.getByRole('form', { name: 'Research workspace rate limits' })
     await research.getByRole('button', { name: 'Add a model entry' }).click()
     const wsEntry = research.getByRole('group', { name: 'Model entry 1' })
     await wsEntry.getByLabel('Requests per minute').fill('100')
@@ -165,7 +165,7 @@ describe('rate limits on the Budgets & limits page', () => {
     const opus = research.getByRole('group', { name: 'Model entry 2' })
     await opus.getByLabel('Model').fill('claude-opus')
     await opus.getByLabel('Tokens per month').fill('5000000')
-    await research.getByRole('button', { name: 'Save workspace research rate limits' }).click()
+    await research.getByRole('button', { name: 'Save research workspace rate limits' }).click()
     await research.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
 
     const orgLimits = await api('GET', '/v1/rate-limits', server.demoAdminKey)
@@ -230,7 +230,7 @@ describe('rate limits on the Budgets & limits page', () => {
 
   it('shows the server’s 400 at the field for a workspace value above the organization’s, and changes nothing', async () => {
     const before = await api('GET', `/v1/workspaces/${researchId}/rate-limits`, server.demoAdminKey)
-    const research = page.getByRole('form', { name: 'Workspace Research rate limits' })
+    const research = page.getByRole('form', { name: 'Research workspace rate limits' })
     const field = research
       .getByRole('group', { name: 'Model entry 1' })
       .getByLabel('Requests per minute')
@@ -292,7 +292,7 @@ describe('rate limits on the Budgets & limits page', () => {
       })
     })
     const section = reader.getByRole('region', { name: 'Rate limits', exact: true })
-    const own = section.getByRole('table', { name: 'Workspace Research rate limits' })
+    const own = section.getByRole('table', { name: 'Research workspace rate limits' })
     await own.getByRole('cell', { name: 'claude-opus' }).waitFor()
     expect(await tableRows(own)).toEqual([
       ['*', '100', '—', '—'],

@@ -305,7 +305,7 @@ export function RateLimitsSection() {
               {editable ? (
                 <RateLimitsForm
                   scope={workspace.id}
-                  label={`Workspace ${workspace.name} rate limits`}
+                  label={`${workspace.name} workspace rate limits`}
                   limits={limits}
                   {...saved(workspace.id)}
                   save={(body, version) =>
@@ -318,7 +318,7 @@ export function RateLimitsSection() {
                   }
                 />
               ) : (
-                <LimitsTable caption={`Workspace ${workspace.name} rate limits`} limits={limits} />
+                <LimitsTable caption={`${workspace.name} workspace rate limits`} limits={limits} />
               )}
               <EffectiveTable
                 caption={`In force in workspace ${workspace.name}`}
