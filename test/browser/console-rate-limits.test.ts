@@ -141,6 +141,15 @@ const LABELS: Record<string, string> = {
   tokens_per_minute: 'Tokens per minute',
   tokens_per_month: 'Tokens per month',
 }
+function micros(amount: string): bigint {
+  const [whole, fraction = ''] = amount.split('.')
+  return BigInt(whole!) * 1_000_000n + BigInt(fraction.padEnd(6, '0'))
+}
+/** Two decimals, half away from zero, as the console shows money. */
+function money(amount: string): string {
+  const cents = (micros(amount) + 5_000n) / 10_000n
+  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
+}
 const figure = (n: number | null) => (n === null ? '—' : n.toLocaleString('en-US'))
 
 describe('rate limits on the Budgets & limits page', () => {
@@ -220,12 +229,39 @@ describe('rate limits on the Budgets & limits page', () => {
   })
 
   it('shows live spend beside spend, as GET /v1/budgets reports them', async () => {
+    // Usage ingested and not aggregated yet: in live spend, not yet in spend.
+    const service = await api('POST', '/v1/service-keys', server.operatorKey, { name: 'chat' })
+    const ingested = await api('POST', '/v1/usage/events', service.body.secret, {
+      events: [
+        {
+          id: 'live-1',
+          organization_id: server.demoOrganizationId,
+          workspace_id: researchId,
+          timestamp: new Date(Date.now() - 60_000).toISOString(),
+          product: 'chat',
+          model: 'claude-opus-4',
+          input_tokens: 98_765,
+          output_tokens: 4_321,
+          requests: 1,
+        },
+      ],
+    })
+    expect(ingested.body).toMatchObject({ accepted: 1, rejected: [] })
     const budgets = await api('GET', '/v1/budgets', server.demoAdminKey)
-    const org = budgets.body.data.find((b: { scope: string }) => b.scope === 'organization')
-    const money = (amount: string) => `${Number(amount).toFixed(2)} ${org.currency}`
-    const text = (await page.getByTestId('spend-org').textContent())!.replaceAll(',', '')
-    expect(text).toContain(`Spend this month: ${money(org.spend)}`)
-    expect(text).toContain(`live spend ${money(org.live_spend)}`)
+    await page.reload()
+    await page.getByRole('heading', { level: 2, name: 'Rate limits' }).waitFor()
+    for (const [scope, workspaceId] of [
+      ['org', null],
+      [researchId, researchId],
+    ] as const) {
+      const budget = budgets.body.data.find(
+        (b: { workspace_id: string | null }) => b.workspace_id === workspaceId
+      )
+      expect(micros(budget.live_spend)).toBeGreaterThan(micros(budget.spend))
+      const text = (await page.getByTestId(`spend-${scope}`).textContent())!.replaceAll(',', '')
+      expect(text).toContain(`Spend this month: ${money(budget.spend)} ${budget.currency}`)
+      expect(text).toContain(`live spend ${money(budget.live_spend)} ${budget.currency}`)
+    }
   })
 
   it('shows the server’s 400 at the field for a workspace value above the organization’s, and changes nothing', async () => {
