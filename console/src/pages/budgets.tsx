@@ -3,12 +3,16 @@ import { all, ok, type Schemas } from '../api'
 import { formatMoney } from '../money'
 import { useConsole } from '../session'
 import { ErrorNote, Field, Loading, Page, Section, useAction, useLoad, value } from '../ui'
+import { RateLimitsSection } from './rate-limits'
 
 type SpendLimit = Schemas['SpendLimit']
 type SpendLimitInput = Schemas['SpendLimitInput']
+type Budget = Schemas['Budget']
 
 function LimitForm(props: {
   limit: SpendLimit
+  /** This month's figures of the same scope (GET /v1/budgets), when it has any. */
+  budget?: Budget
   label: string
   save: (input: SpendLimitInput, version: number) => Promise<unknown>
   onSaved: () => void
@@ -49,6 +53,13 @@ function LimitForm(props: {
         , alerts at {props.limit.alert_thresholds_percent.join(', ') || 'none'} %,{' '}
         {props.limit.enforcement} enforcement.
       </p>
+      {props.budget ? (
+        <p class="muted" data-testid={`spend-${props.limit.workspace_id ?? 'org'}`}>
+          Spend this month: {formatMoney(props.budget.spend, props.budget.currency)} (aggregated);
+          live spend {formatMoney(props.budget.live_spend, props.budget.currency)} (with usage not
+          aggregated yet, what a hard limit stops at).
+        </p>
+      ) : null}
       <fieldset disabled={!editable || action.busy}>
         <legend class="sr-only">Edit {props.label}</legend>
         <Field label={`Monthly limit (${props.limit.currency})`} hint="Empty: no limit">
@@ -79,10 +90,7 @@ function LimitForm(props: {
   )
 }
 
-/**
- * Spend limits of the organization and of each workspace. Further limits (rate limits) are
- * added as further sections of this page.
- */
+/** Spend limits of the organization and of each workspace, then the rate limits. */
 export function BudgetsPage() {
   const { client, can } = useConsole()
   const limits = useLoad(async () => {
@@ -90,7 +98,8 @@ export function BudgetsPage() {
       ok(client.GET('/v1/workspaces', { params: { query: { limit: 100, after } } }))
     )
     const active = workspaces.filter((workspace) => workspace.status === 'active')
-    const [org, ...perWorkspace] = await Promise.all([
+    const [budgets, org, ...perWorkspace] = await Promise.all([
+      ok(client.GET('/v1/budgets')),
       ok(client.GET('/v1/spend-limit')),
       ...active.map((workspace) =>
         ok(
@@ -98,9 +107,16 @@ export function BudgetsPage() {
         )
       ),
     ])
+    const budgetOf = (workspaceId: string | null) =>
+      (budgets as { data: Budget[] }).data.find((b) => b.workspace_id === workspaceId)
     return {
-      org: org!,
-      workspaces: active.map((w, i) => ({ workspace: w, limit: perWorkspace[i]! })),
+      org: org as SpendLimit,
+      orgBudget: budgetOf(null),
+      workspaces: active.map((w, i) => ({
+        workspace: w,
+        limit: perWorkspace[i] as SpendLimit,
+        budget: budgetOf(w.id),
+      })),
     }
   }, [])
   // A limit never set has version 0: nothing to match yet.
@@ -118,16 +134,18 @@ export function BudgetsPage() {
             key={`org-${limits.data.org.version}`}
             label="Organization limit"
             limit={limits.data.org}
+            budget={limits.data.orgBudget}
             onSaved={limits.reload}
             save={(body, version) =>
               ok(client.PUT('/v1/spend-limit', { body, params: { header: ifMatch(version) } }))
             }
           />
-          {limits.data.workspaces.map(({ workspace, limit }) => (
+          {limits.data.workspaces.map(({ workspace, limit, budget }) => (
             <LimitForm
               key={`${workspace.id}-${limit.version}`}
               label={`Workspace ${workspace.name}`}
               limit={limit}
+              budget={budget}
               onSaved={limits.reload}
               save={(body, version) =>
                 ok(
@@ -141,6 +159,7 @@ export function BudgetsPage() {
           ))}
         </Section>
       ) : null}
+      {can('read_rate_limits') ? <RateLimitsSection /> : null}
     </Page>
   )
 }
