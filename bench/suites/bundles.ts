@@ -319,6 +319,22 @@ export default {
             }
           },
         },
+        'WebhookDeliverer/Function/Resource': {
+          // The EventBridge rule's event (infra/webhooks.ts): a run over what is due (here nothing).
+          event: () => ({
+            id: `bench-${++ingested}`,
+            'detail-type': 'Scheduled Event',
+            source: 'aws.events',
+            time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            detail: {},
+          }),
+          check: (result) => {
+            const summary = result as { object?: string; failed?: number }
+            if (summary.object !== 'webhook_delivery_run' || summary.failed !== 0) {
+              throw new Error(`webhook delivery run: ${JSON.stringify(summary)}`)
+            }
+          },
+        },
       }
 
       /** One cold start in a fresh process: init, then the first invocation. */
