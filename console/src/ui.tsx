@@ -43,6 +43,28 @@ export function useAction() {
   return { error, busy, run, clear: () => setError(undefined) }
 }
 
+/**
+ * A button that sends one request through the page's action (its error is shown by the page),
+ * then calls `then` (e.g. a reload), whether or not the request succeeded.
+ */
+export function RunButton(props: {
+  action: ReturnType<typeof useAction>
+  request: () => Promise<unknown>
+  then: () => void
+  label?: string
+  children: ComponentChildren
+}) {
+  return (
+    <button
+      type="button"
+      aria-label={props.label}
+      onClick={() => void props.action.run(props.request).then(() => props.then())}
+    >
+      {props.children}
+    </button>
+  )
+}
+
 export function messageOf(error: unknown): string {
   if (error instanceof ApiError) {
     const where = error.param ? ` (${error.param})` : ''

@@ -1,7 +1,17 @@
 import { useState } from 'preact/hooks'
 import { all, ok, type Schemas } from '../api'
 import { useConsole } from '../session'
-import { ErrorNote, Field, Loading, Section, Table, useAction, useLoad, value } from '../ui'
+import {
+  ErrorNote,
+  Field,
+  Loading,
+  RunButton,
+  Section,
+  Table,
+  useAction,
+  useLoad,
+  value,
+} from '../ui'
 import { ifMatch, lists, WORKSPACE_ROLES } from './shared'
 
 type WorkspaceRole = Schemas['WorkspaceRole']
@@ -154,16 +164,13 @@ export function AccessSection() {
                 header: 'Actions',
                 cell: (g) =>
                   manage ? (
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void action
-                          .run(() => ok(remove(g.principal.type, g.principal.id)))
-                          .then(grants.reload)
-                      }
+                    <RunButton
+                      action={action}
+                      request={() => ok(remove(g.principal.type, g.principal.id))}
+                      then={grants.reload}
                     >
                       Remove grant of {nameOf(g.principal.type, g.principal.id)}
-                    </button>
+                    </RunButton>
                   ) : null,
               },
             ]}

@@ -1,7 +1,17 @@
 import { useState } from 'preact/hooks'
 import { all, ok, type Schemas } from '../api'
 import { useConsole } from '../session'
-import { ErrorNote, Field, Loading, Section, Table, useAction, useLoad, value } from '../ui'
+import {
+  ErrorNote,
+  Field,
+  Loading,
+  RunButton,
+  Section,
+  Table,
+  useAction,
+  useLoad,
+  value,
+} from '../ui'
 import { lists, ORG_ROLES } from './shared'
 
 type Group = Schemas['Group']
@@ -44,23 +54,20 @@ function GroupDetail(props: { group: Group; groups: Group[]; onChanged: () => vo
               <span class="chip" key={sub}>
                 {names.get(sub) ?? sub}
                 {manage ? (
-                  <button
-                    type="button"
-                    aria-label={`Remove subgroup ${names.get(sub) ?? sub}`}
-                    onClick={() =>
-                      void action
-                        .run(() =>
-                          ok(
-                            client.DELETE('/v1/groups/{id}/subgroups/{group_id}', {
-                              params: { path: { id, group_id: sub } },
-                            })
-                          )
-                        )
-                        .then(done)
+                  <RunButton
+                    action={action}
+                    request={() =>
+                      ok(
+                        client.DELETE('/v1/groups/{id}/subgroups/{group_id}', {
+                          params: { path: { id, group_id: sub } },
+                        })
+                      )
                     }
+                    then={done}
+                    label={`Remove subgroup ${names.get(sub) ?? sub}`}
                   >
                     ×
-                  </button>
+                  </RunButton>
                 ) : null}
               </span>
             ))}
@@ -107,22 +114,19 @@ function GroupDetail(props: { group: Group; groups: Group[]; onChanged: () => vo
                 header: 'Actions',
                 cell: (m) =>
                   manage ? (
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void action
-                          .run(() =>
-                            ok(
-                              client.DELETE('/v1/groups/{id}/members/{member_id}', {
-                                params: { path: { id, member_id: m.id } },
-                              })
-                            )
-                          )
-                          .then(done)
+                    <RunButton
+                      action={action}
+                      request={() =>
+                        ok(
+                          client.DELETE('/v1/groups/{id}/members/{member_id}', {
+                            params: { path: { id, member_id: m.id } },
+                          })
+                        )
                       }
+                      then={done}
                     >
                       Remove {m.email} from {props.group.name}
-                    </button>
+                    </RunButton>
                   ) : null,
               },
             ]}
@@ -222,20 +226,15 @@ export function GroupsSection() {
                       Open {g.name}
                     </button>
                     {manage ? (
-                      <button
-                        type="button"
-                        onClick={() =>
-                          void action
-                            .run(() =>
-                              ok(
-                                client.DELETE('/v1/groups/{id}', { params: { path: { id: g.id } } })
-                              )
-                            )
-                            .then(groups.reload)
+                      <RunButton
+                        action={action}
+                        request={() =>
+                          ok(client.DELETE('/v1/groups/{id}', { params: { path: { id: g.id } } }))
                         }
+                        then={groups.reload}
                       >
                         Delete {g.name}
-                      </button>
+                      </RunButton>
                     ) : null}
                   </div>
                 ),

@@ -6,6 +6,7 @@ import {
   Field,
   formatTime,
   Loading,
+  RunButton,
   SecretOnce,
   Section,
   Table,
@@ -106,20 +107,15 @@ export function ApiKeysSection() {
                     >
                       Rotate {k.name}
                     </button>
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void action
-                          .run(() =>
-                            ok(
-                              client.DELETE('/v1/api-keys/{id}', { params: { path: { id: k.id } } })
-                            )
-                          )
-                          .then(data.reload)
+                    <RunButton
+                      action={action}
+                      request={() =>
+                        ok(client.DELETE('/v1/api-keys/{id}', { params: { path: { id: k.id } } }))
                       }
+                      then={data.reload}
                     >
                       Revoke {k.name}
-                    </button>
+                    </RunButton>
                   </div>
                 ) : null,
             },
@@ -213,22 +209,19 @@ export function AdminKeysSection() {
                 header: 'Actions',
                 cell: (k) =>
                   manage && k.status === 'active' ? (
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void action
-                          .run(() =>
-                            ok(
-                              client.DELETE('/v1/admin-keys/{id}', {
-                                params: { path: { id: k.id } },
-                              })
-                            )
-                          )
-                          .then(keys.reload)
+                    <RunButton
+                      action={action}
+                      request={() =>
+                        ok(
+                          client.DELETE('/v1/admin-keys/{id}', {
+                            params: { path: { id: k.id } },
+                          })
+                        )
                       }
+                      then={keys.reload}
                     >
                       Revoke {k.name}
-                    </button>
+                    </RunButton>
                   ) : null,
               },
             ]}
@@ -297,22 +290,19 @@ export function ScimTokensSection() {
                 header: 'Actions',
                 cell: (t) =>
                   manage && t.status === 'active' ? (
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void action
-                          .run(() =>
-                            ok(
-                              client.DELETE('/v1/scim-tokens/{id}', {
-                                params: { path: { id: t.id } },
-                              })
-                            )
-                          )
-                          .then(tokens.reload)
+                    <RunButton
+                      action={action}
+                      request={() =>
+                        ok(
+                          client.DELETE('/v1/scim-tokens/{id}', {
+                            params: { path: { id: t.id } },
+                          })
+                        )
                       }
+                      then={tokens.reload}
                     >
                       Revoke {t.name}
-                    </button>
+                    </RunButton>
                   ) : null,
               },
             ]}

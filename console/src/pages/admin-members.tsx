@@ -6,6 +6,7 @@ import {
   Field,
   formatTime,
   Loading,
+  RunButton,
   SecretOnce,
   Section,
   Table,
@@ -168,22 +169,19 @@ function Invites() {
               header: 'Actions',
               cell: (invite) =>
                 manage && invite.status === 'pending' ? (
-                  <button
-                    type="button"
-                    onClick={() =>
-                      void action
-                        .run(() =>
-                          ok(
-                            client.DELETE('/v1/invites/{id}', {
-                              params: { path: { id: invite.id } },
-                            })
-                          )
-                        )
-                        .then(invites.reload)
+                  <RunButton
+                    action={action}
+                    request={() =>
+                      ok(
+                        client.DELETE('/v1/invites/{id}', {
+                          params: { path: { id: invite.id } },
+                        })
+                      )
                     }
+                    then={invites.reload}
                   >
                     Revoke invite {invite.email}
-                  </button>
+                  </RunButton>
                 ) : null,
             },
           ]}

@@ -1,7 +1,17 @@
 import { useRef, useState } from 'preact/hooks'
 import { ApiError, type Diagnostic, ok, type Schemas } from '../api'
 import { useConsole } from '../session'
-import { ErrorNote, Field, Loading, Section, Table, useAction, useLoad, value } from '../ui'
+import {
+  ErrorNote,
+  Field,
+  Loading,
+  RunButton,
+  Section,
+  Table,
+  useAction,
+  useLoad,
+  value,
+} from '../ui'
 import { ifMatch } from './shared'
 
 type Policy = Schemas['Policy']
@@ -162,22 +172,19 @@ export function PoliciesSection() {
                       <button type="button" onClick={() => setEditing(p)}>
                         Edit {p.id}
                       </button>
-                      <button
-                        type="button"
-                        onClick={() =>
-                          void action
-                            .run(() =>
-                              ok(
-                                client.DELETE('/v1/policies/{id}', {
-                                  params: { path: { id: p.id } },
-                                })
-                              )
-                            )
-                            .then(policies.reload)
+                      <RunButton
+                        action={action}
+                        request={() =>
+                          ok(
+                            client.DELETE('/v1/policies/{id}', {
+                              params: { path: { id: p.id } },
+                            })
+                          )
                         }
+                        then={policies.reload}
                       >
                         Delete {p.id}
-                      </button>
+                      </RunButton>
                     </div>
                   ) : null,
               },
