@@ -607,12 +607,12 @@ describe('the aggregation function, from its built asset', () => {
 
 describe('the webhook deliverer, from its built asset', () => {
   let deliverer: LocalLambda
-  /** The API asset as a local run would start it: http://127.0.0.1 endpoints accepted. */
+  /** The API and deliverer assets as a local run would start them: http://127.0.0.1 endpoints accepted. */
   let localApi: LocalLambda
   let receiver: WebhookReceiver
   beforeAll(async () => {
     receiver = await startWebhookReceiver()
-    deliverer = await start(functionAt(DELIVERER_PATH))
+    deliverer = await start(functionAt(DELIVERER_PATH), {}, { WEBHOOK_ALLOW_LOCAL_HTTP: 'true' })
     localApi = await start(functionAt(API_PATH), {}, { WEBHOOK_ALLOW_LOCAL_HTTP: 'true' })
   }, 60_000)
   afterAll(async () => {

@@ -5,6 +5,9 @@ import { createOrg, type Harness, startHarness, TestClock } from './helpers/harn
 import { createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js'
 
+/** The receivers listen on http://127.0.0.1, which only a local server's policy allows. */
+const LOCAL_URLS = { allowLocalHttp: true }
+
 /**
  * The webhook events of the real-time limits (contract v1.1): `rate_limit.exhausted` once per
  * used-up window, and `budget.suspended` as soon as ingestion crosses a hard spend limit (before
@@ -19,7 +22,8 @@ let paths = 0
 
 // Near real time: Webhook.verify checks webhook-timestamp against the receiver's own clock.
 const clock = new TestClock(new Date())
-const deliver = () => runWebhookDeliveries({ db: h.db, clock: h.clock, random: () => 0.5 })
+const deliver = () =>
+  runWebhookDeliveries({ db: h.db, clock: h.clock, random: () => 0.5, urlPolicy: LOCAL_URLS })
 
 beforeAll(async () => {
   h = await startHarness({ clock, webhookLocalHttp: true })

@@ -5,7 +5,7 @@ import { createApp } from '../functions/app/app.js'
 import { Db } from '../functions/store/db.js'
 import {
   ATTEMPT_TIMEOUT_MS,
-  fetchAttempt,
+  createSendAttempt,
   runWebhookDeliveries,
 } from '../functions/webhooks/deliverer.js'
 import { emitWebhookEvent } from '../functions/webhooks/events.js'
@@ -13,6 +13,9 @@ import { as, type Caller, email, listAll } from './helpers/admin-model.js'
 import { createOrg, type Harness, startHarness, TestClock } from './helpers/harness.js'
 import { aggregate, createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js'
+
+/** The receivers listen on http://127.0.0.1, which only a local server's policy allows. */
+const LOCAL_URLS = { allowLocalHttp: true }
 
 /**
  * Webhooks through HTTP (contract v1.1 "Webhooks"): endpoints managed by the Admin API, events
@@ -33,7 +36,8 @@ const NEVER = 'forbid (principal, action, resource) when { false };'
 // (±5 min), and the deliverer signs with the server's (here: the test's) clock.
 const clock = new TestClock(new Date())
 /** Fixed jitter (the middle of ±20 %): retry delays are exactly 30 s, 60 s, 120 s, … */
-const deliver = () => runWebhookDeliveries({ db: h.db, clock: h.clock, random: () => 0.5 })
+const deliver = () =>
+  runWebhookDeliveries({ db: h.db, clock: h.clock, random: () => 0.5, urlPolicy: LOCAL_URLS })
 
 beforeAll(async () => {
   h = await startHarness({ clock, webhookLocalHttp: true })
@@ -378,7 +382,7 @@ describe('deliveries', () => {
         random: () => 0.5,
         send: (request) => {
           seen.push(request.timeoutMs)
-          return fetchAttempt({ ...request, timeoutMs: 300 })
+          return createSendAttempt({ allowLocalHttp: true })({ ...request, timeoutMs: 300 })
         },
       })
       expect(seen).toEqual([ATTEMPT_TIMEOUT_MS])
@@ -406,7 +410,7 @@ describe('deliveries', () => {
     const other = new Db(h.db.doc, h.db.tableName)
     const [a, b] = await Promise.all([
       deliver(),
-      runWebhookDeliveries({ db: other, clock, random: () => 0.5 }),
+      runWebhookDeliveries({ db: other, clock, random: () => 0.5, urlPolicy: LOCAL_URLS }),
     ])
     expect(a.succeeded + b.succeeded).toBe(12)
     const ids = verifiedAt(hook.path).map((event) => event.id)

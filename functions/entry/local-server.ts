@@ -199,7 +199,7 @@ function startDeliveryTimer(db: Db, intervalSeconds: number): void {
   const timer = setInterval(() => {
     if (running) return
     running = true
-    runWebhookDeliveries({ db, clock: systemClock })
+    runWebhookDeliveries({ db, clock: systemClock, urlPolicy: config.webhookUrls })
       .then((summary) => {
         if (summary.attempts > 0) logger.info('webhook deliveries', { summary })
       })

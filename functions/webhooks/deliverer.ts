@@ -1,3 +1,7 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type { LookupFunction } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { Webhook } from 'standardwebhooks'
 import type { Clock } from '../lib/clock.js'
@@ -5,6 +9,7 @@ import { newUlid } from '../lib/ids.js'
 import type { WebhookAttempt } from '../model/webhooks.js'
 import { type Db, forEachConcurrently } from '../store/db.js'
 import { type DueDelivery, webhookDeliveries, webhookEndpoints } from '../store/webhooks.js'
+import { isInternalAddress, STRICT_URL_POLICY, type WebhookUrlPolicy } from './url.js'
 
 /** A receiver has this long to answer an attempt (contract: 10 s); no answer is a failure. */
 export const ATTEMPT_TIMEOUT_MS = 10_000
@@ -38,8 +43,10 @@ export type SendAttempt = (request: OutgoingRequest) => Promise<{ status: number
 export interface DelivererDeps {
   db: Db
   clock: Clock
-  /** Defaults to fetch (no redirects followed: a 3xx is a failed attempt). */
+  /** Defaults to `createSendAttempt(urlPolicy)`. */
   send?: SendAttempt | undefined
+  /** Which endpoints may be reached (strict, the default: https to public addresses only). */
+  urlPolicy?: WebhookUrlPolicy | undefined
   /** In [0, 1): the jitter of retry delays. */
   random?: (() => number) | undefined
   runBudgetMs?: number | undefined
@@ -78,17 +85,90 @@ export function signedHeaders(
   }
 }
 
-export const fetchAttempt: SendAttempt = async (request) => {
-  const response = await fetch(request.url, {
-    method: 'POST',
-    headers: request.headers,
-    body: request.body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(request.timeoutMs),
-  })
-  // The body is not used; release the connection.
-  await response.body?.cancel().catch(() => undefined)
-  return { status: response.status }
+/**
+ * A DNS lookup that refuses to connect where the URL check cannot see: a host name that resolves
+ * (now, at connection time — so a name re-pointed after the check, DNS rebinding, is caught too) to
+ * a loopback, private, CGNAT, link-local or unspecified address. Every address is checked, not only
+ * the one tried first.
+ */
+export function guardedLookup(resolve: Resolver = dnsLookup): LookupFunction {
+  return (hostname, options, callback) =>
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, '', 4)
+      const internal = addresses.find((entry) => isInternalAddress(entry.address))
+      if (internal) {
+        const refused = Object.assign(
+          new Error(
+            `refused: ${hostname} resolves to ${internal.address}, a loopback, private or link-local address`
+          ),
+          { code: 'EINTERNALADDRESS' }
+        )
+        return callback(refused, '', 4)
+      }
+      if (options.all) return (callback as unknown as AllCallback)(null, addresses)
+      const [first] = addresses
+      if (!first)
+        return callback(
+          Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }),
+          '',
+          4
+        )
+      callback(null, first.address, first.family)
+    })
+}
+
+/** How host names are resolved: `dns.lookup` with `all: true` (tests substitute a fake DNS). */
+export type Resolver = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void
+) => void
+
+type AllCallback = (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void
+
+/**
+ * The real sender: one POST, no redirects followed (a 3xx is a failed attempt), the response body
+ * discarded. Under the strict policy (AWS) it connects only over https and only to public
+ * addresses (`guardedLookup`); a local server's policy also allows its own http://localhost.
+ */
+export function createSendAttempt(
+  policy: WebhookUrlPolicy,
+  resolver: Resolver = dnsLookup
+): SendAttempt {
+  const lookup = guardedLookup(resolver)
+  return (request) =>
+    new Promise((resolve, reject) => {
+      const url = new URL(request.url)
+      if (url.protocol !== 'https:' && !policy.allowLocalHttp) {
+        return reject(new Error(`refused: ${url.protocol} endpoints are not allowed here`))
+      }
+      // An IP literal is connected to without a lookup: check it here.
+      if (!policy.allowLocalHttp && isInternalAddress(url.hostname)) {
+        return reject(
+          new Error(`refused: ${url.hostname} is a loopback, private or link-local address`)
+        )
+      }
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+      const outgoing = send(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            ...request.headers,
+            'content-length': String(Buffer.byteLength(request.body)),
+          },
+          signal: AbortSignal.timeout(request.timeoutMs),
+          ...(policy.allowLocalHttp ? {} : { lookup }),
+        },
+        (response) => {
+          // The body is not used; release the connection.
+          response.resume()
+          resolve({ status: response.statusCode ?? 0 })
+        }
+      )
+      outgoing.on('error', reject)
+      outgoing.end(request.body)
+    })
 }
 
 /**
@@ -147,7 +227,7 @@ async function deliverOne(
   }
   const attemptedAt = clock.now()
   const headers = signedHeaders(endpoint.secret, claimed.event_id, attemptedAt, claimed.payload)
-  const send = deps.send ?? fetchAttempt
+  const send = deps.send ?? createSendAttempt(deps.urlPolicy ?? STRICT_URL_POLICY)
   const startedAt = performance.now()
   let statusCode: number | null = null
   let error: string | null = null
@@ -200,7 +280,8 @@ function describeFailure(cause: unknown): string {
     if (cause.name === 'TimeoutError' || cause.name === 'AbortError') {
       return `no response within ${ATTEMPT_TIMEOUT_MS / 1000} s`
     }
-    const code = (cause.cause as { code?: string } | undefined)?.code
+    const code =
+      (cause as { code?: string }).code ?? (cause.cause as { code?: string } | undefined)?.code
     const text = code ? `${cause.message} (${code})` : cause.message
     return text.slice(0, MAX_ERROR_LENGTH)
   }

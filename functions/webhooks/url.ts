@@ -19,8 +19,9 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 /**
  * The endpoint URLs the deliverer may POST to: absolute `https://` URLs without credentials or
  * fragment, not to a loopback, private, link-local (cloud metadata) or unspecified IP literal;
- * `http://` to localhost only with `allowLocalHttp`. (Names are not resolved here: a public name
- * that resolves to a private address is not caught — docs/webhooks.md.)
+ * `http://` to localhost only with `allowLocalHttp`. (Names are not resolved here, where they may
+ * resolve differently later: the deliverer refuses to connect to an internal address a name
+ * resolves to when it sends — deliverer.ts `createSendAttempt`.)
  */
 export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy, param = 'url'): string {
   if (raw.length > MAX_WEBHOOK_URL_LENGTH) {
@@ -53,7 +54,7 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy, param = '
 }
 
 /** IP literals that name this machine or a private network (not the public internet). */
-function isInternalAddress(hostname: string): boolean {
+export function isInternalAddress(hostname: string): boolean {
   const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname
   const version = isIP(host)
   if (version === 4) {
