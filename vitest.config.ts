@@ -34,6 +34,7 @@ const SLOW = [
   'test/cross-tenant-sweep.test.ts',
   'test/store-faults.test.ts',
   'test/realistic-org.test.ts',
+  'test/policy-simulation-large.test.ts',
 ]
 /** Headless Chromium (playwright-core) against the real local server: the console, /docs. */
 const BROWSER = ['test/browser/**/*.test.ts']

@@ -102,6 +102,8 @@ describe('what flips', () => {
           determining_policies: [{ policy_id: 'no-opus', description: '' }],
         },
       ],
+      changed_count: 1,
+      changed_truncated: false,
       summary: { allow_to_deny: 1, deny_to_allow: 0 },
     })
   })

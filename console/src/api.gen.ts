@@ -2316,6 +2316,7 @@ export interface components {
       object: 'policy_simulation'
       replayed: number
       unchanged: number
+      /** @description The decisions the proposed set decides differently, in the order replayed; at most 10,000 are listed (see changed_truncated) */
       changed: {
         decision_id: string
         /** @enum {string} */
@@ -2328,6 +2329,10 @@ export interface components {
           description: string
         }[]
       }[]
+      /** @description How many decisions flip, listed or not */
+      changed_count: number
+      /** @description True when more decisions flip than are listed: narrow the replay with after_time or limit to list them */
+      changed_truncated: boolean
       summary: {
         allow_to_deny: number
         deny_to_allow: number

@@ -10,6 +10,11 @@ import { checkPolicy, MAX_CUSTOM_POLICIES, POLICY_ID_PATTERN } from './policies.
 
 /** The most recorded decisions one simulation replays (contract v1.1). */
 export const MAX_REPLAYED = 100_000
+/**
+ * At most this many flipped decisions are listed (≈ 2.5 MB of JSON, under Lambda's 6 MB response
+ * limit); `summary` and `changed_count` still count every one, and `changed_truncated` says so.
+ */
+export const MAX_CHANGED_LISTED = 10_000
 
 export type PolicyChange =
   | { id: string; cedar: string; description?: string | undefined }
@@ -35,6 +40,10 @@ export interface SimulationReport {
     after: Verdict
     determining_policies: Decision['determining_policies']
   }[]
+  /** Every flipped decision, listed or not. */
+  changed_count: number
+  /** True when `changed` lists only the first MAX_CHANGED_LISTED of them. */
+  changed_truncated: boolean
   summary: { allow_to_deny: number; deny_to_allow: number }
 }
 
@@ -155,7 +164,8 @@ export async function simulatePolicies(
   decisions: DecisionService,
   organizationId: string,
   input: SimulationInput,
-  now: Date
+  now: Date,
+  maxListed = MAX_CHANGED_LISTED
 ): Promise<SimulationReport> {
   const { policies, direction } = await proposedPolicies(db, organizationId, input.changes)
   const replay = await decisions.openReplay(organizationId, policies)
@@ -169,6 +179,8 @@ export async function simulatePolicies(
     replayed: 0,
     unchanged: 0,
     changed: [],
+    changed_count: 0,
+    changed_truncated: false,
     summary: { allow_to_deny: 0, deny_to_allow: 0 },
   }
   try {
@@ -201,12 +213,15 @@ export async function simulatePolicies(
             report.unchanged++
             return
           }
-          report.changed.push({
-            decision_id: record.id,
-            before: outcome.before,
-            after: outcome.after.decision,
-            determining_policies: outcome.after.determining_policies,
-          })
+          report.changed_count++
+          if (report.changed.length < maxListed) {
+            report.changed.push({
+              decision_id: record.id,
+              before: outcome.before,
+              after: outcome.after.decision,
+              determining_policies: outcome.after.determining_policies,
+            })
+          } else report.changed_truncated = true
           if (outcome.before === 'allow') report.summary.allow_to_deny++
           else report.summary.deny_to_allow++
         })

@@ -68,16 +68,29 @@ export const SimulationReportSchema = z
     object: z.literal('policy_simulation'),
     replayed: z.number().int(),
     unchanged: z.number().int(),
-    changed: z.array(
-      z.object({
-        decision_id: z.string(),
-        before: z.enum(['allow', 'deny']),
-        after: z.enum(['allow', 'deny']),
-        determining_policies: DeterminingPolicies.openapi({
-          description: 'The policies that determined the decision with the proposed set',
-        }),
-      })
-    ),
+    changed: z
+      .array(
+        z.object({
+          decision_id: z.string(),
+          before: z.enum(['allow', 'deny']),
+          after: z.enum(['allow', 'deny']),
+          determining_policies: DeterminingPolicies.openapi({
+            description: 'The policies that determined the decision with the proposed set',
+          }),
+        })
+      )
+      .openapi({
+        description:
+          'The decisions the proposed set decides differently, in the order replayed; at most 10,000 are listed (see changed_truncated)',
+      }),
+    changed_count: z
+      .number()
+      .int()
+      .openapi({ description: 'How many decisions flip, listed or not' }),
+    changed_truncated: z.boolean().openapi({
+      description:
+        'True when more decisions flip than are listed: narrow the replay with after_time or limit to list them',
+    }),
     summary: z.object({ allow_to_deny: z.number().int(), deny_to_allow: z.number().int() }),
   })
   .openapi('PolicySimulation')
