@@ -46,7 +46,9 @@ afterAll(() => h.close())
 
 describe('POST /v1/policies/simulate with more flips than it lists', () => {
   const forbidAll = {
-    changes: [{ id: 'stop-chat', cedar: 'forbid (principal, action == Action::"use_chat", resource);' }],
+    changes: [
+      { id: 'stop-chat', cedar: 'forbid (principal, action == Action::"use_chat", resource);' },
+    ],
   }
 
   it('lists the first 10,000, counts them all, and says the list is cut', async () => {
