@@ -1500,6 +1500,11 @@ export interface components {
       /** @description Default 1 */
       requests?: number
     }
+    /**
+     * @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance
+     * @example no-cache
+     */
+    CacheControl: string
     Error: {
       error: {
         /** @enum {string} */
@@ -2522,7 +2527,10 @@ export interface components {
     }
   }
   responses: never
-  parameters: never
+  parameters: {
+    /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+    CacheControl: components['schemas']['CacheControl']
+  }
   requestBodies: never
   headers: {
     /** @description Id of this request (also `error.request_id`); quote it when reporting a problem */
@@ -3487,7 +3495,10 @@ export interface operations {
   getOrganization: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -3807,7 +3818,10 @@ export interface operations {
         after?: string
         status?: 'active' | 'archived'
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -4030,7 +4044,10 @@ export interface operations {
   getWorkspacesById: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -4968,7 +4985,10 @@ export interface operations {
         email?: string
         status?: 'active' | 'deactivated'
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -5209,7 +5229,10 @@ export interface operations {
   getMembersById: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -6287,7 +6310,10 @@ export interface operations {
         /** @description next_cursor of the previous page */
         after?: string
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -6510,7 +6536,10 @@ export interface operations {
   getGroupsById: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -6894,7 +6923,10 @@ export interface operations {
         /** @description next_cursor of the previous page */
         after?: string
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -7494,7 +7526,10 @@ export interface operations {
         /** @description next_cursor of the previous page */
         after?: string
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -8215,7 +8250,10 @@ export interface operations {
   getSeats: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
