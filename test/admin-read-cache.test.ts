@@ -154,6 +154,12 @@ describe('a change made through this instance', () => {
 /** A Db that runs `beforeUpdate` ahead of each UpdateItem (to read in the middle of a change). */
 class HookedDb extends Db {
   beforeUpdate: ((key: Key, update: Expression) => Promise<void>) | undefined
+  afterGet: ((key: Key) => Promise<void>) | undefined
+  override async get(key: Key, consistent = true): Promise<Item | undefined> {
+    const item = await super.get(key, consistent)
+    await this.afterGet?.(key)
+    return item
+  }
   override async update(
     key: Key,
     update: Expression,
@@ -177,6 +183,21 @@ describe('a read made while a change is in progress on this instance', () => {
     })
   })
   afterAll(() => hh.close())
+
+  it('is not kept when a change lands while it is in flight', async () => {
+    const acme = await createOrg(hh, 'Before')
+    const admin = as(hh, acme.adminKey)
+    await admin.get('/v1/organization')
+    hooked.afterGet = async (key) => {
+      if (key.SK !== 'ORG') return
+      hooked.afterGet = undefined
+      // The read has its (old) item; the rename commits before the read answers.
+      expect((await admin.patch('/v1/organization', { name: 'After' })).status).toBe(200)
+    }
+    const inFlight = await admin.get('/v1/organization', { 'cache-control': 'no-cache' })
+    expect(inFlight.body.name).toBe('Before')
+    expect((await admin.get('/v1/organization')).body.name).toBe('After')
+  })
 
   it('is not served after the change: a group deletion un-nests its subgroup after its audit', async () => {
     const acme = await createOrg(hh)
@@ -222,6 +243,18 @@ describe('store requests', () => {
         expect(sent - from, `${path} with ${directive}`).toBeGreaterThanOrEqual(1)
       }
     }
+  })
+
+  it('an entry is used for at most a second', async () => {
+    await ok('/v1/organization')
+    let before = sent
+    await ok('/v1/organization')
+    expect(sent - before).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 1050))
+    before = sent
+    await ok('/v1/organization')
+    // Its own read, and possibly the decision path's once-a-second revision check.
+    expect(sent - before).toBeGreaterThanOrEqual(1)
   })
 
   it('reads that are not cached still read the table (API keys: last_used_at changes unaudited)', async () => {

@@ -58,17 +58,21 @@ export const adminReads = {
       hit.revision === known &&
       started - hit.readAt < ADMIN_READ_CACHE_MS
     ) {
-      cache.delete(key)
-      cache.set(key, hit)
       return hit.value as T
     }
     const value = await load()
     const latest = cache.get(key)
     // A read that started later (and so knows at least as much) is not replaced.
     if (!latest || latest.readAt <= started) {
+      // Kept in the order read, so the oldest entries (the least recently read) go first: those
+      // past their second at once (a page can be large), and beyond the bound the oldest.
       cache.delete(key)
       cache.set(key, { revision: known, readAt: started, value })
-      if (cache.size > MAX_CACHED_READS) cache.delete(cache.keys().next().value!)
+      const now = performance.now()
+      for (const [oldKey, entry] of cache) {
+        if (cache.size <= MAX_CACHED_READS && now - entry.readAt < ADMIN_READ_CACHE_MS) break
+        cache.delete(oldKey)
+      }
     }
     return value
   },
