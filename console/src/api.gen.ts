@@ -1500,6 +1500,11 @@ export interface components {
       /** @description Default 1 */
       requests?: number
     }
+    /**
+     * @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance
+     * @example no-cache
+     */
+    CacheControl: string
     Error: {
       error: {
         /** @enum {string} */
@@ -2527,7 +2532,10 @@ export interface components {
     }
   }
   responses: never
-  parameters: never
+  parameters: {
+    /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+    CacheControl: components['schemas']['CacheControl']
+  }
   requestBodies: never
   headers: {
     /** @description Id of this request (also `error.request_id`); quote it when reporting a problem */
@@ -3492,7 +3500,10 @@ export interface operations {
   getOrganization: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -3812,7 +3823,10 @@ export interface operations {
         after?: string
         status?: 'active' | 'archived'
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -4035,7 +4049,10 @@ export interface operations {
   getWorkspacesById: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -4973,7 +4990,10 @@ export interface operations {
         email?: string
         status?: 'active' | 'deactivated'
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -5214,7 +5234,10 @@ export interface operations {
   getMembersById: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -6292,7 +6315,10 @@ export interface operations {
         /** @description next_cursor of the previous page */
         after?: string
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }
@@ -6515,7 +6541,10 @@ export interface operations {
   getGroupsById: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -6899,7 +6928,10 @@ export interface operations {
         /** @description next_cursor of the previous page */
         after?: string
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -7499,7 +7531,10 @@ export interface operations {
         /** @description next_cursor of the previous page */
         after?: string
       }
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path: {
         id: string
       }
@@ -8220,7 +8255,10 @@ export interface operations {
   getSeats: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /** @description no-cache, no-store or max-age=0 (RFC 9111): read from the table, not from the up to 1 s old cache of this instance */
+        'cache-control'?: components['parameters']['CacheControl']
+      }
       path?: never
       cookie?: never
     }

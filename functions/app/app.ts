@@ -5,6 +5,7 @@ import { DecisionRecorder } from '../domain/decision-log.js'
 import { AppError, invalid } from '../lib/errors.js'
 import { illFormedStringPath } from '../lib/unicode.js'
 import { StoreDecisionService } from './decisions.js'
+import { CacheControlParameter } from './http/admin-reads.js'
 import { deriveCursorKey } from './http/cursors.js'
 import type { AppDeps, AppEnv } from './http/env.js'
 import { errorResponse, handleError, validationError } from './http/errors.js'
@@ -122,6 +123,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', scimRoutes)
 
   documentUnsupportedMediaType(app.openAPIRegistry)
+  app.openAPIRegistry.registerParameter('CacheControl', CacheControlParameter)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

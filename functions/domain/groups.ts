@@ -13,6 +13,7 @@ import {
 } from '../store/groups.js'
 import { members } from '../store/members.js'
 import type { Page, PageRequest } from '../store/pagination.js'
+import { revisions } from '../store/revisions.js'
 import { removeAllGrantsOf } from './access.js'
 import { recordAudit } from './audit.js'
 import { leaseExpired, withLock } from './concurrency.js'
@@ -317,6 +318,11 @@ async function finishGroupDeletion(ctx: ServiceContext, organizationId: string, 
   for (const parentId of group.parent_group_ids) {
     await groups.removeSubgroup(ctx.db, organizationId, parentId, groupId)
   }
+  if (group.subgroup_ids.length > 0 || group.parent_group_ids.length > 0) {
+    // The nesting edges above are not audited one by one; reads cached since the deletion's
+    // audit (decision facts, Admin reads of the other groups) must not outlive them.
+    await revisions.bump(ctx.db, organizationId)
+  }
   await removeAllGrantsOf(ctx, organizationId, { type: 'group', id: groupId })
   await groups.remove(ctx.db, organizationId, groupId)
   await uniqueClaims.release(ctx.db, organizationId, NAME_CLAIM, groupNameKey(group.name), groupId)
@@ -594,6 +600,8 @@ export async function addSubgroup(
     }
     if (!(await groups.addSubgroup(ctx.db, organizationId, parentId, childId))) {
       await groups.removeParent(ctx.db, organizationId, childId, parentId)
+      // Nothing to audit, but a read between the two writes saw the edge: make it stale.
+      if (!alreadyNested) await revisions.bump(ctx.db, organizationId)
       const again = await groups.find(ctx.db, organizationId, parentId)
       if (again?.state !== 'active') throw notFound('group', parentId, 'id')
       throw conflict(

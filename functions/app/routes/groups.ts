@@ -11,6 +11,7 @@ import {
   removeSubgroup,
   updateGroup,
 } from '../../domain/groups.js'
+import { CacheControlHeader, cachedAdminRead } from '../http/admin-reads.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
@@ -47,15 +48,14 @@ groupRoutes.openapi(
     path: '/v1/groups',
     tags,
     summary: 'List groups',
-    request: { query: PageQuery },
+    request: { query: PageQuery, headers: CacheControlHeader },
     responses: { 200: json(listOf(GroupSchema), 'Groups'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_groups')
-    const page = await listGroups(
-      serviceContext(c),
-      organizationId,
-      pageRequest(c, c.req.valid('query'))
+    const request = pageRequest(c, c.req.valid('query'))
+    const page = await cachedAdminRead(c, organizationId, ['groups', request], () =>
+      listGroups(serviceContext(c), organizationId, request)
     )
     return c.json(listBody(c, page), 200)
   }
@@ -88,12 +88,15 @@ groupRoutes.openapi(
     path: '/v1/groups/{id}',
     tags,
     summary: 'Get a group with its parent groups and subgroups',
-    request: { params: IdParam },
+    request: { params: IdParam, headers: CacheControlHeader },
     responses: { 200: json(GroupSchema, 'The group'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_groups')
-    const group = await getGroup(serviceContext(c), organizationId, c.req.valid('param').id)
+    const { id } = c.req.valid('param')
+    const group = await cachedAdminRead(c, organizationId, ['group', id], () =>
+      getGroup(serviceContext(c), organizationId, id)
+    )
     return respondWithVersion(c, group, 200)
   }
 )
@@ -161,7 +164,7 @@ groupRoutes.openapi(
     path: '/v1/groups/{id}/members',
     tags,
     summary: "The group's direct members",
-    request: { params: IdParam, query: PageQuery },
+    request: { params: IdParam, query: PageQuery, headers: CacheControlHeader },
     responses: {
       200: json(listOf(MemberSchema), 'Members'),
       ...errorResponses(...AUTH_ERRORS, 404),
@@ -169,11 +172,10 @@ groupRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_groups')
-    const page = await listGroupMembers(
-      serviceContext(c),
-      organizationId,
-      c.req.valid('param').id,
-      pageRequest(c, c.req.valid('query'))
+    const { id } = c.req.valid('param')
+    const request = pageRequest(c, c.req.valid('query'))
+    const page = await cachedAdminRead(c, organizationId, ['group-members', id, request], () =>
+      listGroupMembers(serviceContext(c), organizationId, id, request)
     )
     return c.json(listBody(c, page), 200)
   }

@@ -7,6 +7,7 @@ import {
   removeMember,
   updateMember,
 } from '../../domain/members.js'
+import { CacheControlHeader, cachedAdminRead } from '../http/admin-reads.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
@@ -47,13 +48,16 @@ memberRoutes.openapi(
         email: z.string().min(1).max(320).optional(),
         status: MemberStatusSchema.optional(),
       }),
+      headers: CacheControlHeader,
     },
     responses: { 200: json(listOf(MemberSchema), 'Members'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_members')
     const { email, status, ...page } = pageRequest(c, c.req.valid('query'))
-    const result = await listMembers(serviceContext(c), organizationId, page, { email, status })
+    const result = await cachedAdminRead(c, organizationId, ['members', page, email, status], () =>
+      listMembers(serviceContext(c), organizationId, page, { email, status })
+    )
     return c.json(listBody(c, result), 200)
   }
 )
@@ -95,12 +99,15 @@ memberRoutes.openapi(
     path: '/v1/members/{id}',
     tags,
     summary: 'Get a member',
-    request: { params: IdParam },
+    request: { params: IdParam, headers: CacheControlHeader },
     responses: { 200: json(MemberSchema, 'The member'), ...errorResponses(...AUTH_ERRORS, 404) },
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_members')
-    const member = await getMember(serviceContext(c), organizationId, c.req.valid('param').id)
+    const { id } = c.req.valid('param')
+    const member = await cachedAdminRead(c, organizationId, ['member', id], () =>
+      getMember(serviceContext(c), organizationId, id)
+    )
     return respondWithVersion(c, member, 200)
   }
 )

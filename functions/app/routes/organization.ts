@@ -1,6 +1,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { getOrganization, updateOrganization } from '../../domain/organizations.js'
 import { listRoles } from '../../domain/roles.js'
+import { CacheControlHeader, cachedAdminRead } from '../http/admin-reads.js'
 import type { AppEnv } from '../http/env.js'
 import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
@@ -25,6 +26,7 @@ organizationRoutes.openapi(
     path: '/v1/organization',
     tags,
     summary: "Get the admin key's organization",
+    request: { headers: CacheControlHeader },
     responses: {
       200: json(OrganizationSchema, 'The organization'),
       ...errorResponses(...AUTH_ERRORS),
@@ -32,7 +34,9 @@ organizationRoutes.openapi(
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_organization')
-    const organization = await getOrganization(serviceContext(c), organizationId)
+    const organization = await cachedAdminRead(c, organizationId, ['organization'], () =>
+      getOrganization(serviceContext(c), organizationId)
+    )
     return respondWithVersion(c, organization, 200)
   }
 )

@@ -5,6 +5,7 @@ import {
   releaseMemberSeat,
   setPurchasedSeats,
 } from '../../domain/seats.js'
+import { CacheControlHeader, cachedAdminRead } from '../http/admin-reads.js'
 import type { AppEnv } from '../http/env.js'
 import { expectedVersion, guard, respondWithVersion, serviceContext } from '../http/handlers.js'
 import {
@@ -31,11 +32,14 @@ seatRoutes.openapi(
     path: '/v1/seats',
     tags,
     summary: 'Purchased and assigned seats per product',
+    request: { headers: CacheControlHeader },
     responses: { 200: json(listOf(SeatPoolSchema), 'Seats'), ...errorResponses(...AUTH_ERRORS) },
   }),
   async (c) => {
     const { organizationId } = await guard(c, 'read_seats')
-    const data = await listSeatPools(serviceContext(c), organizationId)
+    const data = await cachedAdminRead(c, organizationId, ['seats'], () =>
+      listSeatPools(serviceContext(c), organizationId)
+    )
     return c.json({ object: 'list' as const, data, has_more: false, next_cursor: null }, 200)
   }
 )

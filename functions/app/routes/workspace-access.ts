@@ -2,6 +2,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi'
 import { listWorkspaceAccess, putGrant, removeGrant } from '../../domain/access.js'
 import { getWorkspace } from '../../domain/workspaces.js'
 import type { PrincipalRef } from '../../store/grants.js'
+import { CacheControlHeader, cachedAdminRead } from '../http/admin-reads.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import {
@@ -37,22 +38,22 @@ workspaceAccessRoutes.openapi(
     path: '/v1/workspaces/{id}/access',
     tags,
     summary: "The workspace's grants: roles per member and per group",
-    request: { params: IdParam, query: PageQuery },
+    request: { params: IdParam, query: PageQuery, headers: CacheControlHeader },
     responses: {
       200: json(listOf(WorkspaceGrantSchema), 'Grants'),
       ...errorResponses(...AUTH_ERRORS, 404),
     },
   }),
   async (c) => {
-    const ctx = serviceContext(c)
     const { organizationId } = adminPrincipal(c)
-    const workspace = await getWorkspace(ctx, organizationId, c.req.valid('param').id)
+    const { id } = c.req.valid('param')
+    const workspace = await cachedAdminRead(c, organizationId, ['workspace', id], () =>
+      getWorkspace(serviceContext(c), organizationId, id)
+    )
     await guard(c, 'read_workspace_access', { type: 'Workspace', workspace })
-    const page = await listWorkspaceAccess(
-      ctx,
-      organizationId,
-      workspace.id,
-      pageRequest(c, c.req.valid('query'))
+    const request = pageRequest(c, c.req.valid('query'))
+    const page = await cachedAdminRead(c, organizationId, ['workspace-access', id, request], () =>
+      listWorkspaceAccess(serviceContext(c), organizationId, workspace.id, request)
     )
     return c.json(listBody(c, page), 200)
   }

@@ -7,6 +7,7 @@ import {
   unarchiveWorkspace,
   updateWorkspace,
 } from '../../domain/workspaces.js'
+import { CacheControlHeader, cachedAdminRead } from '../http/admin-reads.js'
 import { listBody, pageRequest } from '../http/cursors.js'
 import type { AppEnv } from '../http/env.js'
 import {
@@ -41,7 +42,10 @@ workspaceRoutes.openapi(
     path: '/v1/workspaces',
     tags,
     summary: 'List workspaces',
-    request: { query: PageQuery.extend({ status: z.enum(['active', 'archived']).optional() }) },
+    request: {
+      query: PageQuery.extend({ status: z.enum(['active', 'archived']).optional() }),
+      headers: CacheControlHeader,
+    },
     responses: {
       200: json(listOf(WorkspaceSchema), 'Workspaces'),
       ...errorResponses(...AUTH_ERRORS),
@@ -50,7 +54,9 @@ workspaceRoutes.openapi(
   async (c) => {
     const { organizationId } = await guard(c, 'read_workspace')
     const { status, ...page } = pageRequest(c, c.req.valid('query'))
-    const result = await listWorkspaces(serviceContext(c), organizationId, page, status)
+    const result = await cachedAdminRead(c, organizationId, ['workspaces', page, status], () =>
+      listWorkspaces(serviceContext(c), organizationId, page, status)
+    )
     return c.json(listBody(c, result), 200)
   }
 )
@@ -80,18 +86,17 @@ workspaceRoutes.openapi(
     path: '/v1/workspaces/{id}',
     tags,
     summary: 'Get a workspace',
-    request: { params: IdParam },
+    request: { params: IdParam, headers: CacheControlHeader },
     responses: {
       200: json(WorkspaceSchema, 'The workspace'),
       ...errorResponses(...AUTH_ERRORS, 404),
     },
   }),
   async (c) => {
-    const ctx = serviceContext(c)
-    const workspace = await getWorkspace(
-      ctx,
-      adminPrincipal(c).organizationId,
-      c.req.valid('param').id
+    const { organizationId } = adminPrincipal(c)
+    const { id } = c.req.valid('param')
+    const workspace = await cachedAdminRead(c, organizationId, ['workspace', id], () =>
+      getWorkspace(serviceContext(c), organizationId, id)
     )
     await guard(c, 'read_workspace', { type: 'Workspace', workspace })
     return respondWithVersion(c, workspace, 200)
