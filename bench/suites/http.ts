@@ -328,9 +328,18 @@ async function storeRequests(
   })
   const rows: (string | number)[][] = []
   for (const { name, target, requests } of cases) {
-    for (const request of requests) await call(request) // warm: every request seen once
-    const before = sent
+    // Warm: every request seen once; then, after every 1-second cache has run out, seen again
+    // (which re-reads what expired). The counted calls follow at once, so each comes within a
+    // second of its request's last sight, as "warm" says — not at a random point of the
+    // once-a-second revision re-read, which a run that happens to cross it would count.
     for (const request of requests) await call(request)
+    await new Promise((resolve) => setTimeout(resolve, 1_050))
+    for (const request of requests) await call(request)
+    const before = sent
+    const started = performance.now()
+    for (const request of requests) await call(request)
+    const elapsedMs = performance.now() - started
+    if (elapsedMs >= 1_000) throw new Error(`${name}: the counted calls took ${elapsedMs} ms`)
     const perCall = (sent - before) / requests.length
     rows.push([
       name,
@@ -344,7 +353,7 @@ async function storeRequests(
     columns: ['call', 'store requests per call', 'target', 'pass/fail'],
     rows,
     notes: [
-      'Warm = the same key, principals and organization were seen in the last second: the credential cache (1 s), the organization snapshot (revision re-read at most once a second) and its facts answer, and Admin reads come from the Admin read cache (same revision, at most 1 s old; docs/hot-path.md, "Admin reads").',
+      'Warm = the same key, principals and organization were seen in the last second: the credential cache (1 s), the organization snapshot (revision re-read at most once a second) and its facts answer, and Admin reads come from the Admin read cache (same revision, at most 1 s old; docs/hot-path.md, "Admin reads"). Under steady load that freshness rule costs one revision read per organization per second on each instance (≈ 0.0002 per call at 5,000 calls/s), outside these counted calls: each row warms its requests, waits out the 1-s caches, sees them again, then counts them, all within one second.',
     ],
   }
 }
