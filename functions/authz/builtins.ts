@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Cedar } from './cedar.js'
+import { type FastPathPlan, type PolicyJson, planFastPath } from './fast-path-plan.js'
 import { type PolicyFiles, readPolicyFiles } from './policy-files.js'
 
 export interface BuiltinPolicy {
@@ -31,6 +32,8 @@ export interface Builtins {
   schemaJson: unknown
   /** The schema's concrete actions in the `product_action` group. */
   productActions: string[]
+  /** The decision fast path's policy subsets and what they read (fast-path-plan.ts). */
+  fastPath: FastPathPlan
 }
 
 /** The compiled form's file name, in the policy directory beside the files it came from. */
@@ -101,13 +104,34 @@ export function deriveBuiltins(cedar: Cedar, files: PolicyFiles): Builtins {
   }
   const json = cedar.schemaToJson(files.schema)
   if (json.type === 'failure') throw new Error(json.errors[0]?.message)
+  const productActions = actionsIn(json.json, 'product_action')
   return {
     sourceHash: sourceHashOf(files),
     schema: files.schema,
     policies,
     schemaJson: json.json,
-    productActions: actionsIn(json.json, 'product_action'),
+    productActions,
+    fastPath: fastPathOf(cedar, policies, json.json, productActions),
   }
+}
+
+function fastPathOf(
+  cedar: Cedar,
+  policies: readonly BuiltinPolicy[],
+  schemaJson: unknown,
+  productActions: readonly string[]
+): FastPathPlan {
+  const json = new Map<string, PolicyJson>()
+  for (const policy of policies) {
+    const answer = cedar.policyToJson(policy.cedar)
+    if (answer.type === 'failure') throw new Error(`${policy.id}: ${answer.errors[0]?.message}`)
+    json.set(policy.id, answer.json as unknown as PolicyJson)
+  }
+  return planFastPath(json, schemaJson, productActions, (policy) => {
+    const answer = cedar.policyToText(policy as never)
+    if (answer.type === 'failure') throw new Error(answer.errors[0]?.message)
+    return answer.text
+  })
 }
 
 /** Strict validation against the schema; one message per problem (empty = valid). */
