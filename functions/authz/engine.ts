@@ -91,6 +91,9 @@ let preparsedSchema: Parameters<Cedar['preparseSchema']>[1] = ''
 /** Counts rebuilds since start (tests and logs read it). */
 export let engineRebuilds = 0
 
+/** Counts decisions made by the fast path, by `<principal type>/<action>` (tests read it). */
+export const fastPathDecisions = new Map<string, number>()
+
 /** The error a request gets when the engine failed under it (retried, it is served). */
 export class EngineUnavailableError extends AppError {
   constructor() {
@@ -303,6 +306,7 @@ export function decideProduct(
     pair.reads
   )
   if (!trimmed) return decide(request, set)
+  fastPathDecisions.set(pair.key, (fastPathDecisions.get(pair.key) ?? 0) + 1)
   let answer: CedarTypes.AuthorizationAnswer
   try {
     if (broken) rebuild()
@@ -333,6 +337,7 @@ function fastContext(context: Record<string, CedarValue> | undefined): boolean {
 }
 
 interface FastPair {
+  key: string
   /** The pair's policy subset (pre-parsed on first use, again after a rebuild). */
   set: PolicySetHandle
   /** The action and its groups, when a policy of the subset needs them. */
@@ -360,6 +365,7 @@ function fastPairOf(key: string, action: string, planned: FastPathPair): FastPai
   const { unscoped } = builtins.fastPath
   const original = builtinPolicySet.policies
   return {
+    key,
     set: {
       id: `${BUILTIN_SET_ID}:${key}`,
       descriptions: builtinPolicySet.descriptions,
