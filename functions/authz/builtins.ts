@@ -24,6 +24,8 @@ export interface BuiltinPolicy {
 }
 
 export interface Builtins {
+  /** The compiled form's layout (`COMPILED_FORMAT`): a file of another layout is not used. */
+  format: number
   /** sha256 of the schema and policy files these were derived from. */
   sourceHash: string
   schema: string
@@ -35,6 +37,9 @@ export interface Builtins {
   /** The decision fast path's policy subsets and what they read (fast-path-plan.ts). */
   fastPath: FastPathPlan
 }
+
+/** Raised whenever `Builtins` changes shape, so a file compiled by an older build is derived anew. */
+export const COMPILED_FORMAT = 2
 
 /** The compiled form's file name, in the policy directory beside the files it came from. */
 export const COMPILED_BUILTINS_FILE = 'builtins.compiled.json'
@@ -106,6 +111,7 @@ export function deriveBuiltins(cedar: Cedar, files: PolicyFiles): Builtins {
   if (json.type === 'failure') throw new Error(json.errors[0]?.message)
   const productActions = actionsIn(json.json, 'product_action')
   return {
+    format: COMPILED_FORMAT,
     sourceHash: sourceHashOf(files),
     schema: files.schema,
     policies,
@@ -162,7 +168,11 @@ export function loadBuiltins(
   const compiledFile = join(dir, COMPILED_BUILTINS_FILE)
   if (existsSync(compiledFile)) {
     const compiled = JSON.parse(readFileSync(compiledFile, 'utf8')) as Builtins
-    if (compiled.sourceHash === sourceHashOf(files) && compiled.schema === files.schema) {
+    if (
+      compiled.format === COMPILED_FORMAT &&
+      compiled.sourceHash === sourceHashOf(files) &&
+      compiled.schema === files.schema
+    ) {
       return { builtins: compiled, derived: false }
     }
   }
