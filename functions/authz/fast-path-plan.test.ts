@@ -145,6 +145,20 @@ describe('trimming a request to what a pair reads', () => {
     expect(ask(entities)).toMatchObject({ response: { decision: 'allow' } })
   })
 
+  it('keeps the tags of an entity whole, and the entities they hold reachable', () => {
+    const tagged = { ...entities[0]!, tags: { owner: { __entity: ref('Group', 'b') } } }
+    const trimmed = trimRequest(
+      member,
+      workspace,
+      [tagged, ...entities.slice(1)],
+      {},
+      readsOf(pair)
+    )
+    expect(trimmed!.entities.find((e) => e.tags)).toEqual({ ...tagged, attrs: {} })
+    // Group b, reached through the tag, is kept (with its ancestor the subset can ask about).
+    expect(trimmed!.entities.map((e) => e.uid)).toContainEqual(ref('Group', 'b'))
+  })
+
   it('gives up (the plain path decides) on entities Cedar would refuse: a cycle, a duplicate', () => {
     const cyclic = [...entities.slice(0, 4), entity(ref('Group', 'b'), {}, [ref('Group', 'a')])]
     expect(trimRequest(member, workspace, cyclic, {}, readsOf(pair))).toBeNull()

@@ -40,6 +40,8 @@ interface EntityShape {
   uid: UidJson
   attrs: Record<string, CedarValue>
   parents: UidJson[]
+  /** Not built by the server today; kept whole (with the entities in them) when present. */
+  tags?: Record<string, CedarValue>
 }
 
 const refOf = (uid: UidJson): EntityRef => ('__entity' in uid ? uid.__entity : uid)
@@ -133,7 +135,9 @@ export function trimRequest(
   while (pending.length > 0) {
     const key = pending.pop()!
     const entity = byKey.get(key)
-    if (entity) attrs.set(key, trimRecord(entity.attrs, reads, reached))
+    if (!entity) continue
+    attrs.set(key, trimRecord(entity.attrs, reads, reached))
+    if (entity.tags) reachAll(entity.tags as CedarValue, reached)
   }
   const kept: EntityJson[] = []
   for (const entity of all) {
@@ -141,10 +145,12 @@ export function trimRequest(
     const entityAttrs = attrs.get(key)
     if (!entityAttrs) continue
     const parents = reachableAncestors(entity, byKey, reachable)
-    let empty = parents.length === 0
+    let empty = parents.length === 0 && !entity.tags
     if (empty) for (const _ in entityAttrs) empty = false
     if (empty) continue
-    kept.push({ uid: entity.uid, attrs: entityAttrs, parents } as unknown as EntityJson)
+    const trimmed: EntityShape = { uid: entity.uid, attrs: entityAttrs, parents }
+    if (entity.tags) trimmed.tags = entity.tags
+    kept.push(trimmed as unknown as EntityJson)
   }
   return { entities: kept, context: trimmedContext }
 }
