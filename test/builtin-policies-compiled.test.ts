@@ -78,6 +78,21 @@ describe('compiled built-in policies', () => {
     )
   })
 
+  it('carry the fast path plan, and a file of an older layout is derived anew', () => {
+    const chat = compiled.fastPath.pairs['Member/use_chat']!
+    expect(chat.policies).toContain('forbid-no-chat-seat')
+    expect(chat.policies).not.toContain('forbid-no-code-seat')
+    expect(chat.actionEntities).toBe(false)
+    expect(Object.keys(compiled.fastPath.pairs)).toHaveLength(2 * compiled.productActions.length)
+
+    const dir = mkdtempSync(join(work, 'older-'))
+    cpSync(built, dir, { recursive: true })
+    const { fastPath: _missing, ...older } = { ...compiled, format: compiled.format - 1 }
+    writeFileSync(join(dir, COMPILED_BUILTINS_FILE), JSON.stringify(older))
+    expect(() => loadBuiltins(dir, noCedar)).toThrow(/asked to derive/)
+    expect(loadBuiltins(dir, () => cedar).builtins).toEqual(compiled)
+  })
+
   it('are derived from the files when there is no compiled form (a checkout)', () => {
     const loaded = loadBuiltins(policyDirectory(), () => cedar)
     expect(loaded.derived).toBe(true)

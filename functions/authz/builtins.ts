@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Cedar } from './cedar.js'
+import { type FastPathPlan, type PolicyJson, planFastPath } from './fast-path-plan.js'
 import { type PolicyFiles, readPolicyFiles } from './policy-files.js'
 
 export interface BuiltinPolicy {
@@ -23,6 +24,8 @@ export interface BuiltinPolicy {
 }
 
 export interface Builtins {
+  /** The compiled form's layout (`COMPILED_FORMAT`): a file of another layout is not used. */
+  format: number
   /** sha256 of the schema and policy files these were derived from. */
   sourceHash: string
   schema: string
@@ -31,7 +34,12 @@ export interface Builtins {
   schemaJson: unknown
   /** The schema's concrete actions in the `product_action` group. */
   productActions: string[]
+  /** The decision fast path's policy subsets and what they read (fast-path-plan.ts). */
+  fastPath: FastPathPlan
 }
+
+/** Raised whenever `Builtins` changes shape, so a file compiled by an older build is derived anew. */
+export const COMPILED_FORMAT = 2
 
 /** The compiled form's file name, in the policy directory beside the files it came from. */
 export const COMPILED_BUILTINS_FILE = 'builtins.compiled.json'
@@ -101,13 +109,35 @@ export function deriveBuiltins(cedar: Cedar, files: PolicyFiles): Builtins {
   }
   const json = cedar.schemaToJson(files.schema)
   if (json.type === 'failure') throw new Error(json.errors[0]?.message)
+  const productActions = actionsIn(json.json, 'product_action')
   return {
+    format: COMPILED_FORMAT,
     sourceHash: sourceHashOf(files),
     schema: files.schema,
     policies,
     schemaJson: json.json,
-    productActions: actionsIn(json.json, 'product_action'),
+    productActions,
+    fastPath: fastPathOf(cedar, policies, json.json, productActions),
   }
+}
+
+function fastPathOf(
+  cedar: Cedar,
+  policies: readonly BuiltinPolicy[],
+  schemaJson: unknown,
+  productActions: readonly string[]
+): FastPathPlan {
+  const json = new Map<string, PolicyJson>()
+  for (const policy of policies) {
+    const answer = cedar.policyToJson(policy.cedar)
+    if (answer.type === 'failure') throw new Error(`${policy.id}: ${answer.errors[0]?.message}`)
+    json.set(policy.id, answer.json as unknown as PolicyJson)
+  }
+  return planFastPath(json, schemaJson, productActions, (policy) => {
+    const answer = cedar.policyToText(policy as never)
+    if (answer.type === 'failure') throw new Error(answer.errors[0]?.message)
+    return answer.text
+  })
 }
 
 /** Strict validation against the schema; one message per problem (empty = valid). */
@@ -138,7 +168,11 @@ export function loadBuiltins(
   const compiledFile = join(dir, COMPILED_BUILTINS_FILE)
   if (existsSync(compiledFile)) {
     const compiled = JSON.parse(readFileSync(compiledFile, 'utf8')) as Builtins
-    if (compiled.sourceHash === sourceHashOf(files) && compiled.schema === files.schema) {
+    if (
+      compiled.format === COMPILED_FORMAT &&
+      compiled.sourceHash === sourceHashOf(files) &&
+      compiled.schema === files.schema
+    ) {
       return { builtins: compiled, derived: false }
     }
   }

@@ -4,6 +4,8 @@ import { loadBuiltins, parsePolicyParts, strictValidationProblems } from './buil
 import type * as CedarTypes from './cedar.js'
 import { type Cedar, loadCedar } from './cedar.js'
 import { policyTooDeep } from './cedar-limits.js'
+import { type FastPathReads, readsOf, trimRequest } from './fast-path.js'
+import { actionAndGroups, type FastPathPair, pairKey } from './fast-path-plan.js'
 import { policyDirectory } from './policy-files.js'
 
 export type EntityJson = CedarTypes.EntityJson
@@ -88,6 +90,9 @@ let preparsedSchema: Parameters<Cedar['preparseSchema']>[1] = ''
 
 /** Counts rebuilds since start (tests and logs read it). */
 export let engineRebuilds = 0
+
+/** Counts decisions made by the fast path, by `<principal type>/<action>` (tests read it). */
+export const fastPathDecisions = new Map<string, number>()
 
 /** The error a request gets when the engine failed under it (retried, it is served). */
 export class EngineUnavailableError extends AppError {
@@ -275,15 +280,15 @@ function decisionOf(answer: CedarTypes.AuthorizationAnswer, set: PolicySetHandle
  * A product decision by the fast path where it decides exactly as `decide` (the differential
  * test, fast-path.test.ts, holds it to that), else by `decide`. The request's entities were
  * built by the server from its own facts, so Cedar need not check them against the schema;
- * without the schema it parses them much faster (most of a decision's cost). Cedar gets the same
- * pre-parsed built-in set, and, per (principal type, action):
- * - the action's entities (its action groups), which the schema would otherwise supply;
- * - entities and context trimmed to the attributes (and workspace roles) named by the policies
- *   whose scope can match the pair; the others are never evaluated for it.
- * Nothing is parsed or pre-parsed for this beyond what init already did. It applies to the
- * built-in set and a context of `now` (set by the server) and a string `model`; anything else
- * (custom policies, `source_ip`, which the schema turns into an IP address, unknown fields,
- * which the schema refuses) goes the plain way.
+ * without the schema it parses them much faster (most of a decision's cost). Per (principal
+ * type, action), from the plan computed with the built-ins (at build time, fast-path-plan.ts):
+ * - only the built-in policies whose scope can match the pair, pre-parsed as their own set on
+ *   first use, each without its action scope where the schema's actions settle it (so Cedar
+ *   needs no action entities);
+ * - entities and context trimmed to what those policies can read (fast-path.ts).
+ * It applies to the built-in set and a context of `now` (set by the server) and a string
+ * `model`; anything else (custom policies, `source_ip`, which the schema turns into an IP
+ * address, unknown fields, which the schema refuses) goes the plain way.
  */
 export function decideProduct(
   request: AuthorizationRequest,
@@ -291,24 +296,35 @@ export function decideProduct(
 ): Decision {
   if (set !== builtinPolicySet || !fastContext(request.context)) return decide(request, set)
   if (request.resource.type !== 'Workspace') return decide(request, set)
-  const shape = fastShape(request.principal.type, request.action)
-  if (!shape) return decide(request, set)
+  const pair = fastPair(request.principal.type, request.action)
+  if (!pair) return decide(request, set)
+  const trimmed = trimRequest(
+    request.principal,
+    request.resource,
+    request.entities,
+    request.context,
+    pair.reads
+  )
+  if (!trimmed) return decide(request, set)
+  fastPathDecisions.set(pair.key, (fastPathDecisions.get(pair.key) ?? 0) + 1)
   let answer: CedarTypes.AuthorizationAnswer
   try {
     if (broken) rebuild()
-    if (set.loadedIn !== generation) load(set)
+    if (pair.set.loadedIn !== generation) load(pair.set)
     answer = cedar.statefulIsAuthorized({
       principal: request.principal,
       action: { type: 'Action', id: request.action },
       resource: request.resource,
-      context: slimmedContext(request.context, shape),
-      entities: [...shape.actionEntities, ...request.entities.map((e) => slimmed(e, shape))],
-      preparsedPolicySetId: set.id,
+      context: trimmed.context,
+      entities: pair.actionEntities.length
+        ? [...pair.actionEntities, ...trimmed.entities]
+        : trimmed.entities,
+      preparsedPolicySetId: pair.set.id,
     })
   } catch (error) {
     throw engineFailed(error)
   }
-  return decisionOf(answer, set)
+  return decisionOf(answer, pair.set)
 }
 
 function fastContext(context: Record<string, CedarValue> | undefined): boolean {
@@ -320,65 +336,50 @@ function fastContext(context: Record<string, CedarValue> | undefined): boolean {
   return true
 }
 
-interface FastShape {
+interface FastPair {
+  key: string
+  /** The pair's policy subset (pre-parsed on first use, again after a rebuild). */
+  set: PolicySetHandle
+  /** The action and its groups, when a policy of the subset needs them. */
   actionEntities: EntityJson[]
-  /** The workspace roles the policies in scope name (`resource.roles.<role>`). */
-  roles: ReadonlySet<string>
-  /** The attribute names the policies in scope mention. */
-  attributes: ReadonlySet<string>
+  reads: FastPathReads
 }
 
-/** By `<principal type>/<action>`; null = not a product request the fast path knows. */
-const fastShapes = new Map<string, FastShape | null>()
+/** By `<principal type>/<action>`; null = not a product request the plan knows. */
+const fastPairs = new Map<string, FastPair | null>()
 
-function fastShape(principalType: string, action: string): FastShape | null {
-  const key = `${principalType}/${action}`
-  let shape = fastShapes.get(key)
-  if (shape === undefined) {
-    shape = buildFastShape(principalType, action)
-    fastShapes.set(key, shape)
+function fastPair(principalType: string, action: string): FastPair | null {
+  const key = pairKey(principalType, action)
+  let pair = fastPairs.get(key)
+  if (pair === undefined) {
+    const planned = Object.hasOwn(builtins.fastPath.pairs, key)
+      ? builtins.fastPath.pairs[key]!
+      : undefined
+    pair = planned ? fastPairOf(key, action, planned) : null
+    fastPairs.set(key, pair)
   }
-  return shape
+  return pair
 }
 
-function buildFastShape(principalType: string, action: string): FastShape | null {
-  if (!schemaProductActions.includes(action) || !['Member', 'ApiKey'].includes(principalType)) {
-    return null
+function fastPairOf(key: string, action: string, planned: FastPathPair): FastPair {
+  const { unscoped } = builtins.fastPath
+  const original = builtinPolicySet.policies
+  return {
+    key,
+    set: {
+      id: `${BUILTIN_SET_ID}:${key}`,
+      descriptions: builtinPolicySet.descriptions,
+      policies: Object.fromEntries(
+        planned.policies.map((id) => [
+          id,
+          Object.hasOwn(unscoped, id) ? unscoped[id]! : original[id]!,
+        ])
+      ),
+      loadedIn: 0,
+    },
+    actionEntities: planned.actionEntities ? actionEntitiesOf(action) : [],
+    reads: readsOf(planned),
   }
-  const actionEntities = actionEntitiesOf(action)
-  const actionAndGroups = new Set(actionEntities.map((entity) => (entity.uid as EntityRef).id))
-  const roles = new Set<string>()
-  const attributes = new Set<string>()
-  for (const policy of builtins.policies) {
-    if (!mayApply(policy.cedar, principalType, actionAndGroups)) continue
-    for (const match of policy.cedar.matchAll(/resource\.roles\.(\w+)/g)) roles.add(match[1]!)
-    // Every name after a dot or `has`, or in brackets: more than the attributes read, never fewer.
-    for (const match of policy.cedar.matchAll(/(?:\.|\bhas\s+)(\w+)|\["([^"]*)"\]/g)) {
-      attributes.add(match[1] ?? match[2]!)
-    }
-  }
-  return { actionEntities, roles, attributes }
-}
-
-/**
- * Whether a policy's scope can match requests of this principal type and action (one of
- * `actionAndGroups`, the action and its groups). Reads the scope from the text; whatever it
- * cannot read for certain counts as a match, so a policy is left out only when its scope
- * plainly says another principal type or action.
- */
-function mayApply(text: string, principalType: string, actionAndGroups: Set<string>): boolean {
-  const withoutAnnotations = text.replace(/@\w+\("(?:[^"\\]|\\.)*"\)/g, '')
-  const scope =
-    /^\s*(?:permit|forbid)\s*\(\s*principal(?:\s+is\s+(\w+))?(?:\s+in\s+[^,()]+)?\s*,\s*action(?:\s*(==|in)\s*(\[[^\]]*\]|Action::"[^"]*"))?\s*,/.exec(
-      withoutAnnotations
-    )
-  if (!scope) return true
-  const [, type, , target] = scope
-  if (type !== undefined && type !== principalType) return false
-  if (target === undefined) return true
-  const named = [...target.matchAll(/Action::"([^"]*)"/g)].map((match) => match[1]!)
-  // `==` names the action itself; `in` the action or a group of it: both are in actionAndGroups.
-  return named.some((name) => actionAndGroups.has(name))
 }
 
 /** The action and its action groups, with their parents, as the schema declares them. */
@@ -387,48 +388,14 @@ function actionEntitiesOf(action: string): EntityJson[] {
     Object.values(
       schemaJson as Record<string, { actions?: Record<string, { memberOf?: { id: string }[] }> }>
     )[0]?.actions ?? {}
-  const entities: EntityJson[] = []
-  const seen = new Set<string>()
-  const visit = (name: string) => {
-    if (seen.has(name)) return
-    seen.add(name)
-    const parents = (actions[name]?.memberOf ?? []).map((ref) => ref.id)
-    entities.push({
-      uid: { type: 'Action', id: name },
-      attrs: {},
-      parents: parents.map((id) => ({ type: 'Action', id })),
-    })
-    for (const parent of parents) visit(parent)
-  }
-  visit(action)
-  return entities
-}
-
-/** The context fields the policies in scope mention (`now` only where one reads the time). */
-function slimmedContext(
-  context: Record<string, CedarValue> | undefined,
-  shape: FastShape
-): Record<string, CedarValue> {
-  const kept: Record<string, CedarValue> = {}
-  for (const name in context) if (shape.attributes.has(name)) kept[name] = context[name]!
-  return kept
-}
-
-/** An entity with only the attributes the policies in scope mention (and roles they name). */
-function slimmed(entity: EntityJson, shape: FastShape): EntityJson {
-  const json = entity as { uid: EntityRef; attrs: Record<string, CedarValue>; parents: unknown }
-  const attrs: Record<string, CedarValue> = {}
-  for (const name in json.attrs) {
-    if (!shape.attributes.has(name)) continue
-    const value = json.attrs[name]!
-    if (name === 'roles' && json.uid.type === 'Workspace') {
-      const all = value as Record<string, CedarValue>
-      const roles: Record<string, CedarValue> = {}
-      for (const role of shape.roles) if (role in all) roles[role] = all[role]!
-      attrs[name] = roles
-    } else attrs[name] = value
-  }
-  return { uid: json.uid, attrs, parents: json.parents } as EntityJson
+  return actionAndGroups(actions, action).map(
+    (name) =>
+      ({
+        uid: { type: 'Action', id: name },
+        attrs: {},
+        parents: (actions[name]?.memberOf ?? []).map((ref) => ({ type: 'Action', id: ref.id })),
+      }) as EntityJson
+  )
 }
 
 export function denied(errors: DecisionError[]): Decision {

@@ -9,7 +9,7 @@ import {
 } from '../model/index.js'
 import type { AdminAction, AdminResource } from './admin.js'
 import { DecisionService, type ProductRequest } from './decisions.js'
-import { cedarInstance, type Decision } from './engine.js'
+import { cedarInstance, type Decision, fastPathDecisions } from './engine.js'
 import { MemoryDecisionFacts } from './memory-facts.js'
 
 /**
@@ -373,5 +373,81 @@ describe('the decision fast path', () => {
       decision: 'deny',
       policies: ['forbid-revoked-key'],
     })
+  })
+})
+
+describe('the fast path per (principal type, action) pair', () => {
+  it('decides every pair by its policy subset exactly as the plain path; custom sets go the plain way', async () => {
+    const principals = [
+      ...MEMBERS.map((id) => ({ type: 'Member' as const, id })),
+      ...KEYS.map((id) => ({ type: 'ApiKey' as const, id })),
+    ]
+    const contexts = [undefined, { model: 'claude-haiku' }, { source_ip: '10.0.0.1' }]
+    const memberArbitrary = fc.record({
+      orgRole: fc.constantFrom(...ORG_ROLES),
+      status: fc.constantFrom('active' as const, 'active' as const, 'deactivated' as const),
+      seats: fc.subarray(['chat', 'code'] as Product[]),
+    })
+    const pairs = principals.flatMap((p) => PRODUCT_ACTIONS.map((a) => `${p.type}/${a}`))
+    const expected = new Map<string, number>()
+    const outcomes = new Map<string, Set<string>>()
+    const before = new Map(fastPathDecisions)
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(memberArbitrary, { minLength: MEMBERS.length, maxLength: MEMBERS.length }),
+        fc.array(changeArbitrary, { maxLength: 16 }),
+        fc.nat(5),
+        async (memberSetup, changes, minutes) => {
+          const facts = seed()
+          memberSetup.forEach((setup, i) => {
+            facts.setMember(ORG, {
+              id: MEMBERS[i]!,
+              ...setup,
+              groupIds: i < GROUPS.length ? [GROUPS[i]!] : [],
+            })
+          })
+          let custom = false
+          for (const change of changes) {
+            apply(facts, change)
+            if (change.kind === 'policies') custom = change.ids.length > 0
+          }
+          const fast = new DecisionService(facts, { maxCachedDecisions: 0 })
+          const reference = new DecisionService(facts, { maxCachedDecisions: 0 })
+          const now = new Date(BASE + minutes * MINUTE)
+          for (const principal of principals) {
+            for (const action of PRODUCT_ACTIONS) {
+              const pair = `${principal.type}/${action}`
+              for (const workspace of WORKSPACES) {
+                for (const context of contexts) {
+                  const request: ProductRequest = {
+                    principal,
+                    action,
+                    resource: { type: 'Workspace', id: workspace },
+                    ...(context ? { context } : {}),
+                  }
+                  const got = summary(await fast.authorize(ORG, request, now))
+                  expect(got).toEqual(await plain(reference, request, now))
+                  if (!custom && !context?.source_ip) {
+                    expected.set(pair, (expected.get(pair) ?? 0) + 1)
+                  }
+                  if (!outcomes.has(pair)) outcomes.set(pair, new Set())
+                  outcomes.get(pair)!.add(got.decision)
+                }
+              }
+            }
+          }
+        }
+      ),
+      { numRuns: 12, seed: 12_013 }
+    )
+    for (const pair of new Set(pairs)) {
+      // Exactly the built-in-set requests with a context the fast path takes went through it.
+      const taken = (fastPathDecisions.get(pair) ?? 0) - (before.get(pair) ?? 0)
+      expect(taken, pair).toBe(expected.get(pair))
+      expect(taken, pair).toBeGreaterThan(0)
+      // Not vacuous: the pair was both allowed and denied, where a built-in permit can allow it.
+      const canAllow = pair.startsWith('Member/') || pair === 'ApiKey/invoke_model'
+      expect(outcomes.get(pair), pair).toEqual(new Set(canAllow ? ['allow', 'deny'] : ['deny']))
+    }
   })
 })
