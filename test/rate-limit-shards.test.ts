@@ -120,3 +120,57 @@ describe('leases (shares of 10,000 and more)', () => {
     expect(counters['req|ws_shards|*']).toBeLessThanOrEqual(limit)
   })
 })
+
+describe('leases for a minute and a month window together (the decision path drawing on both)', () => {
+  it('admits at most the month limit, denies for it from then on, and stays at one claim per lease', async () => {
+    const db = new CountingDb(h.db.doc, h.db.tableName)
+    const limiter = storeRateLimiter(db)
+    const monthLimit = 100_000
+    const both: RateLimitPlan = {
+      organizationId: 'org_both',
+      workspaceId: 'ws_both',
+      shards: 1,
+      entries: [
+        {
+          level: 'workspace',
+          model: '*',
+          requests_per_minute: 1_000_000,
+          tokens_per_minute: null,
+          tokens_per_month: monthLimit,
+        },
+      ],
+    }
+    const consumption = {
+      organizationId: 'org_both',
+      workspaceId: 'ws_both',
+      model: 'claude-sonnet-4',
+      estimatedTokens: 10,
+      now: new Date('2026-11-27T12:00:10.000Z'),
+    }
+    const outcomes: (string | null)[] = []
+    let updatesWhileAdmitting = 0
+    for (let i = 0; i < 12_000; i++) {
+      const hit = await limiter.admit(both, consumption)
+      if (hit && !outcomes.includes('tokens_per_month')) updatesWhileAdmitting = db.updates
+      outcomes.push(hit?.limit_type ?? null)
+    }
+    const admitted = outcomes.filter((o) => o === null).length
+    // 10 tokens each: the month admits at most 10,000; a lease of 1 % (1,000 tokens) may be held.
+    expect(admitted).toBeLessThanOrEqual(monthLimit / 10)
+    expect(admitted).toBeGreaterThanOrEqual(monthLimit / 10 - 100)
+    // Once the month is used up every decision is denied for it, never admitted again.
+    const firstDenied = outcomes.indexOf('tokens_per_month')
+    expect(firstDenied).toBe(admitted)
+    expect(outcomes.slice(firstDenied).every((o) => o === 'tokens_per_month')).toBe(true)
+    // A denied decision gives its minute request back: the minute counter holds what the minute
+    // leases claimed, never one per denied decision beyond them.
+    const minute = await rateWindows.get(h.db, 'org_both', 'm2026-11-27T12:00', 0, 0)
+    const month = await rateWindows.get(h.db, 'org_both', 'M2026-11', 0, 0)
+    expect(month['est|ws_both|*']).toBeLessThanOrEqual(monthLimit)
+    expect(minute['req|ws_both|*']).toBeLessThanOrEqual(admitted + 2 * 10_000)
+    // Leases: the month's claims are 1,000 tokens (100 decisions) each, the minute's 10,000
+    // requests: ≈ 100 claims (and the exact tries at the end) for 10,000 admitted decisions.
+    expect(updatesWhileAdmitting).toBeGreaterThan(0)
+    expect(updatesWhileAdmitting).toBeLessThan(10_000 / 20)
+  })
+})

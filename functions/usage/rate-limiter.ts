@@ -173,8 +173,10 @@ export function storeRateLimiter(
   return {
     plan: (organizationId, workspaceId) => loadRateLimitPlan(db, organizationId, workspaceId),
     async admit(plan, consumption) {
-      const entries = applicableEntries(plan, consumption.model)
-      if (entries.length === 0) return null
+      const shape = shapeOf(plan, consumption.model)
+      if (shape.entries.length === 0) return null
+      if (admitFromLeases(leases, shape, consumption)) return null
+      const entries = shape.entries
       const first = pick(plan.shards)
       const minute = minuteWindow(consumption.now)
       const taken = await take(db, leases, plan, entries, MINUTE_TYPES, minute, consumption, first)
@@ -206,6 +208,108 @@ export function storeRateLimiter(
       return null
     },
   }
+}
+
+/**
+ * What a plan counts for one model, worked out once per plan (plans are kept with the
+ * organization's snapshot): the applicable entries and, per kind of window, the lease key's
+ * counter names and what a lease must cover — so a decision its leases cover costs a few map
+ * lookups, not a rebuild of every counter (issue 14: warm decisions with limits ≈ without).
+ */
+interface PlanShape {
+  plan: RateLimitPlan
+  entries: PlanEntry[]
+  minute: WindowShape | null
+  month: WindowShape | null
+}
+interface WindowShape {
+  names: string[]
+  needsRequests: boolean
+  needsTokens: boolean
+  /** The lease key of the last window asked for (windows change once a minute or month). */
+  last: { window: string; key: string } | null
+}
+
+const shapes = new WeakMap<RateLimitPlan, Map<string | null, PlanShape>>()
+
+function shapeOf(plan: RateLimitPlan, model: string | null): PlanShape {
+  let byModel = shapes.get(plan)
+  if (!byModel) {
+    byModel = new Map()
+    shapes.set(plan, byModel)
+  }
+  let shape = byModel.get(model)
+  if (!shape) {
+    const entries = applicableEntries(plan, model)
+    const windowShape = (types: readonly LimitType[]): WindowShape | null => {
+      // Names and kinds do not depend on the shard or the tokens: shard 0, no tokens.
+      const counted = countedIn(plan, entries, types, 0, 0)
+      if (counted.length === 0) return null
+      return {
+        names: counted.map((c) => c.checks[0]!.name),
+        needsRequests: counted.some((c) => c.type === 'requests_per_minute'),
+        needsTokens: counted.some((c) => c.type !== 'requests_per_minute'),
+        last: null,
+      }
+    }
+    shape = { plan, entries, minute: windowShape(MINUTE_TYPES), month: windowShape(MONTH_TYPES) }
+    byModel.set(model, shape)
+  }
+  return shape
+}
+
+/** The lease key `take` uses for this window (`leaseKey`), cached for the current window. */
+function shapeKey(plan: RateLimitPlan, shape: WindowShape, window: string): string {
+  if (shape.last?.window !== window) {
+    shape.last = { window, key: [plan.organizationId, window, ...shape.names].join('\n') }
+  }
+  return shape.last.key
+}
+
+/** The current minute's and month's names, recomputed only when the time leaves them. */
+let minuteName = { start: 0, end: 0, name: '' }
+let monthName = { start: 0, end: 0, name: '' }
+
+function windowNameAt(at: Date, kind: 'minute' | 'month'): string {
+  const time = at.getTime()
+  const cached = kind === 'minute' ? minuteName : monthName
+  if (time >= cached.start && time < cached.end) return cached.name
+  const window = kind === 'minute' ? minuteWindow(at) : monthWindow(at)
+  const next = { start: window.start.getTime(), end: window.end.getTime(), name: window.name }
+  if (kind === 'minute') minuteName = next
+  else monthName = next
+  return next.name
+}
+
+/**
+ * Admits from held leases alone when they cover every window the decision counts in (both or
+ * neither are drawn on); otherwise false, and `take` does the rest exactly as before.
+ */
+function admitFromLeases(leases: Leases, shape: PlanShape, consumption: Consumption): boolean {
+  if (leases.held.size === 0) return false
+  const tokens = consumption.estimatedTokens
+  const draw: { held: { requests: number; tokens: number }; window: WindowShape }[] = []
+  for (const [window, kind] of [
+    [shape.minute, 'minute'],
+    [shape.month, 'month'],
+  ] as const) {
+    if (!window) continue
+    const key = shapeKey(shape.plan, window, windowNameAt(consumption.now, kind))
+    const held = leases.held.get(key)
+    if (
+      !held ||
+      (window.needsRequests && held.requests < 1) ||
+      (window.needsTokens && held.tokens < tokens)
+    ) {
+      return false
+    }
+    draw.push({ held, window })
+  }
+  for (const { held, window } of draw) {
+    if (window.needsRequests) held.requests -= 1
+    if (window.needsTokens) held.tokens -= tokens
+  }
+  return draw.length > 0
 }
 
 type Taken = { shard: number | null; counted: Counted[]; lease?: string } | { hit: RateLimitHit }
