@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createMiddleware } from 'hono/factory'
 import { busy, conflict, invalid } from '../../../lib/errors.js'
+import { logger } from '../../../lib/logger.js'
 import { seal, unseal } from '../../../lib/sealed.js'
 import { idempotencyRecords } from '../../../store/idempotency.js'
 import type { AppEnv } from '../env.js'
@@ -83,12 +84,18 @@ export function idempotent() {
         contentType: response.headers.get('content-type') ?? 'application/json',
         body: await response.clone().text(),
       }
-      await idempotencyRecords.complete(
-        db,
-        scope,
-        keyHash,
-        seal(JSON.stringify(stored), key, scope)
-      )
+      try {
+        await idempotencyRecords.complete(
+          db,
+          scope,
+          keyHash,
+          seal(JSON.stringify(stored), key, scope)
+        )
+      } catch (error) {
+        // The change is made: answer it. A 500 here would invite the retry that, once the lock
+        // ends, makes it a second time; until then a retry with this key gets 409.
+        logger.error('idempotency record not completed', { error, request_id: c.get('requestId') })
+      }
     } else {
       await idempotencyRecords.release(db, scope, keyHash)
     }
