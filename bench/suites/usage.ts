@@ -8,8 +8,6 @@
  *    store's own request log (bench/store-request-log.ts: dynalite reports none, so the units
  *    are computed from item sizes by DynamoDB's rules).
  */
-import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
 import { createApp } from '../../functions/app/app.js'
 import { createApiKey } from '../../functions/domain/api-keys.js'
 import type { ServiceContext } from '../../functions/domain/context.js'
@@ -23,13 +21,14 @@ import { generateSecret } from '../../functions/lib/secrets.js'
 import type { UsageEvent } from '../../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
 import { Db } from '../../functions/store/db.js'
-import { startEmbeddedStore } from '../../functions/store/embedded.js'
+import { startEmbeddedStoreProcess } from '../../functions/store/embedded.js'
 import { rawEventItem } from '../../functions/store/usage/events.js'
 import { journalSlotItems } from '../../functions/store/usage/journal.js'
 import { runAggregation } from '../../functions/usage/aggregation.js'
 import { rawEventExpiry } from '../../functions/usage/ingestion.js'
 import { CountingDb } from '../../test/helpers/crashing-db.js'
 import type { BenchSuite, BenchTable } from '../run.js'
+import { startApiServer } from '../servers.js'
 import { fmt } from '../stats.js'
 import { startStoreRequestLog } from '../store-request-log.js'
 import { TARGET_COLUMNS, targetRow } from '../targets.js'
@@ -132,7 +131,9 @@ async function seed(ctx: ServiceContext) {
 const suite: BenchSuite = {
   name: 'Usage: ingestion and aggregation',
   async run(): Promise<BenchTable[]> {
-    const store = await startEmbeddedStore()
+    // The store in its own process, as `npm start` runs it (issue 12: it must not share the API's
+    // event loop); the baseline and the HTTP path write to it alike.
+    const store = await startEmbeddedStoreProcess()
     const doc = createDocumentClient({ endpoint: store.endpoint })
     await ensureTable(doc, 'bench-usage')
     await ensureTable(doc, 'bench-raw')
@@ -148,10 +149,10 @@ const suite: BenchSuite = {
     }
     const { org, workspaceIds, subjects } = await seed(ctx)
     const service = await createServiceKey(ctx, 'bench')
-    const app = createApp({ db, clock: systemClock, operatorKey: generateSecret('operator') })
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
-    await new Promise((resolve) => server.once('listening', resolve))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/usage/events`
+    // The API as `npm start` runs it, in its own process over the same store and table: the
+    // bench's own work (bodies, fetch, the baseline's SDK calls) does not share its event loop.
+    const api = await startApiServer(store.endpoint, generateSecret('operator'), 'bench-usage')
+    const url = `${api.url}/v1/usage/events`
 
     const batches = events(org.organization.id, workspaceIds, subjects, new Date())
     const bodies = batches.map((batch) =>
@@ -193,7 +194,7 @@ const suite: BenchSuite = {
         elapsed[name] += performance.now() - start
       }
     }
-    server.close()
+    await api.stop()
     const rate = (ms: number) => EVENTS / (ms / 1000)
     const httpRate = rate(elapsed.http)
     const sameRate = rate(elapsed.same)
@@ -271,7 +272,10 @@ const suite: BenchSuite = {
           `Target: HTTP ≥ ${INGESTION_RATIO_TARGET} of the baseline. The HTTP path adds authentication, per-event ` +
             'validation and pricing, and the duplicate check (a consistent BatchGetItem per 100 events).',
           `Groups of ${CONCURRENT_BATCHES * 2} batches alternate the three paths, against one ` +
-            'embedded store (dynalite, in this process), into separate tables.',
+            'embedded store (dynalite) in its own process, as `npm start` runs it, into separate ' +
+            'tables. The API runs as `npm start` does (functions/entry/local-server.ts, its own ' +
+            'process, over that store), so neither the store nor the bench shares its event loop; ' +
+            'the baseline is sent from the bench process with the same SDK client settings.',
         ],
       },
       {
