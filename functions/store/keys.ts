@@ -184,6 +184,11 @@ export const keys = {
     PK: `USAGE#${orgId}#M#${month}`,
     SK: workspaceId ? `WS#${workspaceId}` : 'ORG',
   }),
+  /** Live spend of the organization's month, one of a few shards (usage/live-spend.ts). */
+  usageLiveSpend: (orgId: string, month: string, shard: number): Key => ({
+    PK: `USAGE#${orgId}#M#${month}`,
+    SK: `LIVE#${shard}`,
+  }),
 
   // ----- Webhooks (docs/webhooks.md) -----
 
