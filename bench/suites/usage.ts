@@ -30,7 +30,7 @@ import { CountingDb } from '../../test/helpers/crashing-db.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { startApiServer } from '../servers.js'
 import { fmt } from '../stats.js'
-import { startStoreRequestLog } from '../store-request-log.js'
+import { type LoggedRequest, startStoreRequestLog } from '../store-request-log.js'
 import { TARGET_COLUMNS, targetRow } from '../targets.js'
 
 const WORKSPACES = 100
@@ -209,7 +209,7 @@ const suite: BenchSuite = {
     start = performance.now()
     const nothing = await runAggregation({ db: idle, clock: systemClock })
     const idleMs = performance.now() - start
-    const units = await unitsPerEvent(store.endpoint)
+    const { totals: units, byOperation: operations } = await unitsPerEvent(store.endpoint)
     doc.destroy()
     await store.close()
     const ratio = httpRate / sameRate
@@ -250,6 +250,7 @@ const suite: BenchSuite = {
         ],
         notes: [
           `Units: ${COUNTED_EVENTS.toLocaleString('en')} new events (batches of ${BATCH}) through POST /v1/usage/events, then the aggregation runs that count them, into a fresh table; every store request is taken from the store's own request log (bench/store-request-log.ts). dynalite reports no consumed capacity, so units are computed from the item sizes by DynamoDB's rules: 1 write unit per started KB written (deletes: the item's size; updates: the larger of before and after), 1 read unit per started 4 KB strongly consistent, half that eventually consistent, per item for GetItem/BatchGetItem (a missing item costs the minimum) and per page for Query. At on-demand prices (us-east-1: $0.625 per million write request units, $0.125 per million read request units) that is $${fmt(endToEnd.write * 0.625 + endToEnd.read * 0.125, 2)} per million events.`,
+          `By phase and operation: ${operations.join('; ')}.`,
         ],
       },
       {
@@ -317,6 +318,26 @@ const suite: BenchSuite = {
   },
 }
 
+/** Per phase and operation: store requests per ingestion request and units per event. */
+function byOperation(requests: readonly LoggedRequest[], httpRequests: number): string[] {
+  const rows = new Map<string, { calls: number; write: number; read: number }>()
+  for (const entry of requests) {
+    const name = `${entry.phase} ${entry.operation}`
+    const row = rows.get(name) ?? { calls: 0, write: 0, read: 0 }
+    row.calls++
+    row.write += entry.writeUnits
+    row.read += entry.readUnits
+    rows.set(name, row)
+  }
+  const events = httpRequests * BATCH
+  return [...rows.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([name, row]) =>
+        `${name}: ${fmt(row.calls / httpRequests, 1)} per request of ${BATCH} events, ${fmt(row.write / events, 3)} write / ${fmt(row.read / events, 3)} read units per event`
+    )
+}
+
 /**
  * Write and read units of ingesting COUNTED_EVENTS new events over HTTP and aggregating them,
  * by phase, from the store's request log (a fresh table, so nothing else is counted).
@@ -362,7 +383,7 @@ async function unitsPerEvent(storeEndpoint: string, count = COUNTED_EVENTS) {
       aggregated += (await runAggregation({ db, clock: systemClock })).events_aggregated
     }
     if (aggregated !== count) throw new Error(`aggregated ${aggregated} events`)
-    return log.totals()
+    return { totals: log.totals(), byOperation: byOperation(log.requests, count / BATCH) }
   } finally {
     doc.destroy()
     await log.close()

@@ -108,7 +108,14 @@ export async function ingestUsageEvents(
     await usageJournal.append(ctx.db, accepted, now, () => newUlid(now))
     await usageEvents.putRaw(ctx.db, accepted, now, rawEventExpiry)
     // After the raw events (the "seen" markers): a retried request adds nothing twice.
-    await Promise.all([advanceLiveSpend(ctx, accepted), countIngestedTokens(ctx.db, accepted, now)])
+    // The limits were read (or cached at the revision read) with the facts.
+    const orgs = [...organizations.values()]
+    const spendLimits = new Map(orgs.flatMap((o) => [...o.spendLimits]))
+    const rateLimits = new Map(orgs.flatMap((o) => [...o.rateLimits]))
+    await Promise.all([
+      advanceLiveSpend(ctx, accepted, spendLimits),
+      countIngestedTokens(ctx.db, accepted, now, rateLimits),
+    ])
   }
   return { accepted: accepted.length, duplicates, rejected }
 }

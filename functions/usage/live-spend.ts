@@ -27,7 +27,9 @@ type Costs = Map<string | null, { micros: number; subMicros: number }>
  */
 export async function advanceLiveSpend(
   ctx: ServiceContext,
-  accepted: readonly UsageEvent[]
+  accepted: readonly UsageEvent[],
+  /** The spend limits of the events' scopes, when the caller read them already (by scopeName). */
+  knownLimits?: ReadonlyMap<string, StoredSpendLimit>
 ): Promise<void> {
   // Per organization and month, the cost of each workspace and of the organization itself.
   const sums = new Map<string, { organizationId: string; month: string; costs: Costs }>()
@@ -57,7 +59,8 @@ export async function advanceLiveSpend(
       }))
     )
   const [limits, added] = await Promise.all([
-    currentScopes.length > 0 ? spendLimits.getMany(ctx.db, currentScopes) : new Map(),
+    knownLimits ??
+      (currentScopes.length > 0 ? spendLimits.getMany(ctx.db, currentScopes) : new Map()),
     Promise.all(
       [...sums.values()].map(async (sum) => ({
         sum,

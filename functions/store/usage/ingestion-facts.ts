@@ -1,7 +1,10 @@
 import type { PriceEntry } from '../../model/index.js'
-import type { Db, Item, Key } from '../db.js'
+import { type Db, type Item, type Key, stripKeys } from '../db.js'
 import { keys } from '../keys.js'
+import { configName, type StoredRateLimits } from '../rate-limits.js'
+import type { StoredSpendLimit } from './budgets.js'
 import { seenAmong, usageEvents } from './events.js'
+import { scopeName } from './scope.js'
 
 /** Parallel BatchGet calls per request. */
 const BATCH_CONCURRENCY = 4
@@ -16,6 +19,13 @@ export interface IngestionOrganization {
   apiKeys: Map<string, { workspace_id: string }>
   /** Its members the batch names that exist and are not being created or removed. */
   members: Set<string>
+  /**
+   * The spend limits and rate-limit configurations of the organization and of the workspaces
+   * the batch names that have one (by `scopeName` and `configName`): what live spend and the
+   * token counters need, read with the facts and cached at the same revision.
+   */
+  spendLimits: Map<string, StoredSpendLimit>
+  rateLimits: Map<string, StoredRateLimits>
   /**
    * True when the prices or an API key came from this process's cache rather than from this
    * request's read: a rejection they cause is read again before it is made (`ingestionFacts`
@@ -65,6 +75,8 @@ interface OrgEntry {
   prices: PriceEntry[] | undefined
   workspaces: Set<string>
   members: Set<string>
+  /** By workspace id (null: the organization); present = read, whether it has any or not. */
+  limits: Map<string | null, { spend?: StoredSpendLimit; rate?: StoredRateLimits }>
 }
 const cached = new WeakMap<Db, Map<string, OrgEntry>>()
 const MAX_ORGANIZATIONS = 1000
@@ -82,13 +94,15 @@ function entryFor(db: Db, orgId: string, revision: number | undefined): OrgEntry
     prices: undefined,
     workspaces: new Set(),
     members: new Set(),
+    limits: new Map(),
   })
   // A fresh re-read (no revision) adds to what is there: its facts are newer than its revision.
   if (revision === undefined) return current ?? fresh(-1)
   if (
     current &&
     current.revision === revision &&
-    current.workspaces.size + current.members.size < MAX_ENTRIES_PER_ORGANIZATION
+    current.workspaces.size + current.members.size + current.limits.size <
+      MAX_ENTRIES_PER_ORGANIZATION
   ) {
     return current
   }
@@ -150,17 +164,38 @@ export async function ingestionFacts(
       entryFor(db, org, fresh ? undefined : (options.revisions.get(org) ?? 0)),
     ])
   )
-  type Kind = 'prices' | 'organization' | 'workspace' | 'apiKey' | 'member'
-  const wanted = new Map<string, { kind: Kind; organizationId: string; id: string }>()
+  type Kind =
+    | 'prices'
+    | 'organization'
+    | 'workspace'
+    | 'apiKey'
+    | 'member'
+    | 'spendLimit'
+    | 'rateLimits'
+  const wanted = new Map<
+    string,
+    { kind: Kind; organizationId: string; id: string; workspaceId?: string | null }
+  >()
   const want = (key: Key, kind: Kind, organizationId: string, id: string) =>
     wanted.set(`${key.PK}\n${key.SK}`, { kind, organizationId, id })
+  const wantLimits = (org: string, workspaceId: string | null) => {
+    if (!fresh && entries.get(org)!.limits.has(workspaceId)) return
+    for (const [key, kind] of [
+      [keys.spendLimit(org, workspaceId), 'spendLimit'],
+      [keys.rateLimits(org, workspaceId), 'rateLimits'],
+    ] as const) {
+      wanted.set(`${key.PK}\n${key.SK}`, { kind, organizationId: org, id: org, workspaceId })
+    }
+  }
   for (const org of organizationIds) {
     if (fresh || entries.get(org)!.prices === undefined) want(keys.prices(org), 'prices', org, org)
     if (!known.has(org)) want(keys.organization(org), 'organization', org, org)
+    wantLimits(org, null)
   }
   for (const ref of refs) {
     const org = ref.organization_id
     const entry = entries.get(org)!
+    wantLimits(org, ref.workspace_id)
     if (fresh || !entry.workspaces.has(ref.workspace_id)) {
       want(keys.workspace(org, ref.workspace_id), 'workspace', org, ref.workspace_id)
     }
@@ -217,6 +252,16 @@ export async function ingestionFacts(
         if (item?.state === 'ready') entry.members.add(request.id)
         else entry.members.delete(request.id)
         break
+      case 'spendLimit':
+      case 'rateLimits': {
+        const workspaceId = request.workspaceId ?? null
+        const limits = entry.limits.get(workspaceId) ?? {}
+        if (request.kind === 'spendLimit') {
+          limits.spend = item ? stripKeys<StoredSpendLimit>(item) : undefined
+        } else limits.rate = item ? stripKeys<StoredRateLimits>(item) : undefined
+        entry.limits.set(workspaceId, limits)
+        break
+      }
     }
   }
   const result = new Map<string, IngestionOrganization>()
@@ -228,15 +273,25 @@ export async function ingestionFacts(
       workspaces: new Map(),
       apiKeys: new Map(),
       members: new Set(),
+      spendLimits: new Map(),
+      rateLimits: new Map(),
       cached: !wanted.has(`${prices.PK}\n${prices.SK}`),
     })
   }
+  const addLimits = (organization: IngestionOrganization, org: string, ws: string | null) => {
+    const limits = entries.get(org)!.limits.get(ws)
+    const scope = { organization_id: org, workspace_id: ws }
+    if (limits?.spend) organization.spendLimits.set(scopeName(scope), limits.spend)
+    if (limits?.rate) organization.rateLimits.set(configName(org, ws), limits.rate)
+  }
+  for (const [org, organization] of result) addLimits(organization, org, null)
   // Only what the batch names (the cache may hold far more).
   for (const ref of refs) {
     const org = ref.organization_id
     const organization = result.get(org)
     if (!organization) continue
     const entry = entries.get(org)!
+    addLimits(organization, org, ref.workspace_id)
     if (entry.workspaces.has(ref.workspace_id)) {
       organization.workspaces.set(ref.workspace_id, { archived: false })
     } else if (archived.get(org)?.has(ref.workspace_id)) {
