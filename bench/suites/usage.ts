@@ -28,7 +28,7 @@ import { runAggregation } from '../../functions/usage/aggregation.js'
 import { rawEventExpiry } from '../../functions/usage/ingestion.js'
 import { CountingDb } from '../../test/helpers/crashing-db.js'
 import type { BenchSuite, BenchTable } from '../run.js'
-import { startApiServer } from '../servers.js'
+import { cpuMsOf, startApiServer } from '../servers.js'
 import { fmt } from '../stats.js'
 import { type LoggedRequest, startStoreRequestLog } from '../store-request-log.js'
 import { TARGET_COLUMNS, targetRow } from '../targets.js'
@@ -181,6 +181,12 @@ const suite: BenchSuite = {
 
     // Interleaved in groups so both see the same machine load and store size.
     const elapsed = { http: 0, same: 0, rawOnly: 0 }
+    // CPU time of each process while each path ran (where the time goes; Linux /proc).
+    const cpu = {
+      http: { store: 0, api: 0, bench: 0 },
+      same: { store: 0, api: 0, bench: 0 },
+      rawOnly: { store: 0, api: 0, bench: 0 },
+    }
     const indexes = batches.map((_, i) => i)
     for (let i = 0; i < indexes.length; i += CONCURRENT_BATCHES * 2) {
       const group = indexes.slice(i, i + CONCURRENT_BATCHES * 2)
@@ -190,8 +196,12 @@ const suite: BenchSuite = {
         ['rawOnly', rawOnly],
       ] as const) {
         const start = performance.now()
+        const cpuBefore = { store: cpuMsOf(store.pid), api: api.cpuMs(), bench: benchCpuMs() }
         await inGroups(group, CONCURRENT_BATCHES, run)
         elapsed[name] += performance.now() - start
+        cpu[name].store += cpuMsOf(store.pid) - cpuBefore.store
+        cpu[name].api += api.cpuMs() - cpuBefore.api
+        cpu[name].bench += benchCpuMs() - cpuBefore.bench
       }
     }
     await api.stop()
@@ -255,18 +265,32 @@ const suite: BenchSuite = {
       },
       {
         title: `Ingestion: ${EVENTS.toLocaleString('en')} events in batches of ${BATCH}, ${CONCURRENT_BATCHES} batches at a time`,
-        columns: ['path', 'events/s', 'relative to baseline'],
+        columns: [
+          'path',
+          'events/s',
+          'relative to baseline',
+          'store CPU ms / batch',
+          'API CPU ms / batch',
+          'bench CPU ms / batch',
+        ],
         rows: [
           [
             'baseline: BatchWriteItem of the same items (raw events + journal slots)',
             fmt(sameRate, 0),
             '1.00',
+            ...cpuPerBatch(cpu.same),
           ],
-          ['POST /v1/usage/events over HTTP', fmt(httpRate, 0), fmt(httpRate / sameRate, 2)],
+          [
+            'POST /v1/usage/events over HTTP',
+            fmt(httpRate, 0),
+            fmt(httpRate / sameRate, 2),
+            ...cpuPerBatch(cpu.http),
+          ],
           [
             '(for reference) BatchWriteItem of the raw event items alone',
             fmt(rawOnlyRate, 0),
             fmt(rawOnlyRate / sameRate, 2),
+            ...cpuPerBatch(cpu.rawOnly),
           ],
         ],
         notes: [
@@ -318,10 +342,21 @@ const suite: BenchSuite = {
   },
 }
 
+function benchCpuMs(): number {
+  const usage = process.cpuUsage()
+  return (usage.user + usage.system) / 1000
+}
+
+function cpuPerBatch(cpu: { store: number; api: number; bench: number }): string[] {
+  const batches = EVENTS / BATCH
+  return [cpu.store, cpu.api, cpu.bench].map((ms) => fmt(ms / batches, 1))
+}
+
 /** Per phase and operation: store requests per ingestion request and units per event. */
 function byOperation(requests: readonly LoggedRequest[], httpRequests: number): string[] {
   const rows = new Map<string, { calls: number; write: number; read: number }>()
   for (const entry of requests) {
+    if (!entry.phase) continue // seeding
     const name = `${entry.phase} ${entry.operation}`
     const row = rows.get(name) ?? { calls: 0, write: 0, read: 0 }
     row.calls++

@@ -184,10 +184,13 @@ export const keys = {
     PK: `USAGE#${orgId}#M#${month}`,
     SK: workspaceId ? `WS#${workspaceId}` : 'ORG',
   }),
-  /** Live spend of the organization's month, one of a few shards (usage/live-spend.ts). */
+  /**
+   * Live spend of the organization's month, one of a few shards (usage/live-spend.ts), each its
+   * own partition so one organization's ingestion spreads its ADDs.
+   */
   usageLiveSpend: (orgId: string, month: string, shard: number): Key => ({
-    PK: `USAGE#${orgId}#M#${month}`,
-    SK: `LIVE#${shard}`,
+    PK: `USAGE#${orgId}#L#${month}#${shard}`,
+    SK: 'LIVE',
   }),
 
   // ----- Webhooks (docs/webhooks.md) -----

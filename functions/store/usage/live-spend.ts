@@ -7,7 +7,7 @@ import { scopeName, type UsageScope } from './scope.js'
  * Live spend (docs/rate-limits.md, "Live spend"): the cost of every accepted event, ADDed by
  * ingestion to its organization's and workspace's figure of the event's month. It lives apart
  * from the month totals (which only the aggregation job writes), in a few items per
- * organization and month, `USAGE#<org>#M#<month>` / `LIVE#<shard>`: a workspace's figure is two
+ * organization and month, `USAGE#<org>#L#<month>#<shard>` / `LIVE`: a workspace's figure is two
  * attributes (`m#<ws>` micros, `s#<ws>` sub-micros) of the shard its id hashes to, the
  * organization's (`m#ORG`, `s#ORG`) are on shard 0. So a request naming any number of workspaces
  * costs one UpdateItem per shard it touches (at most LIVE_SPEND_SHARDS, more only past
