@@ -295,7 +295,14 @@ const suite: BenchSuite = {
         ],
         notes: [
           `Target: HTTP ≥ ${INGESTION_RATIO_TARGET} of the baseline. The HTTP path adds authentication, per-event ` +
-            'validation and pricing, and the duplicate check (a consistent BatchGetItem per 100 events).',
+            'validation and pricing, the duplicate check (a consistent BatchGetItem per 100 events, ' +
+            "which also reads the organization's revision: its facts, spend and rate limits are " +
+            'cached at that revision) and live spend (one UpdateItem per organization, month and ' +
+            'shard). CPU columns: the processes during each path (Linux /proc), per batch of ' +
+            `${BATCH}. The store's CPU is what bounds both paths on an idle machine: the HTTP path ` +
+            'writes the same items as the baseline and adds the 1,000 key lookups of the duplicate ' +
+            'check, which dynalite serves one item at a time (about 25 ms of its CPU per 1,000 ' +
+            'absent keys on this machine, measured with BatchGetItem alone).',
           `Groups of ${CONCURRENT_BATCHES * 2} batches alternate the three paths, against one ` +
             'embedded store (dynalite) in its own process, as `npm start` runs it, into separate ' +
             'tables. The API runs as `npm start` does (functions/entry/local-server.ts, its own ' +
