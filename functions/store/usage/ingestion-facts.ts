@@ -65,13 +65,16 @@ function rememberedFacts(db: Db) {
 
 /**
  * Facts that can change — prices, workspaces that exist and are not archived, members that are
- * `ready` — per organization at one revision (every change of them bumps it, after committing:
- * docs/authorization.md). Only what lets an event through is kept: an unknown or archived
- * workspace, an unknown or not-ready member is read again by every request that names it.
- * Per table client, like the decision caches; bounded per organization and in organizations.
+ * `ready`, spend limits and rate-limit configurations — per organization at one revision (every
+ * change of them bumps it, after committing: docs/authorization.md), for at most a minute.
+ * Only what lets an event through is kept: an unknown or archived workspace, an unknown or
+ * not-ready member is read again by every request that names it. Per table client, like the
+ * decision caches; bounded per organization and in organizations.
  */
 interface OrgEntry {
   revision: number
+  /** performance.now() when it was started: kept at most MAX_AGE_MS whatever the revision. */
+  createdAt: number
   prices: PriceEntry[] | undefined
   workspaces: Set<string>
   members: Set<string>
@@ -81,6 +84,8 @@ interface OrgEntry {
 const cached = new WeakMap<Db, Map<string, OrgEntry>>()
 const MAX_ORGANIZATIONS = 1000
 const MAX_ENTRIES_PER_ORGANIZATION = 10_000
+/** As the decision caches' maxAgeMs: a change whose revision bump was lost counts within it. */
+const MAX_AGE_MS = 60_000
 
 function entryFor(db: Db, orgId: string, revision: number | undefined): OrgEntry {
   let byOrg = cached.get(db.cacheIdentity)
@@ -91,6 +96,7 @@ function entryFor(db: Db, orgId: string, revision: number | undefined): OrgEntry
   const current = byOrg.get(orgId)
   const fresh = (at: number): OrgEntry => ({
     revision: at,
+    createdAt: performance.now(),
     prices: undefined,
     workspaces: new Set(),
     members: new Set(),
@@ -101,6 +107,7 @@ function entryFor(db: Db, orgId: string, revision: number | undefined): OrgEntry
   if (
     current &&
     current.revision === revision &&
+    performance.now() - current.createdAt < MAX_AGE_MS &&
     current.workspaces.size + current.members.size + current.limits.size <
       MAX_ENTRIES_PER_ORGANIZATION
   ) {
