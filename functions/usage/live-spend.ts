@@ -19,8 +19,9 @@ type Costs = Map<string | null, { micros: number; subMicros: number }>
 /**
  * Advances the live spend of the accepted events' workspaces and organizations (one UpdateItem
  * per organization, month and live-spend shard, carrying every scope's ADD), and suspends at
- * once a scope of the current month whose live spend reached its hard limit: a live suspension item the decision read path sees, and an audit entry
- * `budget.suspended` that bumps the organization's revision so decision caches reload (within
+ * once a scope of the current month whose live spend reached its hard limit: a live suspension
+ * item the decision read path sees, and an audit entry `budget.suspended` that bumps the
+ * organization's revision so decision caches reload (within
  * DecisionOptions.revisionCheckMs, 1 s by default, on every instance). Called after the raw
  * events are written: an event id seen before is not accepted again, so a retried request adds
  * nothing twice (docs/rate-limits.md, "Live spend").
