@@ -184,6 +184,14 @@ export const keys = {
     PK: `USAGE#${orgId}#M#${month}`,
     SK: workspaceId ? `WS#${workspaceId}` : 'ORG',
   }),
+  /**
+   * Live spend of the organization's month, one of a few shards (usage/live-spend.ts), each its
+   * own partition so one organization's ingestion spreads its ADDs.
+   */
+  usageLiveSpend: (orgId: string, month: string, shard: number): Key => ({
+    PK: `USAGE#${orgId}#L#${month}#${shard}`,
+    SK: 'LIVE',
+  }),
 
   // ----- Webhooks (docs/webhooks.md) -----
 

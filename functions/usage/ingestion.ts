@@ -3,7 +3,11 @@ import { DAY_MS } from '../lib/clock.js'
 import { newUlid } from '../lib/ids.js'
 import type { UsageEvent } from '../model/index.js'
 import { eventIdentity, usageEvents } from '../store/usage/events.js'
-import { ingestionFacts } from '../store/usage/ingestion-facts.js'
+import {
+  type IngestionOrganization,
+  ingestionFacts,
+  readForIngestion,
+} from '../store/usage/ingestion-facts.js'
 import { usageJournal } from '../store/usage/journal.js'
 import { advanceLiveSpend } from './live-spend.js'
 import { exactCost, priceAt } from './prices.js'
@@ -68,109 +72,73 @@ export async function ingestUsageEvents(
   inputs: readonly { index: number; event: UsageEventInput }[]
 ): Promise<IngestionResult> {
   const now = ctx.clock.now()
-  const [organizations, seen] = await Promise.all([
-    ingestionFacts(
-      ctx.db,
-      inputs.map(({ event }) => event)
-    ),
-    usageEvents.seen(
-      ctx.db,
-      uniqueBy(
-        inputs.map(({ event }) => event),
-        (event) => eventIdentity(event.organization_id, event.id)
-      ),
-      now
-    ),
-  ])
+  const events = inputs.map(({ event }) => event)
+  const { organizations, seen } = await readForIngestion(
+    ctx.db,
+    events,
+    uniqueBy(events, (event) => eventIdentity(event.organization_id, event.id)),
+    now
+  )
+  const window = {
+    oldest: now.getTime() - LATE_EVENT_DAYS * DAY_MS,
+    newest: now.getTime() + FUTURE_TOLERANCE_MS,
+  }
+  let verdicts = evaluate(inputs, organizations, seen, window)
+  // Never a rejection on a cached fact: when a cached price or API key rejects an event, the
+  // organization's facts are read again from the table and the batch judged again (unknown and
+  // archived things are never cached, so every other rejection was read by this request).
+  const byIndex = new Map(inputs.map(({ index, event }) => [index, event]))
+  const recheck = verdicts.rejected
+    .filter(({ error }) => CACHED_REJECTIONS.has(error.code))
+    .map(({ index }) => byIndex.get(index)!)
+    .filter((event) => organizations.get(event.organization_id)?.cached)
+  if (recheck.length > 0) {
+    for (const [id, fresher] of await ingestionFacts(ctx.db, recheck, { fresh: true })) {
+      const organization = organizations.get(id)!
+      organization.priceEntries = fresher.priceEntries
+      for (const [k, v] of fresher.workspaces) organization.workspaces.set(k, v)
+      for (const [k, v] of fresher.apiKeys) organization.apiKeys.set(k, v)
+      for (const member of fresher.members) organization.members.add(member)
+    }
+    verdicts = evaluate(inputs, organizations, seen, window)
+  }
+  const { rejected, accepted, duplicates } = verdicts
 
+  if (accepted.length > 0) {
+    await usageJournal.append(ctx.db, accepted, now, () => newUlid(now))
+    await usageEvents.putRaw(ctx.db, accepted, now, rawEventExpiry)
+    // After the raw events (the "seen" markers): a retried request adds nothing twice.
+    // The limits were read (or cached at the revision read) with the facts.
+    const orgs = [...organizations.values()]
+    const spendLimits = new Map(orgs.flatMap((o) => [...o.spendLimits]))
+    const rateLimits = new Map(orgs.flatMap((o) => [...o.rateLimits]))
+    await Promise.all([
+      advanceLiveSpend(ctx, accepted, spendLimits),
+      countIngestedTokens(ctx.db, accepted, now, rateLimits),
+    ])
+  }
+  return { accepted: accepted.length, duplicates, rejected }
+}
+
+/** Judges every event of the batch: rejected, duplicate (seen or earlier in it) or accepted. */
+function evaluate(
+  inputs: readonly { index: number; event: UsageEventInput }[],
+  organizations: ReadonlyMap<string, IngestionOrganization>,
+  seen: ReadonlySet<string>,
+  window: { oldest: number; newest: number }
+) {
   const rejected: EventRejection[] = []
   const accepted: UsageEvent[] = []
   const inBatch = new Set<string>()
   let duplicates = 0
-  const oldest = now.getTime() - LATE_EVENT_DAYS * DAY_MS
-  const newest = now.getTime() + FUTURE_TOLERANCE_MS
   for (const { index, event } of inputs) {
-    const reject = (code: string, message: string, field: string) =>
+    const verdict = judge(event, organizations.get(event.organization_id), window)
+    if ('rejection' in verdict) {
+      const { code, message, field } = verdict.rejection
       rejected.push({ index, error: { code, message, param: `events.${index}.${field}` } })
-    const organization = organizations.get(event.organization_id)
-    if (!organization) {
-      reject(
-        'unknown_organization',
-        `No organization with id '${event.organization_id}'.`,
-        'organization_id'
-      )
       continue
     }
-    const workspace = organization.workspaces.get(event.workspace_id)
-    if (!workspace) {
-      reject(
-        'unknown_workspace',
-        `No workspace with id '${event.workspace_id}' in organization '${event.organization_id}'.`,
-        'workspace_id'
-      )
-      continue
-    }
-    if (workspace.archived) {
-      reject(
-        'workspace_archived',
-        `The workspace '${event.workspace_id}' is archived; nothing can be used in it.`,
-        'workspace_id'
-      )
-      continue
-    }
-    if (event.api_key_id) {
-      const key = organization.apiKeys.get(event.api_key_id)
-      if (!key) {
-        reject(
-          'unknown_api_key',
-          `No API key with id '${event.api_key_id}' in organization '${event.organization_id}'.`,
-          'api_key_id'
-        )
-        continue
-      }
-      if (key.workspace_id !== event.workspace_id) {
-        reject(
-          'api_key_workspace_mismatch',
-          `The API key '${event.api_key_id}' belongs to workspace '${key.workspace_id}', not '${event.workspace_id}'.`,
-          'api_key_id'
-        )
-        continue
-      }
-    }
-    if (event.member_id && !organization.members.has(event.member_id)) {
-      reject(
-        'unknown_member',
-        `No member with id '${event.member_id}' in organization '${event.organization_id}'.`,
-        'member_id'
-      )
-      continue
-    }
-    const at = new Date(event.timestamp)
-    if (at.getTime() < oldest) {
-      reject(
-        'timestamp_too_old',
-        `The timestamp is more than ${LATE_EVENT_DAYS} days in the past.`,
-        'timestamp'
-      )
-      continue
-    }
-    if (at.getTime() > newest) {
-      reject(
-        'timestamp_in_future',
-        'The timestamp is more than 5 minutes in the future.',
-        'timestamp'
-      )
-      continue
-    }
-    const price = priceAt(organization.priceEntries, event.model, at)
-    if (!price) {
-      reject(
-        'unknown_model',
-        `No price for model '${event.model}' at ${at.toISOString()}; add one with PUT /v1/prices.`,
-        'model'
-      )
-      continue
-    }
+    const { at, price } = verdict
     const identity = eventIdentity(event.organization_id, event.id)
     if (seen.has(identity) || inBatch.has(identity)) {
       duplicates++
@@ -197,13 +165,95 @@ export async function ingestUsageEvents(
     })
   }
 
-  if (accepted.length > 0) {
-    await usageJournal.append(ctx.db, accepted, now, () => newUlid(now))
-    await usageEvents.putRaw(ctx.db, accepted, now, rawEventExpiry)
-    // After the raw events (the "seen" markers): a retried request adds nothing twice.
-    await Promise.all([advanceLiveSpend(ctx, accepted), countIngestedTokens(ctx.db, accepted, now)])
+  return { rejected, accepted, duplicates }
+}
+
+/** Rejections a cached fact can cause (prices, an API key's workspace). */
+const CACHED_REJECTIONS = new Set(['unknown_model', 'api_key_workspace_mismatch'])
+
+type Verdict =
+  | { rejection: { code: string; message: string; field: string } }
+  | { at: Date; price: NonNullable<ReturnType<typeof priceAt>> }
+
+/** Whether an event may be accepted given its organization's facts, and at which price. */
+function judge(
+  event: UsageEventInput,
+  organization: IngestionOrganization | undefined,
+  window: { oldest: number; newest: number }
+): Verdict {
+  const reject = (code: string, message: string, field: string): Verdict => ({
+    rejection: { code, message, field },
+  })
+  if (!organization) {
+    return reject(
+      'unknown_organization',
+      `No organization with id '${event.organization_id}'.`,
+      'organization_id'
+    )
   }
-  return { accepted: accepted.length, duplicates, rejected }
+  const workspace = organization.workspaces.get(event.workspace_id)
+  if (!workspace) {
+    return reject(
+      'unknown_workspace',
+      `No workspace with id '${event.workspace_id}' in organization '${event.organization_id}'.`,
+      'workspace_id'
+    )
+  }
+  if (workspace.archived) {
+    return reject(
+      'workspace_archived',
+      `The workspace '${event.workspace_id}' is archived; nothing can be used in it.`,
+      'workspace_id'
+    )
+  }
+  if (event.api_key_id) {
+    const key = organization.apiKeys.get(event.api_key_id)
+    if (!key) {
+      return reject(
+        'unknown_api_key',
+        `No API key with id '${event.api_key_id}' in organization '${event.organization_id}'.`,
+        'api_key_id'
+      )
+    }
+    if (key.workspace_id !== event.workspace_id) {
+      return reject(
+        'api_key_workspace_mismatch',
+        `The API key '${event.api_key_id}' belongs to workspace '${key.workspace_id}', not '${event.workspace_id}'.`,
+        'api_key_id'
+      )
+    }
+  }
+  if (event.member_id && !organization.members.has(event.member_id)) {
+    return reject(
+      'unknown_member',
+      `No member with id '${event.member_id}' in organization '${event.organization_id}'.`,
+      'member_id'
+    )
+  }
+  const at = new Date(event.timestamp)
+  if (at.getTime() < window.oldest) {
+    return reject(
+      'timestamp_too_old',
+      `The timestamp is more than ${LATE_EVENT_DAYS} days in the past.`,
+      'timestamp'
+    )
+  }
+  if (at.getTime() > window.newest) {
+    return reject(
+      'timestamp_in_future',
+      'The timestamp is more than 5 minutes in the future.',
+      'timestamp'
+    )
+  }
+  const price = priceAt(organization.priceEntries, event.model, at)
+  if (!price) {
+    return reject(
+      'unknown_model',
+      `No price for model '${event.model}' at ${at.toISOString()}; add one with PUT /v1/prices.`,
+      'model'
+    )
+  }
+  return { at, price }
 }
 
 function exactCostFields(cost: { micros: bigint; subMicros: bigint }) {

@@ -6,58 +6,76 @@ import type { UsageEvent } from '../model/index.js'
 import { organizations } from '../store/organizations.js'
 import { type StoredSpendLimit, spendLimits } from '../store/usage/budgets.js'
 import { liveSpend, liveSuspensions } from '../store/usage/live-spend.js'
-import { organizationScope, scopeName, type UsageScope } from '../store/usage/scope.js'
+import { scopeName, type UsageScope } from '../store/usage/scope.js'
 import { emitWebhookEvent, eventIdFor } from '../webhooks/events.js'
 
 interface ScopeMonth {
   scope: UsageScope
   month: string
-  micros: number
-  subMicros: number
 }
 
+type Costs = Map<string | null, { micros: number; subMicros: number }>
+
 /**
- * Advances the live spend of the accepted events' workspaces and organizations (one ADD per
- * scope and month), and suspends at once a scope of the current month whose live spend reached
- * its hard limit: a live suspension item the decision read path sees, and an audit entry
- * `budget.suspended` that bumps the organization's revision so decision caches reload (within
+ * Advances the live spend of the accepted events' workspaces and organizations (one UpdateItem
+ * per organization, month and live-spend shard, carrying every scope's ADD), and suspends at
+ * once a scope of the current month whose live spend reached its hard limit: a live suspension
+ * item the decision read path sees, and an audit entry `budget.suspended` that bumps the
+ * organization's revision so decision caches reload (within
  * DecisionOptions.revisionCheckMs, 1 s by default, on every instance). Called after the raw
  * events are written: an event id seen before is not accepted again, so a retried request adds
  * nothing twice (docs/rate-limits.md, "Live spend").
  */
 export async function advanceLiveSpend(
   ctx: ServiceContext,
-  accepted: readonly UsageEvent[]
+  accepted: readonly UsageEvent[],
+  /** The spend limits of the events' scopes, when the caller read them already (by scopeName). */
+  knownLimits?: ReadonlyMap<string, StoredSpendLimit>
 ): Promise<void> {
-  const sums = new Map<string, ScopeMonth>()
+  // Per organization and month, the cost of each workspace and of the organization itself.
+  const sums = new Map<string, { organizationId: string; month: string; costs: Costs }>()
   for (const event of accepted) {
     const month = event.timestamp.slice(0, 7)
-    for (const scope of [
-      { organization_id: event.organization_id, workspace_id: event.workspace_id },
-      organizationScope(event.organization_id),
-    ]) {
-      const key = `${scopeName(scope)}\n${month}`
-      const sum = sums.get(key) ?? { scope, month, micros: 0, subMicros: 0 }
-      sum.micros += event.cost_micros
-      sum.subMicros += event.cost_sub_micros ?? 0
+    const key = `${event.organization_id}\n${month}`
+    let sum = sums.get(key)
+    if (!sum) {
+      sum = { organizationId: event.organization_id, month, costs: new Map() }
       sums.set(key, sum)
+    }
+    for (const workspaceId of [event.workspace_id, null]) {
+      const cost = sum.costs.get(workspaceId) ?? { micros: 0, subMicros: 0 }
+      cost.micros += event.cost_micros
+      cost.subMicros += event.cost_sub_micros ?? 0
+      sum.costs.set(workspaceId, cost)
     }
   }
   if (sums.size === 0) return
   const current = monthKey(ctx.clock.now())
-  const currentScopes = [...sums.values()].filter((s) => s.month === current).map((s) => s.scope)
-  const [limits, after] = await Promise.all([
-    currentScopes.length > 0 ? spendLimits.getMany(ctx.db, currentScopes) : new Map(),
+  const currentScopes = [...sums.values()]
+    .filter((s) => s.month === current)
+    .flatMap((s) =>
+      [...s.costs.keys()].map((workspace_id) => ({
+        organization_id: s.organizationId,
+        workspace_id,
+      }))
+    )
+  const [limits, added] = await Promise.all([
+    knownLimits ??
+      (currentScopes.length > 0 ? spendLimits.getMany(ctx.db, currentScopes) : new Map()),
     Promise.all(
       [...sums.values()].map(async (sum) => ({
         sum,
-        spend: await liveSpend.add(ctx.db, sum.scope, sum.month, {
-          micros: sum.micros,
-          subMicros: sum.subMicros,
-        }),
+        live: await liveSpend.add(ctx.db, sum.organizationId, sum.month, sum.costs),
       }))
     ),
   ])
+  const after: { sum: ScopeMonth; spend: { live_micros: bigint } }[] = added.flatMap(
+    ({ sum, live }) =>
+      [...live].map(([workspace_id, live_micros]) => ({
+        sum: { scope: { organization_id: sum.organizationId, workspace_id }, month: sum.month },
+        spend: { live_micros },
+      }))
+  )
   for (const { sum, spend } of after) {
     if (sum.month !== current) continue
     const limit = limits.get(scopeName(sum.scope))

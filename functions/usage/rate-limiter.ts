@@ -527,7 +527,9 @@ async function announceExhausted(
 export async function countIngestedTokens(
   db: Db,
   events: readonly UsageEvent[],
-  now: Date
+  now: Date,
+  /** The configurations of the events' scopes, when the caller read them already (by configName). */
+  knownConfigs?: ReadonlyMap<string, StoredRateLimits>
 ): Promise<void> {
   if (events.length === 0) return
   const scopes = new Map<string, { organization_id: string; workspace_id: string | null }>()
@@ -537,7 +539,7 @@ export async function countIngestedTokens(
       scopes.set(configName(scope.organization_id, workspace_id), scope)
     }
   }
-  const configs = await rateLimitConfigs.getMany(db, [...scopes.values()])
+  const configs = knownConfigs ?? (await rateLimitConfigs.getMany(db, [...scopes.values()]))
   if (configs.size === 0) return
   const writes = new Map<
     string,

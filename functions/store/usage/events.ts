@@ -1,5 +1,5 @@
 import type { UsageEvent } from '../../model/index.js'
-import type { Db, Item } from '../db.js'
+import type { Db, Item, Key } from '../db.js'
 import { keys } from '../keys.js'
 
 /**
@@ -29,16 +29,16 @@ export const usageEvents = {
     now: Date
   ): Promise<Set<string>> {
     const items = await db.batchGet(
-      events.map((event) => keys.usageEvent(event.organization_id, event.id)),
+      usageEvents.seenKeys(events),
       // No projection: dynalite answers faster without one, and the items are small.
       { concurrency: BATCH_CONCURRENCY }
     )
-    const nowSeconds = now.getTime() / 1000
-    return new Set(
-      items
-        .filter((item) => (item.expires_at_epoch as number) > nowSeconds)
-        .map((item) => eventIdentity(item.organization_id as string, item.id as string))
-    )
+    return seenAmong(items, now)
+  },
+
+  /** The keys `seen` reads (ingestion batches them with other reads). */
+  seenKeys(events: readonly { organization_id: string; id: string }[]): Key[] {
+    return events.map((event) => keys.usageEvent(event.organization_id, event.id))
   },
 
   /** Writes the raw events (unconditional: every copy of an id carries the same data). */
@@ -90,6 +90,16 @@ export const usageEvents = {
       BATCH_CONCURRENCY
     )
   },
+}
+
+/** The identities of the raw event items among `items` that were not expired at `now`. */
+export function seenAmong(items: readonly Item[], now: Date): Set<string> {
+  const nowSeconds = now.getTime() / 1000
+  return new Set(
+    items
+      .filter((item) => (item.expires_at_epoch as number) > nowSeconds)
+      .map((item) => eventIdentity(item.organization_id as string, item.id as string))
+  )
 }
 
 /** The raw event item; also what the ingestion benchmark writes as its baseline. */

@@ -2,59 +2,124 @@ import { roundToMicros } from '../../lib/money.js'
 import { ConditionFailedError, type Db, type Item, type Key } from '../db.js'
 import { keys } from '../keys.js'
 import { scopeName, type UsageScope } from './scope.js'
-import { PENDING_MICROS, PENDING_SUB_MICROS } from './totals.js'
 
 /**
- * Live spend (docs/rate-limits.md, "Live spend"). Ingestion ADDs each accepted event's exact
- * cost to `pending_micros`/`pending_sub_micros` of its scope's month item — the same item that
- * holds the month's exact (aggregated) cost — and the aggregation job moves it from pending to
- * exact in its guarded update, so live = exact + pending at every instant.
+ * Live spend (docs/rate-limits.md, "Live spend"): the cost of every accepted event, ADDed by
+ * ingestion to its organization's and workspace's figure of the event's month. It lives apart
+ * from the month totals (which only the aggregation job writes), in a few items per
+ * organization and month, `USAGE#<org>#L#<month>#<shard>` / `LIVE`: a workspace's figure is two
+ * attributes (`m#<ws>` micros, `s#<ws>` sub-micros) of the shard its id hashes to, the
+ * organization's (`m#ORG`, `s#ORG`) are on shard 0. So a request naming any number of workspaces
+ * costs one UpdateItem per shard it touches (at most LIVE_SPEND_SHARDS, more only past
+ * MAX_WORKSPACES_PER_UPDATE workspaces of one shard), not one per workspace.
  */
 export interface MonthSpend {
   /** Aggregated (exact) cost, rounded once. */
   exact_micros: bigint
-  /** Exact plus ingested and not yet aggregated, rounded once. */
+  /** Every ingested event's cost (exact, then rounded once). */
   live_micros: bigint
 }
 
-function spendOf(item: Item | undefined): MonthSpend {
-  const micros = BigInt((item?.cost_micros as number | undefined) ?? 0)
-  const sub = BigInt((item?.cost_sub_micros as number | undefined) ?? 0)
-  const pending = BigInt((item?.[PENDING_MICROS] as number | undefined) ?? 0)
-  const pendingSub = BigInt((item?.[PENDING_SUB_MICROS] as number | undefined) ?? 0)
-  // In sub-micro units, so a negative transient part (aggregated before its ADD landed) adds up.
-  const exactSub = micros * 1_000_000n + sub
-  const liveSub = exactSub + pending * 1_000_000n + pendingSub
-  const toMicros = (value: bigint) =>
-    value >= 0n
-      ? roundToMicros({ micros: 0n, subMicros: value })
-      : -roundToMicros({ micros: 0n, subMicros: -value })
-  return { exact_micros: toMicros(exactSub), live_micros: toMicros(liveSub) }
+/**
+ * Fixed: readers find a workspace by hashing its id. Four keep a shard item under 400 KB up to
+ * ≈ 4,000 workspaces each (≈ 90 bytes a workspace), i.e. ≈ 16,000 workspaces an organization.
+ */
+export const LIVE_SPEND_SHARDS = 4
+/** Keeps an update expression well under DynamoDB's 4 KB (≈ 22 characters a workspace). */
+const MAX_WORKSPACES_PER_UPDATE = 120
+const ORGANIZATION = 'ORG'
+
+/** FNV-1a of the workspace id: stable across processes and deploys (readers depend on it). */
+export function liveSpendShard(workspaceId: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < workspaceId.length; i++) {
+    hash ^= workspaceId.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % LIVE_SPEND_SHARDS
+}
+
+function shardOf(scope: UsageScope): number {
+  return scope.workspace_id ? liveSpendShard(scope.workspace_id) : 0
+}
+
+function liveKey(organizationId: string, month: string, shard: number): Key {
+  return keys.usageLiveSpend(organizationId, month, shard)
+}
+
+function micros(item: Item | undefined, attribute: string): bigint {
+  return BigInt((item?.[attribute] as number | undefined) ?? 0)
+}
+
+/** An exact amount (micros + sub-micros) rounded once to micros; negative parts add up. */
+function rounded(wholeMicros: bigint, subMicros: bigint): bigint {
+  const value = wholeMicros * 1_000_000n + subMicros
+  return value >= 0n
+    ? roundToMicros({ micros: 0n, subMicros: value })
+    : -roundToMicros({ micros: 0n, subMicros: -value })
+}
+
+function liveOf(item: Item | undefined, id: string): bigint {
+  return rounded(micros(item, `m#${id}`), micros(item, `s#${id}`))
+}
+
+function exactOf(item: Item | undefined): bigint {
+  return rounded(micros(item, 'cost_micros'), micros(item, 'cost_sub_micros'))
 }
 
 export const liveSpend = {
-  /** Adds ingested cost to a scope's month; returns its spend after the addition. */
+  /**
+   * Adds ingested cost to scopes of one organization and month (workspace id, or null for the
+   * organization itself); returns each scope's live spend after its addition, by workspace id
+   * (the organization under null).
+   */
   async add(
     db: Db,
-    scope: UsageScope,
+    organizationId: string,
     month: string,
-    cost: { micros: number; subMicros: number }
-  ): Promise<MonthSpend> {
-    const names: Record<string, string> = { '#pm': PENDING_MICROS }
-    const values: Record<string, unknown> = { ':pm': cost.micros }
-    const adds = ['#pm :pm']
-    if (cost.subMicros) {
-      names['#ps'] = PENDING_SUB_MICROS
-      values[':ps'] = cost.subMicros
-      adds.push('#ps :ps')
+    costs: ReadonlyMap<string | null, { micros: number; subMicros: number }>
+  ): Promise<Map<string | null, bigint>> {
+    const byShard = new Map<number, (string | null)[]>()
+    for (const workspaceId of costs.keys()) {
+      const shard = shardOf({ organization_id: organizationId, workspace_id: workspaceId })
+      byShard.set(shard, [...(byShard.get(shard) ?? []), workspaceId])
     }
-    const item = await db.update(
-      keys.usageMonthly(scope.organization_id, month, scope.workspace_id),
-      { expression: `ADD ${adds.join(', ')}`, names, values },
-      undefined,
-      true
+    const updates: { shard: number; ids: (string | null)[] }[] = []
+    for (const [shard, ids] of byShard) {
+      for (let i = 0; i < ids.length; i += MAX_WORKSPACES_PER_UPDATE) {
+        updates.push({ shard, ids: ids.slice(i, i + MAX_WORKSPACES_PER_UPDATE) })
+      }
+    }
+    const after = new Map<string | null, bigint>()
+    await Promise.all(
+      updates.map(async ({ shard, ids }) => {
+        const names: Record<string, string> = {}
+        const values: Record<string, unknown> = {}
+        const adds: string[] = []
+        ids.forEach((workspaceId, i) => {
+          const cost = costs.get(workspaceId)!
+          const id = workspaceId ?? ORGANIZATION
+          names[`#m${i}`] = `m#${id}`
+          values[`:m${i}`] = cost.micros
+          adds.push(`#m${i} :m${i}`)
+          if (cost.subMicros) {
+            names[`#s${i}`] = `s#${id}`
+            values[`:s${i}`] = cost.subMicros
+            adds.push(`#s${i} :s${i}`)
+          }
+        })
+        const item = await db.update(
+          liveKey(organizationId, month, shard),
+          { expression: `ADD ${adds.join(', ')}`, names, values },
+          undefined,
+          true
+        )
+        for (const workspaceId of ids) {
+          after.set(workspaceId, liveOf(item, workspaceId ?? ORGANIZATION))
+        }
+      })
     )
-    return spendOf(item)
+    return after
   },
 
   /** The month spend of these scopes, by `scopeName` (zero when nothing was used). */
@@ -63,16 +128,31 @@ export const liveSpend = {
     scopes: readonly UsageScope[],
     month: string
   ): Promise<Map<string, MonthSpend>> {
-    const items = await db.batchGet(
-      scopes.map((s) => keys.usageMonthly(s.organization_id, month, s.workspace_id)),
-      { concurrency: 4 }
-    )
-    const bySk = new Map(items.map((item) => [`${item.PK}\n${item.SK}`, item]))
+    const wanted = new Map<string, Key>()
+    for (const scope of scopes) {
+      for (const key of [
+        keys.usageMonthly(scope.organization_id, month, scope.workspace_id),
+        liveKey(scope.organization_id, month, shardOf(scope)),
+      ]) {
+        wanted.set(`${key.PK}\n${key.SK}`, key)
+      }
+    }
+    const items = await db.batchGet([...wanted.values()], { concurrency: 4 })
+    const byKey = new Map(items.map((item) => [`${item.PK}\n${item.SK}`, item]))
+    const at = (key: Key) => byKey.get(`${key.PK}\n${key.SK}`)
     return new Map(
-      scopes.map((scope) => {
-        const key = keys.usageMonthly(scope.organization_id, month, scope.workspace_id)
-        return [scopeName(scope), spendOf(bySk.get(`${key.PK}\n${key.SK}`))]
-      })
+      scopes.map((scope) => [
+        scopeName(scope),
+        {
+          exact_micros: exactOf(
+            at(keys.usageMonthly(scope.organization_id, month, scope.workspace_id))
+          ),
+          live_micros: liveOf(
+            at(liveKey(scope.organization_id, month, shardOf(scope))),
+            scope.workspace_id ?? ORGANIZATION
+          ),
+        },
+      ])
     )
   },
 }

@@ -55,9 +55,6 @@ const AMOUNT_NAMES = [
   'cost_micros',
   'cost_sub_micros',
 ] as const
-/** On month items: cost ingested and not yet aggregated (live spend, live-spend.ts). */
-export const PENDING_MICROS = 'pending_micros'
-export const PENDING_SUB_MICROS = 'pending_sub_micros'
 const DIMENSION_NAMES = ['workspace_id', 'model', 'product', 'api_key_id', 'member_id'] as const
 
 /** The item a delta goes to. Month items only know the workspace (or nothing: the org). */
@@ -100,18 +97,6 @@ export const usageTotals = {
       values[`:a${i}`] = delta[name]
       adds.push(`#a${i} :a${i}`)
     })
-    if (delta.granularity === 'month') {
-      // Moves the amount out of the live figure's pending part (live-spend.ts), in the same
-      // guarded update, so live spend (exact + pending) is unchanged by aggregation.
-      names['#pm'] = PENDING_MICROS
-      values[':pm'] = -delta.cost_micros
-      adds.push('#pm :pm')
-      if (delta.cost_sub_micros) {
-        names['#ps'] = PENDING_SUB_MICROS
-        values[':ps'] = -delta.cost_sub_micros
-        adds.push('#ps :ps')
-      }
-    }
     const sets = ['#round = :round', '#start = :start']
     DIMENSION_NAMES.forEach((name, i) => {
       const value = delta.dimensions[name]
