@@ -132,3 +132,39 @@ describe('a hard limit crossed by ingested events', () => {
     expect(allowed).toBe(true)
   })
 })
+
+describe('a copy racing the first one', () => {
+  it('both accepted add live spend twice; the run takes the dropped copy back, so a suspension it caused is lifted', async () => {
+    const ws = (await api.create('/v1/workspaces', { name: 'Racing' })).id as string
+    const key = (await api.create('/v1/api-keys', { name: 'k', workspace_id: ws })).id as string
+    // One event is 3.00: once is under the limit, twice is over it.
+    await api.create(`/v1/workspaces/${ws}/spend-limit`, { monthly_limit: '5.00' }, 'PUT')
+    // The same new event sent twice at once: both requests check for duplicates before either
+    // writes, so both accept it (the race the duplicate check cannot see; the job counts it once).
+    let raced = false
+    let id = ''
+    for (let attempt = 0; attempt < 10 && !raced; attempt++) {
+      id = `evt-race-${attempt}`
+      const [a, b] = await Promise.all([
+        sendEvents(h, svc, [event(id, ws, key)]),
+        sendEvents(h, svc, [event(id, ws, key)]),
+      ])
+      raced = a.accepted === 1 && b.accepted === 1
+      if (!raced) await aggregate(h)
+    }
+    expect(raced, 'two concurrent sends of one new event were both accepted').toBe(true)
+    const before = await budgetOf(ws)
+    expect(before.live_spend).toBe('6.000000')
+    expect(before.suspended).toBe(true)
+
+    const run = await aggregate(h)
+    expect(run.duplicates_dropped).toBeGreaterThanOrEqual(1)
+    const after = await budgetOf(ws)
+    expect(after.spend).toBe('3.000000')
+    expect(after.live_spend).toBe('3.000000')
+    expect(after.suspended).toBe(false)
+    // Running again changes nothing: the correction is taken once.
+    await aggregate(h)
+    expect((await budgetOf(ws)).live_spend).toBe('3.000000')
+  })
+})

@@ -161,7 +161,7 @@ it('reports and budgets always equal a recomputation from the accepted events', 
         await runScenario(pool, actions)
       }
     ),
-    { numRuns: 25, endOnFailure: true }
+    { numRuns: Number(process.env.PROPERTY_RUNS ?? 25), endOnFailure: true }
   )
 }, 240_000)
 

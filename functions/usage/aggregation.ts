@@ -9,6 +9,7 @@ import { eventIdentity, usageEvents } from '../store/usage/events.js'
 import { FencedDb } from '../store/usage/fenced-db.js'
 import { LeaseLostError, type RoundRecord, usageJobLock } from '../store/usage/job-lock.js'
 import { type JournalSlot, slotName, usageJournal } from '../store/usage/journal.js'
+import { liveSpend } from '../store/usage/live-spend.js'
 import { RetryingDb } from '../store/usage/retrying-db.js'
 import { scopeName, type UsageScope } from '../store/usage/scope.js'
 import { usageTotals } from '../store/usage/totals.js'
@@ -212,13 +213,21 @@ class Run {
       copies.map((copy) => copy.event)
     )
     const winners: UsageEvent[] = []
+    /** Copies not counted: each added its cost to live spend when it was accepted. */
+    const dropped: UsageEvent[] = []
     const markers: { organization_id: string; id: string; slot: string; expires: number }[] = []
     const chosen = new Set<string>()
     for (const { event, slot } of copies) {
       const identity = eventIdentity(event.organization_id, event.id)
-      if (chosen.has(identity)) continue
+      if (chosen.has(identity)) {
+        dropped.push(event)
+        continue
+      }
       const owner = countedIn.get(identity)
-      if (owner !== undefined && owner !== slot) continue
+      if (owner !== undefined && owner !== slot) {
+        dropped.push(event)
+        continue
+      }
       chosen.add(identity)
       winners.push(event)
       if (owner === undefined) {
@@ -234,6 +243,9 @@ class Run {
     await usageEvents.markCounted(db, markers)
     await forEachConcurrently(totalsDeltas(winners), TOTALS_CONCURRENCY, async (delta) => {
       await usageTotals.add(db, delta, round.id)
+    })
+    await forEachConcurrently(liveCorrections(dropped), TOTALS_CONCURRENCY, async (c) => {
+      await liveSpend.correct(db, c.organizationId, c.month, c.costs, round.id)
     })
     await usageJournal.remove(
       db,
@@ -294,6 +306,37 @@ function summary(
     duplicates_dropped: 0,
     alerts: [] as BudgetAlert[],
   }
+}
+
+/**
+ * What dropped copies added to live spend, per organization and month: each copy's cost on its
+ * workspace and on the organization (as ingestion added it, live-spend.ts).
+ */
+function liveCorrections(dropped: readonly UsageEvent[]) {
+  const byMonth = new Map<
+    string,
+    {
+      organizationId: string
+      month: string
+      costs: Map<string | null, { micros: number; subMicros: number }>
+    }
+  >()
+  for (const event of dropped) {
+    const month = event.timestamp.slice(0, 7)
+    const key = `${event.organization_id}\n${month}`
+    let entry = byMonth.get(key)
+    if (!entry) {
+      entry = { organizationId: event.organization_id, month, costs: new Map() }
+      byMonth.set(key, entry)
+    }
+    for (const workspaceId of [event.workspace_id, null]) {
+      const cost = entry.costs.get(workspaceId) ?? { micros: 0, subMicros: 0 }
+      cost.micros += event.cost_micros
+      cost.subMicros += event.cost_sub_micros ?? 0
+      entry.costs.set(workspaceId, cost)
+    }
+  }
+  return [...byMonth.values()]
 }
 
 function compare(a: string, b: string): number {

@@ -153,8 +153,8 @@ export async function liveSuspensionsOf(
     async liftAll(): Promise<Set<string>> {
       const changed = new Set<string>()
       for (const scope of lift) {
-        const live = spend.get(scopeName(scope))?.live_micros ?? 0n
-        if (await liveSuspensions.lift(ctx.db, scope, month, live)) {
+        const seen = suspensions.get(scopeName(scope))!
+        if (await liveSuspensions.lift(ctx.db, scope, month, seen.suspended_at)) {
           changed.add(scope.organization_id)
         }
       }

@@ -67,6 +67,47 @@ function exactOf(item: Item | undefined): bigint {
   return rounded(micros(item, 'cost_micros'), micros(item, 'cost_sub_micros'))
 }
 
+/** The UpdateItems that add `costs`: by shard, at most MAX_WORKSPACES_PER_UPDATE ids each. */
+function shardUpdates(
+  organizationId: string,
+  costs: ReadonlyMap<string | null, unknown>
+): { shard: number; ids: (string | null)[] }[] {
+  const byShard = new Map<number, (string | null)[]>()
+  for (const workspaceId of costs.keys()) {
+    const shard = shardOf({ organization_id: organizationId, workspace_id: workspaceId })
+    byShard.set(shard, [...(byShard.get(shard) ?? []), workspaceId])
+  }
+  const updates: { shard: number; ids: (string | null)[] }[] = []
+  for (const [shard, ids] of [...byShard].sort(([a], [b]) => a - b)) {
+    for (let i = 0; i < ids.length; i += MAX_WORKSPACES_PER_UPDATE) {
+      updates.push({ shard, ids: ids.slice(i, i + MAX_WORKSPACES_PER_UPDATE) })
+    }
+  }
+  return updates
+}
+
+function addExpression(
+  ids: readonly (string | null)[],
+  costs: ReadonlyMap<string | null, { micros: number; subMicros: number }>
+) {
+  const names: Record<string, string> = {}
+  const values: Record<string, unknown> = {}
+  const adds: string[] = []
+  ids.forEach((workspaceId, i) => {
+    const cost = costs.get(workspaceId)!
+    const id = workspaceId ?? ORGANIZATION
+    names[`#m${i}`] = `m#${id}`
+    values[`:m${i}`] = cost.micros
+    adds.push(`#m${i} :m${i}`)
+    if (cost.subMicros) {
+      names[`#s${i}`] = `s#${id}`
+      values[`:s${i}`] = cost.subMicros
+      adds.push(`#s${i} :s${i}`)
+    }
+  })
+  return { adds, names, values }
+}
+
 export const liveSpend = {
   /**
    * Adds ingested cost to scopes of one organization and month (workspace id, or null for the
@@ -79,35 +120,10 @@ export const liveSpend = {
     month: string,
     costs: ReadonlyMap<string | null, { micros: number; subMicros: number }>
   ): Promise<Map<string | null, bigint>> {
-    const byShard = new Map<number, (string | null)[]>()
-    for (const workspaceId of costs.keys()) {
-      const shard = shardOf({ organization_id: organizationId, workspace_id: workspaceId })
-      byShard.set(shard, [...(byShard.get(shard) ?? []), workspaceId])
-    }
-    const updates: { shard: number; ids: (string | null)[] }[] = []
-    for (const [shard, ids] of byShard) {
-      for (let i = 0; i < ids.length; i += MAX_WORKSPACES_PER_UPDATE) {
-        updates.push({ shard, ids: ids.slice(i, i + MAX_WORKSPACES_PER_UPDATE) })
-      }
-    }
     const after = new Map<string | null, bigint>()
     await Promise.all(
-      updates.map(async ({ shard, ids }) => {
-        const names: Record<string, string> = {}
-        const values: Record<string, unknown> = {}
-        const adds: string[] = []
-        ids.forEach((workspaceId, i) => {
-          const cost = costs.get(workspaceId)!
-          const id = workspaceId ?? ORGANIZATION
-          names[`#m${i}`] = `m#${id}`
-          values[`:m${i}`] = cost.micros
-          adds.push(`#m${i} :m${i}`)
-          if (cost.subMicros) {
-            names[`#s${i}`] = `s#${id}`
-            values[`:s${i}`] = cost.subMicros
-            adds.push(`#s${i} :s${i}`)
-          }
-        })
+      shardUpdates(organizationId, costs).map(async ({ shard, ids }) => {
+        const { adds, names, values } = addExpression(ids, costs)
         const item = await db.update(
           liveKey(organizationId, month, shard),
           { expression: `ADD ${adds.join(', ')}`, names, values },
@@ -120,6 +136,47 @@ export const liveSpend = {
       })
     )
     return after
+  },
+
+  /**
+   * Takes back what copies of events the aggregation dropped as duplicates added (`costs` are
+   * positive: what to subtract). Two requests racing with the same new event both accept it and
+   * both add its cost; the job counts it once, and this makes live spend follow (otherwise it
+   * stays above the exact figure for the month, and a live suspension it caused is never lifted).
+   * Once per round and item: each shard item remembers the last round that corrected it
+   * (`corrected_round`), so a resumed round does not subtract twice.
+   */
+  async correct(
+    db: Db,
+    organizationId: string,
+    month: string,
+    costs: ReadonlyMap<string | null, { micros: number; subMicros: number }>,
+    roundId: string
+  ): Promise<void> {
+    const negated = new Map(
+      [...costs].map(([id, cost]) => [id, { micros: -cost.micros, subMicros: -cost.subMicros }])
+    )
+    await Promise.all(
+      shardUpdates(organizationId, negated).map(async ({ shard, ids }, part) => {
+        const { adds, names, values } = addExpression(ids, negated)
+        // One guard attribute per update of the item (an item may take several updates).
+        names['#round'] = `corrected_round_${part}`
+        values[':round'] = roundId
+        try {
+          await db.update(
+            liveKey(organizationId, month, shard),
+            { expression: `ADD ${adds.join(', ')} SET #round = :round`, names, values },
+            {
+              expression: 'attribute_not_exists(#round) OR #round < :round',
+              names: { '#round': names['#round']! },
+              values: { ':round': roundId },
+            }
+          )
+        } catch (error) {
+          if (!(error instanceof ConditionFailedError)) throw error
+        }
+      })
+    )
   },
 
   /** The month spend of these scopes, by `scopeName` (zero when nothing was used). */
@@ -202,14 +259,15 @@ export const liveSuspensions = {
 
   /**
    * Lifts a suspension that the aggregation job found no longer holds (a raised limit, a new
-   * month) — unless it was set from a live figure the job's reading did not include yet.
+   * month, live spend corrected down to the exact figure) — the one the job read (same
+   * `suspended_at`), not one ingestion set for a new month since.
    */
-  async lift(db: Db, scope: UsageScope, month: string, seenLiveMicros: bigint): Promise<boolean> {
+  async lift(db: Db, scope: UsageScope, month: string, seenSuspendedAt: string): Promise<boolean> {
     try {
       await db.delete(liveSuspensionKey(scope), {
-        expression: 'attribute_exists(PK) AND (#month <> :month OR live_micros <= :seen)',
+        expression: 'attribute_exists(PK) AND (#month <> :month OR suspended_at = :seen)',
         names: { '#month': 'month' },
-        values: { ':month': month, ':seen': Number(seenLiveMicros) },
+        values: { ':month': month, ':seen': seenSuspendedAt },
       })
       return true
     } catch (error) {
