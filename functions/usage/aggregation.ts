@@ -15,6 +15,7 @@ import { scopeName, type UsageScope } from '../store/usage/scope.js'
 import { usageTotals } from '../store/usage/totals.js'
 import { evaluateBudgets } from './budgets.js'
 import { rawEventExpiry } from './ingestion.js'
+import { costsByOrganizationMonth } from './live-spend.js'
 import { totalsDeltas } from './totals.js'
 
 export interface AggregationDeps {
@@ -244,7 +245,9 @@ class Run {
     await forEachConcurrently(totalsDeltas(winners), TOTALS_CONCURRENCY, async (delta) => {
       await usageTotals.add(db, delta, round.id)
     })
-    await forEachConcurrently(liveCorrections(dropped), TOTALS_CONCURRENCY, async (c) => {
+    // What the dropped copies added to live spend when they were accepted is taken back.
+    const corrections = [...costsByOrganizationMonth(dropped).values()]
+    await forEachConcurrently(corrections, TOTALS_CONCURRENCY, async (c) => {
       await liveSpend.correct(db, c.organizationId, c.month, c.costs, round.id)
     })
     await usageJournal.remove(
@@ -306,37 +309,6 @@ function summary(
     duplicates_dropped: 0,
     alerts: [] as BudgetAlert[],
   }
-}
-
-/**
- * What dropped copies added to live spend, per organization and month: each copy's cost on its
- * workspace and on the organization (as ingestion added it, live-spend.ts).
- */
-function liveCorrections(dropped: readonly UsageEvent[]) {
-  const byMonth = new Map<
-    string,
-    {
-      organizationId: string
-      month: string
-      costs: Map<string | null, { micros: number; subMicros: number }>
-    }
-  >()
-  for (const event of dropped) {
-    const month = event.timestamp.slice(0, 7)
-    const key = `${event.organization_id}\n${month}`
-    let entry = byMonth.get(key)
-    if (!entry) {
-      entry = { organizationId: event.organization_id, month, costs: new Map() }
-      byMonth.set(key, entry)
-    }
-    for (const workspaceId of [event.workspace_id, null]) {
-      const cost = entry.costs.get(workspaceId) ?? { micros: 0, subMicros: 0 }
-      cost.micros += event.cost_micros
-      cost.subMicros += event.cost_sub_micros ?? 0
-      entry.costs.set(workspaceId, cost)
-    }
-  }
-  return [...byMonth.values()]
 }
 
 function compare(a: string, b: string): number {

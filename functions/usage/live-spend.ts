@@ -17,6 +17,31 @@ interface ScopeMonth {
 type Costs = Map<string | null, { micros: number; subMicros: number }>
 
 /**
+ * Per organization and month of the events' timestamps, the cost of each workspace and of the
+ * organization itself (under null): what ingestion adds to live spend, and what the aggregation
+ * takes back for the copies it drops.
+ */
+export function costsByOrganizationMonth(events: readonly UsageEvent[]) {
+  const sums = new Map<string, { organizationId: string; month: string; costs: Costs }>()
+  for (const event of events) {
+    const month = event.timestamp.slice(0, 7)
+    const key = `${event.organization_id}\n${month}`
+    let sum = sums.get(key)
+    if (!sum) {
+      sum = { organizationId: event.organization_id, month, costs: new Map() }
+      sums.set(key, sum)
+    }
+    for (const workspaceId of [event.workspace_id, null]) {
+      const cost = sum.costs.get(workspaceId) ?? { micros: 0, subMicros: 0 }
+      cost.micros += event.cost_micros
+      cost.subMicros += event.cost_sub_micros ?? 0
+      sum.costs.set(workspaceId, cost)
+    }
+  }
+  return sums
+}
+
+/**
  * Advances the live spend of the accepted events' workspaces and organizations (one UpdateItem
  * per organization, month and live-spend shard, carrying every scope's ADD), and suspends at
  * once a scope of the current month whose live spend reached its hard limit: a live suspension
@@ -32,23 +57,7 @@ export async function advanceLiveSpend(
   /** The spend limits of the events' scopes, when the caller read them already (by scopeName). */
   knownLimits?: ReadonlyMap<string, StoredSpendLimit>
 ): Promise<void> {
-  // Per organization and month, the cost of each workspace and of the organization itself.
-  const sums = new Map<string, { organizationId: string; month: string; costs: Costs }>()
-  for (const event of accepted) {
-    const month = event.timestamp.slice(0, 7)
-    const key = `${event.organization_id}\n${month}`
-    let sum = sums.get(key)
-    if (!sum) {
-      sum = { organizationId: event.organization_id, month, costs: new Map() }
-      sums.set(key, sum)
-    }
-    for (const workspaceId of [event.workspace_id, null]) {
-      const cost = sum.costs.get(workspaceId) ?? { micros: 0, subMicros: 0 }
-      cost.micros += event.cost_micros
-      cost.subMicros += event.cost_sub_micros ?? 0
-      sum.costs.set(workspaceId, cost)
-    }
-  }
+  const sums = costsByOrganizationMonth(accepted)
   if (sums.size === 0) return
   const current = monthKey(ctx.clock.now())
   const currentScopes = [...sums.values()]
