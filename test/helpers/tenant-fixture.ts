@@ -261,6 +261,12 @@ export async function populateTenant(
   keep(`${tag} forbids opus`, `${tag}-model`)
   await api.create('/v1/spend-limit', { monthly_limit: '900.00', enforcement: 'soft' }, 'PUT')
   await api.create(`/v1/workspaces/${workspace}/spend-limit`, { monthly_limit: '400.00' }, 'PUT')
+  // Rate limits set (version 1), so every versioned resource a fuzzed PUT can reach exists and a
+  // never-issued `If-Match: "0"` is stale everywhere (an unset one is at version 0, like seats).
+  // Large enough never to deny a decision the sweeps make.
+  const generous = { model: '*', requests_per_minute: 1_000_000, tokens_per_minute: 1_000_000_000 }
+  await api.create('/v1/rate-limits', { limits: [generous] }, 'PUT')
+  await api.create(`/v1/workspaces/${workspace}/rate-limits`, { limits: [generous] }, 'PUT')
   await api.create(
     '/v1/prices',
     {
