@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { UsageEvent } from '../../model/index.js'
-import { journalSlotItems, USAGE_JOURNAL_SHARDS } from './journal.js'
+import { journalSlotItems, storedEventsJson, USAGE_JOURNAL_SHARDS } from './journal.js'
 
 const event = (i: number, model = 'claude-sonnet-4'): UsageEvent => ({
   id: `evt_${i}`,
@@ -26,7 +26,7 @@ describe('journalSlotItems', () => {
     const events = Array.from({ length: 1_200 }, (_, i) => event(i))
     const items = journalSlotItems(events, now, newSlotId)
     expect(items.map((item) => item.event_count)).toEqual([500, 500, 200])
-    const stored = items.flatMap((item) => JSON.parse(item.events as string) as unknown[][])
+    const stored = items.flatMap((item) => JSON.parse(storedEventsJson(item)) as unknown[][])
     // Tuples in the documented field order: id first, cost last.
     expect(stored.map((tuple) => tuple[0])).toEqual(events.map((e) => e.id))
     expect(stored[7]).toEqual([
@@ -56,8 +56,18 @@ describe('journalSlotItems', () => {
     const heavy = Array.from({ length: 100 }, (_, i) => event(i, `m${'x'.repeat(9_000)}`))
     const items = journalSlotItems(heavy, now, newSlotId)
     expect(items.length).toBeGreaterThan(1)
-    for (const item of items) expect((item.events as string).length).toBeLessThanOrEqual(300_000)
+    for (const item of items) expect(storedEventsJson(item).length).toBeLessThanOrEqual(300_000)
     expect(items.reduce((sum, item) => sum + (item.event_count as number), 0)).toBe(100)
+  })
+
+  it('stores the tuples deflated, several times smaller than their JSON; older JSON slots still read', () => {
+    const events = Array.from({ length: 500 }, (_, i) => event(i, i % 3 ? 'claude-sonnet-4' : 'x'))
+    const [item] = journalSlotItems(events, now, newSlotId)
+    const json = storedEventsJson(item!)
+    expect((item!.events_z as Uint8Array).byteLength * 4).toBeLessThan(Buffer.byteLength(json))
+    expect(item!.events).toBeUndefined()
+    // A slot written before compression: the same tuples as JSON text in `events`.
+    expect(storedEventsJson({ PK: 'UJ#0', SK: 'S#old', events: json })).toBe(json)
   })
 
   it('writes nothing for no events', () => {
