@@ -342,6 +342,11 @@ describe('the console, signed in as organization_admin', () => {
     expect(spend.replaceAll(',', '')).toBe(
       `${(Number(micros(orgBudget.spend)) / 1e6).toFixed(2)} ${orgBudget.currency}`
     )
+    // Live spend (ingested usage not aggregated yet included) beside it, as GET /v1/budgets says.
+    const live = (await page.getByTestId('org-live-spend').textContent())!
+    expect(live.replaceAll(',', '')).toBe(
+      `${(Number(micros(orgBudget.live_spend)) / 1e6).toFixed(2)} ${orgBudget.currency}`
+    )
     expect(await page.getByTestId('as-of').textContent()).toContain(
       budgets.body.as_of.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
     )

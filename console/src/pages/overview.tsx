@@ -69,6 +69,12 @@ function OverviewBody(props: {
               <dd data-testid="org-spend">{formatMoney(org.spend, org.currency)}</dd>
             </div>
             <div>
+              <dt>Live spend</dt>
+              <dd data-testid="org-live-spend" title="With usage not aggregated yet">
+                {formatMoney(org.live_spend, org.currency)}
+              </dd>
+            </div>
+            <div>
               <dt>Limit</dt>
               <dd>{org.limit === null ? 'none' : formatMoney(org.limit, org.currency)}</dd>
             </div>
@@ -97,6 +103,11 @@ function OverviewBody(props: {
               cell: (b) => props.names.get(b.workspace_id ?? '') ?? b.workspace_id,
             },
             { header: 'Spend', numeric: true, cell: (b) => formatMoney(b.spend, b.currency) },
+            {
+              header: 'Live spend',
+              numeric: true,
+              cell: (b) => formatMoney(b.live_spend, b.currency),
+            },
             {
               header: 'Limit',
               numeric: true,
