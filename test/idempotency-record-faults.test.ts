@@ -38,8 +38,8 @@ const named = async (name: string) =>
   (await listAll(api, '/v1/workspaces')).filter((w) => w.name === name)
 
 describe('Idempotency-Key when its record cannot be completed at once', () => {
-  it('a store that fails the completion twice: the record is completed anyway and a retry replays', async () => {
-    db.arm({ op: 'update', sk: /^IDEM$/, times: 2 })
+  it('a store unavailable twice for the completion: it is tried again, completed, and a retry replays', async () => {
+    db.arm({ op: 'update', sk: /^IDEM$/, times: 2, unavailable: true })
     const first = await create('Twice-failed record', 'idem-fault-1')
     expect(first.status, first.text).toBe(201)
     expect(db.pending()).toBe(0)
@@ -50,8 +50,8 @@ describe('Idempotency-Key when its record cannot be completed at once', () => {
     expect(await named('Twice-failed record')).toHaveLength(1)
   })
 
-  it('a store that keeps failing it: the create is still answered 201, and a retry gets 409, not a second workspace', async () => {
-    db.arm({ op: 'update', sk: /^IDEM$/, times: 10 })
+  it('a store that stays unavailable for it: the create is still answered 201, and a retry gets 409, not a second workspace', async () => {
+    db.arm({ op: 'update', sk: /^IDEM$/, times: 10, unavailable: true })
     const first = await create('Never-recorded', 'idem-fault-2')
     expect(first.status, first.text).toBe(201)
     db.disarm()

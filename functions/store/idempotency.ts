@@ -1,6 +1,7 @@
 import type { Db } from './db.js'
 import { ConditionFailedError } from './db.js'
 import { keys } from './keys.js'
+import { RetryingDb } from './retrying-db.js'
 
 export interface IdempotencyRecord {
   fingerprint: string
@@ -17,9 +18,6 @@ export interface IdempotencyRecord {
  * read; TTL deletes them eventually). A claim is a conditional put, so of concurrent requests
  * with one key exactly one runs.
  */
-const COMPLETE_ATTEMPTS = 4
-const COMPLETE_RETRY_MS = 50
-
 export const idempotencyRecords = {
   async get(
     db: Db,
@@ -64,24 +62,17 @@ export const idempotencyRecords = {
   },
 
   /**
-   * Records the response. Tried up to COMPLETE_ATTEMPTS times: the request's change is already
-   * made, and a key left `in_progress` lets a retry take it over once its lock ends and make the
-   * change again. (An unconditional SET, so repeating it is harmless.)
+   * Records the response, tried again while the store is throttling or unavailable
+   * (RetryingDb): the request's change is already made, and a key left `in_progress` lets a retry
+   * take it over once its lock ends and make the change again. An unconditional SET, so
+   * repeating it is harmless.
    */
   async complete(db: Db, scope: string, keyHash: string, response: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await db.update(keys.idempotency(scope, keyHash), {
-          expression: 'SET #status = :completed, #response = :response',
-          names: { '#status': 'status', '#response': 'response' },
-          values: { ':completed': 'completed', ':response': response },
-        })
-        return
-      } catch (error) {
-        if (attempt >= COMPLETE_ATTEMPTS) throw error
-        await new Promise((resolve) => setTimeout(resolve, COMPLETE_RETRY_MS * attempt))
-      }
-    }
+    await new RetryingDb(db).update(keys.idempotency(scope, keyHash), {
+      expression: 'SET #status = :completed, #response = :response',
+      names: { '#status': 'status', '#response': 'response' },
+      values: { ':completed': 'completed', ':response': response },
+    })
   },
 
   async release(db: Db, scope: string, keyHash: string): Promise<void> {

@@ -1,5 +1,11 @@
 import type { QueryInput } from '../../functions/store/db.js'
-import { Db, type Expression, type Item, type Key } from '../../functions/store/db.js'
+import {
+  Db,
+  type Expression,
+  type Item,
+  type Key,
+  StoreUnavailableError,
+} from '../../functions/store/db.js'
 
 export type Operation = 'get' | 'put' | 'update' | 'delete' | 'query' | 'batchWrite' | 'batchGet'
 
@@ -13,6 +19,8 @@ export interface Fault {
   sk: RegExp
   skip?: number
   times?: number
+  /** Fail as the store does when it throttles or is unreachable (StoreUnavailableError). */
+  unavailable?: boolean
 }
 
 export class InjectedFault extends Error {
@@ -49,7 +57,8 @@ export class FaultyDb extends Db {
       return
     }
     fault.remaining--
-    throw new InjectedFault(op, sk)
+    const error = new InjectedFault(op, sk)
+    throw fault.unavailable ? new StoreUnavailableError(error) : error
   }
 
   override async get(key: Key, consistent = true): Promise<Item | undefined> {

@@ -1,4 +1,4 @@
-import { Db, type Expression, type Item, type Key, StoreUnavailableError } from '../db.js'
+import { Db, type Expression, type Item, type Key, StoreUnavailableError } from './db.js'
 
 /** Attempts per call, and the first pause between them (doubled each time, with jitter). */
 const ATTEMPTS = 4
@@ -10,7 +10,7 @@ const FIRST_PAUSE_MS = 25
  * that would otherwise lose all their work to one failed call. Only for callers whose every call
  * is safe to repeat, also after a write that was applied but whose answer was lost (the
  * aggregation job: idempotent puts and deletes, and conditional updates whose condition refuses
- * a second application).
+ * a second application; recording an idempotent request's response, an unconditional SET).
  */
 export class RetryingDb extends Db {
   constructor(private readonly inner: Db) {
