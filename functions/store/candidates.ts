@@ -23,8 +23,18 @@ export async function candidateIds(
   afterId: string | null,
   max: number
 ): Promise<{ ids: string[]; more: boolean }> {
+  return idsPage(db, orgId, PREFIX[kind], afterId, max)
+}
+
+/** One Query of the ids under a sort-key prefix of the organization's partition, after `afterId`. */
+async function idsPage(
+  db: Db,
+  orgId: string,
+  prefix: string,
+  afterId: string | null,
+  max: number
+): Promise<{ ids: string[]; more: boolean }> {
   const partition = keys.organization(orgId).PK
-  const prefix = PREFIX[kind]
   const page = await db.query({
     partition,
     sort: { prefix },
@@ -62,18 +72,7 @@ export const roleHolders = {
     afterId: string | null,
     max: number
   ): Promise<{ ids: string[]; more: boolean }> {
-    const partition = keys.organization(orgId).PK
-    const prefix = `${keys.grantPrefix(workspaceId)}member#`
-    const page = await db.query({
-      partition,
-      sort: { prefix },
-      limit: max,
-      ...(afterId ? { startKey: { PK: partition, SK: `${prefix}${afterId}` } } : {}),
-    })
-    return {
-      ids: page.items.map((item) => (item.SK as string).slice(prefix.length)),
-      more: page.lastKey !== undefined,
-    }
+    return idsPage(db, orgId, `${keys.grantPrefix(workspaceId)}member#`, afterId, max)
   },
 
   async others(
