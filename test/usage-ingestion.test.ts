@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { keys } from '../functions/store/keys.js'
+import { usageEvents } from '../functions/store/usage/events.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import { aggregate, createServiceKey, sendEvents, usageEvent } from './helpers/usage.js'
 
@@ -136,7 +136,7 @@ describe('POST /v1/usage/events', () => {
   it('keeps the raw event until its retention ends (TTL 45 days after its timestamp)', async () => {
     const timestamp = at(-DAY)
     await sendEvents(h, svc, [event('ttl-1', { timestamp })])
-    const raw = await h.db.get(keys.usageEvent(org.id, 'ttl-1'))
+    const [raw] = await usageEvents.stored(h.db, org.id, 'ttl-1', h.clock.now())
     expect(raw?.expires_at_epoch).toBe(Math.ceil((Date.parse(timestamp) + 45 * DAY) / 1000))
     expect(raw?.workspace_id).toBe(org.defaultWorkspaceId)
   })

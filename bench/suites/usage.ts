@@ -1,7 +1,7 @@
 /**
  * Usage benchmark:
  * 1. Ingestion: events/s through the whole HTTP path (node server → Hono → auth → validation →
- *    journal + raw events) against BatchWriteItem of the same raw event items, written with the
+ *    journal + event copies) against BatchWriteItem of the same items, written with the
  *    same concurrency to another table of the same embedded store, interleaved batch by batch.
  * 2. Aggregation: a run after 100,000 events over 100 workspaces, and a run with nothing new.
  * 3. Capacity units per event end to end (ingestion over HTTP + aggregation), counted from the
@@ -22,8 +22,8 @@ import type { UsageEvent } from '../../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
 import { Db } from '../../functions/store/db.js'
 import { startEmbeddedStoreProcess } from '../../functions/store/embedded.js'
-import { rawEventItem } from '../../functions/store/usage/events.js'
-import { journalSlotItems } from '../../functions/store/usage/journal.js'
+import { copyItem } from '../../functions/store/usage/events.js'
+import { journalSlots, slotName } from '../../functions/store/usage/journal.js'
 import { runAggregation } from '../../functions/usage/aggregation.js'
 import { rawEventExpiry } from '../../functions/usage/ingestion.js'
 import { CountingDb } from '../../test/helpers/crashing-db.js'
@@ -159,13 +159,19 @@ const suite: BenchSuite = {
       JSON.stringify({ events: batch.map(({ cost_micros, ...event }) => event) })
     )
     const now = new Date()
-    const rawItems = batches.map((batch) =>
-      batch.map((event) => rawEventItem(event, now.toISOString(), rawEventExpiry(event)))
+    // What the path persists per batch: the journal slot(s) and a copy of each event naming its
+    // slot (the raw event items).
+    const journalled = batches.map((batch) => journalSlots(batch, now, () => newUlid(now)))
+    const rawItems = journalled.map((slots) =>
+      slots.flatMap(({ ref, events }) =>
+        events.map((event) =>
+          copyItem(event, slotName(ref), now.toISOString(), rawEventExpiry(event))
+        )
+      )
     )
-    // What the path persists per batch: the raw event items and the journal slot(s).
-    const sameItems = batches.map((batch, i) => [
+    const sameItems = journalled.map((slots, i) => [
       ...rawItems[i]!,
-      ...journalSlotItems(batch, now, () => newUlid(now)),
+      ...slots.map((slot) => slot.item),
     ])
     const post = async (index: number) => {
       const res = await fetch(url, {

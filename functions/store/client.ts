@@ -4,8 +4,9 @@ import {
   DynamoDBClient,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb'
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb'
 import { TABLE_DEFINITION } from './table-definition.js'
+import { usageLayout } from './usage/layout.js'
 
 export interface StoreConnection {
   /**
@@ -76,7 +77,13 @@ export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string
   // dynalite and DynamoDB both create asynchronously; wait until ACTIVE.
   for (let attempt = 0; attempt < 100; attempt++) {
     const described = await doc.send(new DescribeTableCommand({ TableName: tableName }))
-    if (described.Table?.TableStatus === 'ACTIVE') return
+    if (described.Table?.TableStatus === 'ACTIVE') {
+      // A new table never held usage events the way earlier versions stored them.
+      await doc.send(
+        new PutCommand({ TableName: tableName, Item: usageLayout.createdWithCopies() })
+      )
+      return
+    }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   throw new Error(`table ${tableName} did not become ACTIVE`)

@@ -128,11 +128,15 @@ export class Db {
     await this.put(item, { expression: 'attribute_not_exists(PK)' })
   }
 
+  /**
+   * `returnNew`: true returns the whole item after the update, 'updated' only the attributes the
+   * update wrote (less for the store to send and the SDK to parse).
+   */
   async update(
     key: Key,
     update: Expression,
     condition?: Expression,
-    returnNew = false
+    returnNew: boolean | 'updated' = false
   ): Promise<Item | undefined> {
     const merged = mergeExpressions(update, condition)
     const out = await this.guard(() =>
@@ -144,7 +148,12 @@ export class Db {
           ...(condition ? { ConditionExpression: condition.expression } : {}),
           ...(merged.names ? { ExpressionAttributeNames: merged.names } : {}),
           ...(merged.values ? { ExpressionAttributeValues: merged.values } : {}),
-          ...(returnNew ? { ReturnValues: 'ALL_NEW' as const } : {}),
+          ...(returnNew
+            ? {
+                ReturnValues:
+                  returnNew === 'updated' ? ('UPDATED_NEW' as const) : ('ALL_NEW' as const),
+              }
+            : {}),
         })
       )
     )

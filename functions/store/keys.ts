@@ -145,16 +145,32 @@ export const keys = {
     SK: `BUDGET_ALERT#${month}#${workspaceId ?? 'ORG'}#${String(threshold).padStart(4, '0')}`,
   }),
 
-  /** A raw usage event, one partition per (organization, event id): writes spread evenly. */
+  /**
+   * A copy of a usage event, as one journal slot holds it: one item per (event id, slot), in one
+   * of USAGE_EVENT_BUCKETS partitions per organization chosen by the id (store/usage/events.ts).
+   * Event ids are visible ASCII (never a space), so `<id> ` prefixes exactly one id's copies and
+   * a batch's ids are read by sort-key range.
+   */
+  usageEventCopy: (orgId: string, bucket: number, eventId: string, slot: string): Key => ({
+    PK: `UEVC#${orgId}#${bucket}`,
+    SK: `${eventId} ${slot}`,
+  }),
+  usageEventCopies: (orgId: string, bucket: number) => `UEVC#${orgId}#${bucket}`,
+  /**
+   * Before the copies (tables written by earlier versions): the raw event, one partition per
+   * (organization, event id), and the job's counted marker beside it. Read, never written, for
+   * events that may have been ingested then (store/usage/layout.ts).
+   */
   usageEvent: (orgId: string, eventId: string): Key => ({
     PK: `UEV#${orgId}#${eventId}`,
     SK: 'RAW',
   }),
-  /** Written by the aggregation job: the journal slot whose copy of the event was counted. */
   usageCounted: (orgId: string, eventId: string): Key => ({
     PK: `UEV#${orgId}#${eventId}`,
     SK: 'COUNTED',
   }),
+  /** Since when usage events are stored as copies (store/usage/layout.ts). */
+  usageLayout: { PK: 'USAGE_LAYOUT', SK: 'COPIES' } as Key,
 
   /** A journal slot: up to 500 accepted events waiting for aggregation, in shard `shard`. */
   usageSlot: (shard: number, slotId: string): Key => ({ PK: `UJ#${shard}`, SK: `S#${slotId}` }),

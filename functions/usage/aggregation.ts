@@ -10,6 +10,7 @@ import { eventIdentity, usageEvents } from '../store/usage/events.js'
 import { FencedDb } from '../store/usage/fenced-db.js'
 import { LeaseLostError, type RoundRecord, usageJobLock } from '../store/usage/job-lock.js'
 import { type JournalSlot, slotName, usageJournal } from '../store/usage/journal.js'
+import { mayBeLegacy, usageLayout } from '../store/usage/layout.js'
 import { liveSpend } from '../store/usage/live-spend.js'
 import { scopeName, type UsageScope } from '../store/usage/scope.js'
 import { usageTotals } from '../store/usage/totals.js'
@@ -60,12 +61,14 @@ const TOTALS_CONCURRENCY = 16
  *   only while it can prove its lease (FencedDb); late writes are refused by the totals' guard.
  * - Work goes in rounds. A round's slot list is saved on the lock before anything is written,
  *   so a run that dies mid-round is resumed — same slots, same round id — by the next run.
- * - Exactly once: per round, each event id counts only in the first slot that holds it, unless a
- *   counted marker says it was counted elsewhere; the markers are written before the totals.
- *   Each total item remembers the last round that added to it and takes only larger round ids,
- *   so a resumed round skips the items it already added to. Slots are deleted last.
- * - Cost: reading the journal's 32 shards, the new events and their markers, one update per
- *   touched total, and one read per budget scope (touched workspaces and scopes with a limit).
+ * - Exactly once: per round, each event id counts only in the first slot that holds it, unless
+ *   a copy of it names a slot that has left the journal (counted by an earlier round). A winner
+ *   whose own copy is missing (its request died) gets it before the slots are deleted. Each
+ *   total item remembers the last round that added to it and takes only larger round ids, so a
+ *   resumed round skips the items it already added to. Slots are deleted last.
+ * - Cost: reading the journal's 32 shards, the copies of the new events (by range, costing by
+ *   size), one update per touched total, and one read per budget scope (touched workspaces and
+ *   scopes with a limit).
  */
 export async function runAggregation(deps: AggregationDeps): Promise<AggregationSummary> {
   const started = deps.clock.now()
@@ -209,39 +212,49 @@ class Run {
       const slot = byName.get(slotName(ref))
       return slot ? slot.events.map((event) => ({ event, slot: slotName(ref) })) : []
     })
-    const countedIn = await usageEvents.countedIn(
-      db,
-      copies.map((copy) => copy.event)
-    )
+    const now = this.deps.clock.now()
+    const events = copies.map((copy) => copy.event)
+    const legacyBefore = await usageLayout.legacyBefore(this.store, now)
+    const [stored, legacyCounted] = await Promise.all([
+      usageEvents.copiesOf(db, events, now, 4),
+      usageEvents.legacyCountedIn(
+        db,
+        events.filter((event) => mayBeLegacy(event, legacyBefore))
+      ),
+    ])
+    // A copy in a slot outside this round that is no longer in the journal was counted (or
+    // dropped for another) by an earlier round: slots leave the journal only that way.
+    const inRound = new Set(round.slots.map(slotName))
+    const outside = new Set<string>()
+    for (const holders of stored.values()) {
+      for (const holder of holders) if (!inRound.has(holder)) outside.add(holder)
+    }
+    const journalled = await usageJournal.stillJournalled(db, [...outside])
     const winners: UsageEvent[] = []
     /** Copies not counted: each added its cost to live spend when it was accepted. */
     const dropped: UsageEvent[] = []
-    const markers: { organization_id: string; id: string; slot: string; expires: number }[] = []
+    /** Winners whose own copy is missing (their request died before writing it). */
+    const missing: { event: UsageEvent; slot: string }[] = []
     const chosen = new Set<string>()
     for (const { event, slot } of copies) {
       const identity = eventIdentity(event.organization_id, event.id)
-      if (chosen.has(identity)) {
-        dropped.push(event)
-        continue
-      }
-      const owner = countedIn.get(identity)
-      if (owner !== undefined && owner !== slot) {
+      const holders = stored.get(identity)
+      const legacyOwner = legacyCounted.get(identity)
+      const countedBefore =
+        (legacyOwner !== undefined && legacyOwner !== slot) ||
+        [...(holders ?? [])].some((holder) => !inRound.has(holder) && !journalled.has(holder))
+      if (chosen.has(identity) || countedBefore) {
         dropped.push(event)
         continue
       }
       chosen.add(identity)
       winners.push(event)
-      if (owner === undefined) {
-        markers.push({
-          organization_id: event.organization_id,
-          id: event.id,
-          slot,
-          expires: rawEventExpiry(event),
-        })
-      }
+      if (!holders?.has(slot)) missing.push({ event, slot })
     }
 
-    await usageEvents.markCounted(db, markers)
+    // Before the slots leave the journal: a counted id always has a copy naming its slot, so a
+    // later copy of it is reported as a duplicate or dropped by a later round.
+    await usageEvents.putCopies(db, missing, now, rawEventExpiry)
     await forEachConcurrently(totalsDeltas(winners), TOTALS_CONCURRENCY, async (delta) => {
       await usageTotals.add(db, delta, round.id)
     })

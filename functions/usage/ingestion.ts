@@ -8,7 +8,7 @@ import {
   ingestionFacts,
   readForIngestion,
 } from '../store/usage/ingestion-facts.js'
-import { usageJournal } from '../store/usage/journal.js'
+import { slotName, usageJournal } from '../store/usage/journal.js'
 import { advanceLiveSpend } from './live-spend.js'
 import { exactCost, priceAt } from './prices.js'
 import { countIngestedTokens } from './rate-limiter.js'
@@ -18,9 +18,9 @@ export const LATE_EVENT_DAYS = 35
 /** Events further ahead than this are rejected (clock skew allowance). */
 export const FUTURE_TOLERANCE_MS = 5 * 60_000
 /**
- * Raw events and their counted markers expire this long after the event's timestamp. It is
- * longer than the late window, so an id can never be counted twice: a copy that arrives after its
- * records expired is older than 35 days and rejected for that.
+ * Copies of an event expire this long after its timestamp. It is longer than the late window, so
+ * an id can never be counted twice: a copy that arrives after the records of its id expired is
+ * older than 35 days and rejected for that.
  */
 export const RAW_EVENT_RETENTION_DAYS = 45
 
@@ -63,9 +63,10 @@ export function rawEventExpiry(event: Pick<UsageEvent, 'timestamp'>): number {
  * seen before for its organization (or earlier in the batch) is a duplicate; the rest are
  * accepted, their cost fixed at the price effective at their timestamp.
  *
- * Accepted events are written to the journal first and as raw events second, so a crash between
- * the two can only make a retry re-send events the journal already holds — which the aggregation
- * job counts once (docs/access-patterns.md, "Usage: exactly once").
+ * Accepted events are written to the journal first and as copies (each naming its slot) second,
+ * so a crash between the two can only make a retry re-send events the journal already holds —
+ * which the aggregation job counts once (docs/access-patterns.md, "Exactly once without
+ * transactions").
  */
 export async function ingestUsageEvents(
   ctx: ServiceContext,
@@ -105,9 +106,14 @@ export async function ingestUsageEvents(
   const { rejected, accepted, duplicates } = verdicts
 
   if (accepted.length > 0) {
-    await usageJournal.append(ctx.db, accepted, now, () => newUlid(now))
-    await usageEvents.putRaw(ctx.db, accepted, now, rawEventExpiry)
-    // After the raw events (the "seen" markers): a retried request adds nothing twice.
+    const slots = await usageJournal.append(ctx.db, accepted, now, () => newUlid(now))
+    await usageEvents.putCopies(
+      ctx.db,
+      slots.flatMap(({ ref, events }) => events.map((event) => ({ event, slot: slotName(ref) }))),
+      now,
+      rawEventExpiry
+    )
+    // After the copies (the "seen" records): a retried request adds nothing twice.
     // The limits were read (or cached at the revision read) with the facts.
     const orgs = [...organizations.values()]
     const spendLimits = new Map(orgs.flatMap((o) => [...o.spendLimits]))

@@ -76,12 +76,15 @@ export class CountingDb extends Db {
   credentialReads = 0
   itemsRead = 0
   writeCalls = 0
+  /** Every read call other than of credentials: the keys read (`PK|SK`), or `PK|*` a query. */
+  reads: string[][] = []
 
   constructor(db: Db) {
     super(db.doc, db.tableName)
   }
 
   reset(): void {
+    this.reads = []
     this.readCalls = 0
     this.credentialReads = 0
     this.itemsRead = 0
@@ -96,6 +99,7 @@ export class CountingDb extends Db {
       return super.get(key, consistent)
     }
     this.readCalls++
+    this.reads.push([`${key.PK}|${key.SK}`])
     const item = await super.get(key, consistent)
     if (item) this.itemsRead++
     return item
@@ -103,6 +107,7 @@ export class CountingDb extends Db {
 
   override async query(input: QueryInput) {
     this.readCalls++
+    this.reads.push([`${input.partition}|*`])
     const page = await super.query(input)
     this.itemsRead += page.items.length
     return page
@@ -113,6 +118,9 @@ export class CountingDb extends Db {
     options: { attributes?: string[]; concurrency?: number } = {}
   ) {
     this.readCalls += Math.ceil(keys.length / 100)
+    for (let i = 0; i < keys.length; i += 100) {
+      this.reads.push(keys.slice(i, i + 100).map((key) => `${key.PK}|${key.SK}`))
+    }
     const items = await super.batchGet(keys, options)
     this.itemsRead += items.length
     return items

@@ -3,7 +3,8 @@ import { type Db, type Item, type Key, stripKeys } from '../db.js'
 import { keys } from '../keys.js'
 import { configName, type StoredRateLimits } from '../rate-limits.js'
 import type { StoredSpendLimit } from './budgets.js'
-import { seenAmong, usageEvents } from './events.js'
+import { usageEvents } from './events.js'
+import { mayBeLegacy, usageLayout } from './layout.js'
 import { scopeName } from './scope.js'
 
 /** Parallel BatchGet calls per request. */
@@ -120,34 +121,34 @@ function entryFor(db: Db, orgId: string, revision: number | undefined): OrgEntry
 }
 
 /**
- * Everything ingestion reads for a batch. First ONE BatchGetItem (chunks of 100 keys) of the
- * events' own ids — the duplicate check — and of the revisions of the organizations named; then,
- * only for what the cache lacks at those revisions, one BatchGetItem of prices, organizations,
- * workspaces, API keys and members (`ingestionFacts`). A warm batch reads nothing but its ids
- * and the revisions, and sees every change committed before its read, on any instance.
+ * Everything ingestion reads for a batch. First, at once, the duplicate check — the copies of
+ * the events' own ids, read by range (events.ts), plus the raw items of events old enough to have
+ * been stored the old way (layout.ts) — and ONE BatchGetItem of the revisions of the
+ * organizations named; then, only for what the cache lacks at those revisions, one BatchGetItem of
+ * prices, organizations, workspaces, API keys and members (`ingestionFacts`). A warm batch reads
+ * nothing but its ids and the revisions, and sees every change committed before its read, on
+ * any instance.
  */
 export async function readForIngestion(
   db: Db,
   refs: readonly IngestionRef[],
-  events: readonly { organization_id: string; id: string }[],
+  events: readonly { organization_id: string; id: string; timestamp: string }[],
   now: Date
 ): Promise<{ organizations: Map<string, IngestionOrganization>; seen: Set<string> }> {
   const organizationIds = [...new Set(refs.map((ref) => ref.organization_id))]
-  const items = await db.batchGet(
-    [...organizationIds.map((org) => keys.revision(org)), ...usageEvents.seenKeys(events)],
-    // No projection: dynalite answers faster without one, and the items are small.
-    { concurrency: BATCH_CONCURRENCY }
-  )
+  const legacyBefore = await usageLayout.legacyBefore(db, now)
+  const legacy = events.filter((event) => mayBeLegacy(event, legacyBefore))
+  const [revisionItems, copies, legacySeen] = await Promise.all([
+    db.batchGet(organizationIds.map((org) => keys.revision(org))),
+    usageEvents.copiesOf(db, events, now),
+    usageEvents.legacySeen(db, legacy, now),
+  ])
   const revisions = new Map<string, number>(organizationIds.map((org) => [org, 0]))
-  const eventItems: Item[] = []
-  for (const item of items) {
-    const revisionKey = keys.revision('')
-    if (item.SK === revisionKey.SK) {
-      revisions.set((item.PK as string).slice('ORG#'.length), (item.revision as number) ?? 0)
-    } else eventItems.push(item)
+  for (const item of revisionItems) {
+    revisions.set((item.PK as string).slice('ORG#'.length), (item.revision as number) ?? 0)
   }
   const organizations = await ingestionFacts(db, refs, { revisions })
-  return { organizations, seen: seenAmong(eventItems, now) }
+  return { organizations, seen: new Set([...copies.keys(), ...legacySeen]) }
 }
 
 /**

@@ -30,10 +30,25 @@ export function slotName(ref: SlotRef): string {
   return `${ref.shard}/${ref.id}`
 }
 
+export function parseSlotName(name: string): SlotRef {
+  const slash = name.indexOf('/')
+  return { shard: Number(name.slice(0, slash)), id: name.slice(slash + 1) }
+}
+
 export const usageJournal = {
-  /** Appends the events in slots of at most 500 events / 300 KB, each in a random shard. */
-  async append(db: Db, events: readonly UsageEvent[], now: Date, newSlotId: () => string) {
-    await Promise.all(journalSlotItems(events, now, newSlotId).map((item) => db.create(item)))
+  /**
+   * Appends the events in slots of at most 500 events / 300 KB, each in a random shard, and
+   * returns which slot holds which events.
+   */
+  async append(
+    db: Db,
+    events: readonly UsageEvent[],
+    now: Date,
+    newSlotId: () => string
+  ): Promise<{ ref: SlotRef; events: UsageEvent[] }[]> {
+    const slots = journalSlots(events, now, newSlotId)
+    await Promise.all(slots.map((slot) => db.create(slot.item)))
+    return slots.map(({ ref, events }) => ({ ref, events }))
   },
 
   /** The oldest slots of every shard, up to `perShard` each (strongly consistent). */
@@ -60,6 +75,25 @@ export const usageJournal = {
     return items.map(toSlot)
   },
 
+  /**
+   * Which of these slots (by `slotName`) are still in the journal. A slot leaves it only when the
+   * job has counted it, so a copy naming a slot not in the journal was counted (or dropped) by
+   * an earlier round (aggregation.ts).
+   */
+  async stillJournalled(db: Db, names: readonly string[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set()
+    const items = await db.batchGet(
+      names.map((name) => {
+        const ref = parseSlotName(name)
+        return keys.usageSlot(ref.shard, ref.id)
+      }),
+      { attributes: ['shard', 'slot_id'], concurrency: BATCH_CONCURRENCY }
+    )
+    return new Set(
+      items.map((item) => slotName({ shard: item.shard as number, id: item.slot_id as string }))
+    )
+  },
+
   async remove(db: Db, refs: readonly SlotRef[]): Promise<void> {
     await db.batchWrite(
       [],
@@ -75,31 +109,44 @@ export function journalSlotItems(
   now: Date,
   newSlotId: () => string
 ): Item[] {
-  const chunks: string[][] = [[]]
+  return journalSlots(events, now, newSlotId).map((slot) => slot.item)
+}
+
+export function journalSlots(
+  events: readonly UsageEvent[],
+  now: Date,
+  newSlotId: () => string
+): { ref: SlotRef; events: UsageEvent[]; item: Item }[] {
+  const chunks: { events: UsageEvent[]; json: string[] }[] = [{ events: [], json: [] }]
   let bytes = 0
   for (const event of events) {
     const json = JSON.stringify(toTuple(event))
     let chunk = chunks[chunks.length - 1]!
-    if (chunk.length >= MAX_EVENTS_PER_SLOT || bytes + json.length > MAX_SLOT_BYTES) {
-      chunk = []
+    if (chunk.json.length >= MAX_EVENTS_PER_SLOT || bytes + json.length > MAX_SLOT_BYTES) {
+      chunk = { events: [], json: [] }
       chunks.push(chunk)
       bytes = 0
     }
-    chunk.push(json)
+    chunk.events.push(event)
+    chunk.json.push(json)
     bytes += json.length + 1
   }
   const created = now.toISOString()
   return chunks
-    .filter((chunk) => chunk.length > 0)
+    .filter((chunk) => chunk.json.length > 0)
     .map((chunk) => {
       const ref: SlotRef = { shard: randomInt(USAGE_JOURNAL_SHARDS), id: newSlotId() }
       return {
-        ...keys.usageSlot(ref.shard, ref.id),
-        shard: ref.shard,
-        slot_id: ref.id,
-        created_at: created,
-        event_count: chunk.length,
-        events_z: compressEvents(`[${chunk.join(',')}]`),
+        ref,
+        events: chunk.events,
+        item: {
+          ...keys.usageSlot(ref.shard, ref.id),
+          shard: ref.shard,
+          slot_id: ref.id,
+          created_at: created,
+          event_count: chunk.json.length,
+          events_z: compressEvents(`[${chunk.json.join(',')}]`),
+        },
       }
     })
 }

@@ -128,7 +128,8 @@ export const liveSpend = {
           liveKey(organizationId, month, shard),
           { expression: `ADD ${adds.join(', ')}`, names, values },
           undefined,
-          true
+          // Only the figures this request added to: the rest of the item is other workspaces'.
+          'updated'
         )
         for (const workspaceId of ids) {
           after.set(workspaceId, liveOf(item, workspaceId ?? ORGANIZATION))
