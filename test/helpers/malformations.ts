@@ -597,7 +597,9 @@ export function build(op: Operation, base: Base, applied: Mutation[], now: Date)
     accept: op.scim ? 'application/scim+json' : 'application/json',
   }
   for (const m of applied) {
-    if (m.kind === 'set') body = setAt(body, m.path, m.value, false)
+    // A copy: the values are shared constants (WRONG_VALUES), and a later mutation of the same
+    // request may write inside the one set here (a set at `events`, then at `events.0`).
+    if (m.kind === 'set') body = setAt(body, m.path, structuredClone(m.value), false)
     else if (m.kind === 'delete') body = setAt(body, m.path, undefined, true)
     else if (m.kind === 'raw-body') raw = m.text
     else if (m.kind === 'content-type') contentType = m.value
