@@ -24,6 +24,7 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 
 /** The browser globals the in-page functions use (this project is type-checked without DOM). */
 interface DomElement {
+  id: string
   textContent: string | null
   querySelector(selector: string): DomElement | null
   querySelectorAll(selector: string): ArrayLike<DomElement> & Iterable<DomElement>
@@ -439,11 +440,18 @@ describe('the console, signed in as organization_admin', () => {
       await finance.keyboard.type(billingKey)
       await finance.keyboard.press('Enter')
       await finance.getByRole('button', { name: 'Sign out' }).waitFor()
-      // The menu is reachable by keyboard: skip link first, then the pages.
-      await finance.keyboard.press('Tab')
-      expect(await finance.evaluate(() => document.activeElement?.textContent)).toBe(
-        'Skip to content'
-      )
+      // Signed in, focus moves to the first page's heading (screen readers announce it); wait
+      // for that, or a Tab pressed before the page mounts races it.
+      await finance.waitForFunction(() => document.activeElement?.id === 'page-title')
+      // The menu is reachable by keyboard: going back from the heading, the pages, then the
+      // skip link, the first thing on the page.
+      const passed: string[] = []
+      for (let i = 0; i < 20 && passed.at(-1) !== 'Skip to content'; i++) {
+        await finance.keyboard.press('Shift+Tab')
+        passed.push(await finance.evaluate(() => document.activeElement?.textContent ?? ''))
+      }
+      expect(passed.at(-1)).toBe('Skip to content')
+      expect(passed).toContain('Budgets & limits')
     })
 
     it('sees finance pages but no member-changing controls', async () => {
