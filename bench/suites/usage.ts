@@ -8,6 +8,7 @@
  *    store's own request log (bench/store-request-log.ts: dynalite reports none, so the units
  *    are computed from item sizes by DynamoDB's rules).
  */
+import { randomUUID } from 'node:crypto'
 import { createApp } from '../../functions/app/app.js'
 import { createApiKey } from '../../functions/domain/api-keys.js'
 import type { ServiceContext } from '../../functions/domain/context.js'
@@ -42,6 +43,9 @@ const CONCURRENT_BATCHES = 4
 const CALLS_PER_BATCH = 4
 /** Events ingested and aggregated through the request log (units per event). */
 const COUNTED_EVENTS = 20_000
+/** The same with random ids, after as many others ingested and aggregated uncounted. */
+const RANDOM_COUNTED_EVENTS = 20_000
+const RANDOM_WARM_UP_EVENTS = 20_000
 /** Issue 12's targets. */
 const INGESTION_RATIO_TARGET = 0.8
 const WRITE_UNITS_TARGET = 1.5
@@ -225,7 +229,15 @@ const suite: BenchSuite = {
     start = performance.now()
     const nothing = await runAggregation({ db: idle, clock: systemClock })
     const idleMs = performance.now() - start
-    const { totals: units, byOperation: operations } = await unitsPerEvent(store.endpoint)
+    const {
+      totals: units,
+      byOperation: operations,
+      aggregationMs,
+    } = await unitsPerEvent(store.endpoint)
+    const random = await unitsPerEvent(store.endpoint, RANDOM_COUNTED_EVENTS, {
+      random: true,
+      warmUp: RANDOM_WARM_UP_EVENTS,
+    })
     doc.destroy()
     await store.close()
     const ratio = httpRate / sameRate
@@ -240,6 +252,10 @@ const suite: BenchSuite = {
       write: ingestion.write + aggregation.write,
       read: ingestion.read + aggregation.read,
     }
+    const randomUnits = (kind: 'writeUnits' | 'readUnits') =>
+      ((random.totals.get('ingestion')?.[kind] ?? 0) +
+        (random.totals.get('aggregation')?.[kind] ?? 0)) /
+      RANDOM_COUNTED_EVENTS
     return [
       {
         title: 'Usage targets (issue 12)',
@@ -263,6 +279,12 @@ const suite: BenchSuite = {
             `≤ ${READ_UNITS_TARGET}`,
             endToEnd.read <= READ_UNITS_TARGET
           ),
+          [
+            `(for reference) write / read units per event with random ids (UUIDv4), after ${RANDOM_WARM_UP_EVENTS.toLocaleString('en')} others`,
+            `${fmt(randomUnits('writeUnits'), 2)} / ${fmt(randomUnits('readUnits'), 2)}; aggregating them ${fmt(random.aggregationMs / 1000, 1)} s (counters: ${fmt(aggregationMs / 1000, 1)} s)`,
+            '—',
+            'not a target: ids that do not sort together are checked one query each, at ingestion and in the job',
+          ],
         ],
         notes: [
           `Units: ${COUNTED_EVENTS.toLocaleString('en')} new events (batches of ${BATCH}) through POST /v1/usage/events, then the aggregation runs that count them, into a fresh table; every store request is taken from the store's own request log (bench/store-request-log.ts). dynalite reports no consumed capacity, so units are computed from the item sizes by DynamoDB's rules: 1 write unit per started KB written (deletes: the item's size; updates: the larger of before and after), 1 read unit per started 4 KB strongly consistent, half that eventually consistent, per item for GetItem/BatchGetItem (a missing item costs the minimum) and per page for Query. At on-demand prices (us-east-1: $0.625 per million write request units, $0.125 per million read request units) that is $${fmt(endToEnd.write * 0.625 + endToEnd.read * 0.125, 2)} per million events.`,
@@ -281,7 +303,7 @@ const suite: BenchSuite = {
         ],
         rows: [
           [
-            'baseline: BatchWriteItem of the same items (raw events + journal slots)',
+            'baseline: BatchWriteItem of the same items (event copies + journal slots)',
             fmt(sameRate, 0),
             '1.00',
             ...cpuPerBatch(cpu.same),
@@ -293,7 +315,7 @@ const suite: BenchSuite = {
             ...cpuPerBatch(cpu.http),
           ],
           [
-            '(for reference) BatchWriteItem of the raw event items alone',
+            '(for reference) BatchWriteItem of the event copies alone',
             fmt(rawOnlyRate, 0),
             fmt(rawOnlyRate / sameRate, 2),
             ...cpuPerBatch(cpu.rawOnly),
@@ -301,14 +323,14 @@ const suite: BenchSuite = {
         ],
         notes: [
           `Target: HTTP ≥ ${INGESTION_RATIO_TARGET} of the baseline. The HTTP path adds authentication, per-event ` +
-            'validation and pricing, the duplicate check (a consistent BatchGetItem per 100 events, ' +
-            "which also reads the organization's revision: its facts, spend and rate limits are " +
+            'validation and pricing, the duplicate check (one range Query of the copies per ' +
+            "organization and bucket the batch's ids fall in — 16 for a batch of 1,000 — beside " +
+            "one BatchGetItem of the organization's revision: its facts, spend and rate limits are " +
             'cached at that revision) and live spend (one UpdateItem per organization, month and ' +
             'shard). CPU columns: the processes during each path (Linux /proc), per batch of ' +
             `${BATCH}. The store's CPU is what bounds both paths on an idle machine: the HTTP path ` +
-            'writes the same items as the baseline and adds the 1,000 key lookups of the duplicate ' +
-            'check, which dynalite serves one item at a time (about 25 ms of its CPU per 1,000 ' +
-            'absent keys on this machine, measured with BatchGetItem alone).',
+            'writes the same items as the baseline (the copies and the journal slots) and adds ' +
+            'those requests, nearly all of the difference being the 16 queries.',
           `Groups of ${CONCURRENT_BATCHES * 2} batches alternate the three paths, against one ` +
             'embedded store (dynalite) in its own process, as `npm start` runs it, into separate ' +
             'tables. The API runs as `npm start` does (functions/entry/local-server.ts, its own ' +
@@ -387,15 +409,23 @@ function byOperation(requests: readonly LoggedRequest[], httpRequests: number): 
 }
 
 /**
- * Write and read units of ingesting COUNTED_EVENTS new events over HTTP and aggregating them,
- * by phase, from the store's request log (a fresh table, so nothing else is counted).
+ * Write and read units of ingesting `count` new events over HTTP and aggregating them, by
+ * phase, from the store's request log (a fresh table, so nothing else is counted). `random`
+ * gives the events random UUIDs (v4) instead of the bench's counters, and first ingests and
+ * aggregates `warmUp` such events uncounted, so the copies' partitions hold other ids between
+ * the new ones as they do in a table in use.
  */
-async function unitsPerEvent(storeEndpoint: string, count = COUNTED_EVENTS) {
+async function unitsPerEvent(
+  storeEndpoint: string,
+  count = COUNTED_EVENTS,
+  ids: { random: boolean; warmUp: number } = { random: false, warmUp: 0 }
+) {
   const log = await startStoreRequestLog(storeEndpoint)
   const doc = createDocumentClient({ endpoint: log.endpoint })
   try {
-    await ensureTable(doc, 'bench-units')
-    const db = new Db(doc, 'bench-units')
+    const table = ids.random ? 'bench-units-random' : 'bench-units'
+    await ensureTable(doc, table)
+    const db = new Db(doc, table)
     const ctx = {
       db,
       clock: systemClock,
@@ -405,33 +435,52 @@ async function unitsPerEvent(storeEndpoint: string, count = COUNTED_EVENTS) {
     const { org, workspaceIds, subjects } = await seed(ctx)
     const service = await createServiceKey(ctx, 'bench-units')
     const app = createApp({ db, clock: systemClock, operatorKey: generateSecret('operator') })
-    const batches = events(org.organization.id, workspaceIds, subjects, new Date()).slice(
-      0,
-      count / BATCH
-    )
+    const all = events(org.organization.id, workspaceIds, subjects, new Date())
+    const renamed = ids.random
+      ? all.map((batch) => batch.map((event) => ({ ...event, id: randomUUID() })))
+      : all
+    const warmUp = renamed.slice(0, ids.warmUp / BATCH)
+    const batches = renamed.slice(ids.warmUp / BATCH, (ids.warmUp + count) / BATCH)
     // Authenticating the service key once before counting (its first read is not per event).
     await app.request('/v1/usage/events', {
       method: 'POST',
       headers: { authorization: `Bearer ${service.secret}`, 'content-type': 'application/json' },
       body: '{"events":[]}',
     })
-    log.setPhase('ingestion')
-    await inGroups(batches, CONCURRENT_BATCHES, async (batch) => {
-      const res = await app.request('/v1/usage/events', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${service.secret}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ events: batch.map(({ cost_micros, ...event }) => event) }),
+    const ingest = (all: UsageEvent[][]) =>
+      inGroups(all, CONCURRENT_BATCHES, async (batch) => {
+        const res = await app.request('/v1/usage/events', {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${service.secret}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ events: batch.map(({ cost_micros, ...event }) => event) }),
+        })
+        const body = (await res.json()) as { accepted: number }
+        if (res.status !== 200 || body.accepted !== BATCH) throw new Error(`ingest: ${res.status}`)
       })
-      const body = (await res.json()) as { accepted: number }
-      if (res.status !== 200 || body.accepted !== BATCH) throw new Error(`ingest: ${res.status}`)
-    })
-    log.setPhase('aggregation')
-    let aggregated = 0
-    for (let run = 0; run < 10 && aggregated < count; run++) {
-      aggregated += (await runAggregation({ db, clock: systemClock })).events_aggregated
+    const aggregate = async (expected: number) => {
+      let aggregated = 0
+      for (let run = 0; run < 10 && aggregated < expected; run++) {
+        aggregated += (await runAggregation({ db, clock: systemClock })).events_aggregated
+      }
+      if (aggregated !== expected) throw new Error(`aggregated ${aggregated} events`)
     }
-    if (aggregated !== count) throw new Error(`aggregated ${aggregated} events`)
-    return { totals: log.totals(), byOperation: byOperation(log.requests, count / BATCH) }
+    log.setPhase('warm-up')
+    await ingest(warmUp)
+    await aggregate(ids.warmUp)
+    log.setPhase('ingestion')
+    await ingest(batches)
+    log.setPhase('aggregation')
+    const started = performance.now()
+    await aggregate(count)
+    const aggregationMs = performance.now() - started
+    return {
+      totals: log.totals(),
+      byOperation: byOperation(log.requests, count / BATCH),
+      aggregationMs,
+    }
   } finally {
     doc.destroy()
     await log.close()

@@ -21,8 +21,13 @@ import { keys } from '../keys.js'
 
 /** Parallel BatchWrite calls per request. */
 const BATCH_CONCURRENCY = 4
-/** Parallel queries of one duplicate check. */
+/** Parallel range queries of one duplicate check (one per organization and bucket). */
 const QUERY_CONCURRENCY = 8
+/**
+ * Parallel prefix queries for ids that do not sort together (one per id): as many as the SDK's
+ * default connection pool keeps open (50), less some for the request's other calls.
+ */
+const SINGLE_QUERY_CONCURRENCY = 32
 /**
  * Partitions per organization (by the id's hash): 16 × 1,000 write units per second of copies
  * for one organization. Fixed: a copy must be found where every other copy of its id went.
@@ -134,7 +139,7 @@ export const usageEvents = {
         }
       }
     })
-    await forEachConcurrently(singles, QUERY_CONCURRENCY, async ({ org, bucket, id }) => {
+    await forEachConcurrently(singles, SINGLE_QUERY_CONCURRENCY, async ({ org, bucket, id }) => {
       const items = await db.queryAll({
         partition: keys.usageEventCopies(org, bucket),
         sort: { prefix: `${id} ` },
