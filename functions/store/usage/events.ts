@@ -105,11 +105,11 @@ export const usageEvents = {
         else found.set(identity, new Set([copy.slot]))
       }
     }
-    const singles: { org: string; bucket: number; id: string }[] = []
+    const singles: { org: string; id: string }[] = []
     await forEachConcurrently([...groups.values()], QUERY_CONCURRENCY, async (group) => {
       const ids = [...group.ids].sort(compare)
       if (ids.length === 1) {
-        singles.push({ org: group.org, bucket: group.bucket, id: ids[0]! })
+        singles.push({ org: group.org, id: ids[0]! })
         return
       }
       const partition = keys.usageEventCopies(group.org, group.bucket)
@@ -135,17 +135,12 @@ export const usageEvents = {
       // may follow) are read one by one.
       for (const id of ids) {
         if (reached === undefined || compare(id, reached) >= 0) {
-          singles.push({ org: group.org, bucket: group.bucket, id })
+          singles.push({ org: group.org, id })
         }
       }
     })
-    await forEachConcurrently(singles, SINGLE_QUERY_CONCURRENCY, async ({ org, bucket, id }) => {
-      const items = await db.queryAll({
-        partition: keys.usageEventCopies(org, bucket),
-        sort: { prefix: `${id} ` },
-        consistent: true,
-      })
-      take(org, items, new Set([id]))
+    await forEachConcurrently(singles, SINGLE_QUERY_CONCURRENCY, async ({ org, id }) => {
+      take(org, await copiesOfOne(db, org, id), new Set([id]))
     })
     return found
   },
@@ -170,11 +165,7 @@ export const usageEvents = {
 
   /** The stored copies of one event (its retained raw data), not expired at `now`. */
   async stored(db: Db, organizationId: string, eventId: string, now: Date): Promise<Item[]> {
-    const items = await db.queryAll({
-      partition: keys.usageEventCopies(organizationId, eventBucket(eventId)),
-      sort: { prefix: `${eventId} ` },
-      consistent: true,
-    })
+    const items = await copiesOfOne(db, organizationId, eventId)
     return items.filter((item) => (item.expires_at_epoch as number) > now.getTime() / 1000)
   },
 
@@ -215,6 +206,15 @@ export const usageEvents = {
       ])
     )
   },
+}
+
+/** Every copy of one event id (one prefix query: an id's copies are few). */
+function copiesOfOne(db: Db, organizationId: string, eventId: string): Promise<Item[]> {
+  return db.queryAll({
+    partition: keys.usageEventCopies(organizationId, eventBucket(eventId)),
+    sort: { prefix: `${eventId} ` },
+    consistent: true,
+  })
 }
 
 /** The event id and slot of a copy's sort key (`<id> <slot>`); undefined for other items. */

@@ -112,6 +112,7 @@ export function journalSlotItems(
   return journalSlots(events, now, newSlotId).map((slot) => slot.item)
 }
 
+/** The slots that journal `events`: each with its ref, its events and its item. */
 export function journalSlots(
   events: readonly UsageEvent[],
   now: Date,
