@@ -25,7 +25,7 @@ export interface JournalSlot {
   events: UsageEvent[]
 }
 
-/** "7/01JD…": a slot's identity in counted markers and round records. */
+/** "7/01JD…": a slot's identity in event copies and round records. */
 export function slotName(ref: SlotRef): string {
   return `${ref.shard}/${ref.id}`
 }
