@@ -250,6 +250,41 @@ describe('tables written before copies', () => {
     }
   })
 
+  it('a table an earlier version created gets its switch time at the first write of this one', async () => {
+    const other = await startHarness({ clock: h.clock })
+    try {
+      const o = await createOrg(other, 'Upgraded')
+      const key = await createServiceKey(other)
+      // As on a table that existed before copies: no layout item, an old raw item.
+      await other.db.delete(keys.usageLayout)
+      const at = other.clock.now()
+      await other.db.put({
+        ...keys.usageEvent(o.id, 'before-upgrade'),
+        organization_id: o.id,
+        id: 'before-upgrade',
+        expires_at_epoch: Math.ceil((at.getTime() + 45 * DAY) / 1000),
+      })
+      const res = await other.call('POST', '/v1/usage/events', {
+        key,
+        body: {
+          events: ['before-upgrade', 'after-upgrade'].map((id) =>
+            usageEvent({
+              id,
+              organization_id: o.id,
+              workspace_id: o.defaultWorkspaceId,
+              timestamp: at.toISOString(),
+            })
+          ),
+        },
+      })
+      expect([res.body.accepted, res.body.duplicates]).toEqual([1, 1])
+      const layout = await other.db.get(keys.usageLayout)
+      expect(layout?.legacy_before).toBe(new Date(at.getTime() + 600_000).toISOString())
+    } finally {
+      await other.close()
+    }
+  })
+
   it('a table created by this version reads no old-layout item', async () => {
     const db = new CountingDb(h.db)
     const res = await send(
