@@ -160,14 +160,9 @@ class HookedDb extends Db {
     await this.afterGet?.(key)
     return item
   }
-  override async update(
-    key: Key,
-    update: Expression,
-    condition?: Expression,
-    returnNew = false
-  ): Promise<Item | undefined> {
-    await this.beforeUpdate?.(key, update)
-    return super.update(key, update, condition, returnNew)
+  override async update(...args: Parameters<Db['update']>): Promise<Item | undefined> {
+    await this.beforeUpdate?.(args[0], args[1])
+    return super.update(...args)
   }
 }
 

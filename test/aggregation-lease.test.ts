@@ -33,14 +33,9 @@ class TotalsHookDb extends Db {
     super(db.doc, db.tableName)
   }
 
-  override async update(
-    key: Key,
-    update: Expression,
-    condition?: Expression,
-    returnNew = false
-  ): Promise<Item | undefined> {
-    if (key.PK.startsWith('USAGE#')) await this.before(key)
-    return super.update(key, update, condition, returnNew)
+  override async update(...args: Parameters<Db['update']>): Promise<Item | undefined> {
+    if (args[0].PK.startsWith('USAGE#')) await this.before(args[0])
+    return super.update(...args)
   }
 }
 

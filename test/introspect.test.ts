@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Db, type Expression, type Key } from '../functions/store/db.js'
+import { Db } from '../functions/store/db.js'
 import { as, type Caller, email } from './helpers/admin-model.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
 import { createServiceKey } from './helpers/usage.js'
@@ -9,9 +9,9 @@ import { createServiceKey } from './helpers/usage.js'
 /** Counts UpdateItem calls on API key items (what recording a use costs). */
 class CountingDb extends Db {
   keyUpdates = 0
-  override update(key: Key, update: Expression, condition?: Expression, returnNew = false) {
-    if (key.SK.startsWith('KEY#')) this.keyUpdates++
-    return super.update(key, update, condition, returnNew)
+  override update(...args: Parameters<Db['update']>) {
+    if (args[0].SK.startsWith('KEY#')) this.keyUpdates++
+    return super.update(...args)
   }
 }
 

@@ -38,14 +38,9 @@ export class CrashingDb extends Db {
     return super.put(item, condition)
   }
 
-  override async update(
-    key: Key,
-    update: Expression,
-    condition?: Expression,
-    returnNew = false
-  ): Promise<Item | undefined> {
+  override async update(...args: Parameters<Db['update']>): Promise<Item | undefined> {
     this.tick()
-    return super.update(key, update, condition, returnNew)
+    return super.update(...args)
   }
 
   override async delete(key: Key, condition?: Expression): Promise<void> {

@@ -71,14 +71,9 @@ export class FaultyDb extends Db {
     return super.put(item, condition)
   }
 
-  override async update(
-    key: Key,
-    update: Expression,
-    condition?: Expression,
-    returnNew = false
-  ): Promise<Item | undefined> {
-    this.check('update', key.SK)
-    return super.update(key, update, condition, returnNew)
+  override async update(...args: Parameters<Db['update']>): Promise<Item | undefined> {
+    this.check('update', args[0].SK)
+    return super.update(...args)
   }
 
   override async batchWrite(puts: Item[], deletes: Key[] = [], concurrency = 1): Promise<void> {
