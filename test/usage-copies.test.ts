@@ -196,6 +196,16 @@ describe('the duplicate check', () => {
   })
 })
 
+/** A raw event as versions before copies stored it, for an event stamped `at`. */
+function putOldRawEvent(db: Db, organizationId: string, id: string, at: Date) {
+  return db.put({
+    ...keys.usageEvent(organizationId, id),
+    organization_id: organizationId,
+    id,
+    expires_at_epoch: Math.ceil((at.getTime() + 45 * DAY) / 1000),
+  })
+}
+
 describe('tables written before copies', () => {
   it('finds raw events and counted markers of the old layout for events stamped before the switch', async () => {
     const other = await startHarness({ clock: h.clock })
@@ -219,12 +229,7 @@ describe('tables written before copies', () => {
       const expiry = Math.ceil((at.getTime() + 45 * DAY) / 1000)
       // "old-raw" was ingested by the old version; "old-counted" was counted by its job from a
       // slot now gone, after a request that died before its raw write.
-      await other.db.put({
-        ...keys.usageEvent(o.id, 'old-raw'),
-        organization_id: o.id,
-        id: 'old-raw',
-        expires_at_epoch: expiry,
-      })
+      await putOldRawEvent(other.db, o.id, 'old-raw', at)
       await other.db.put({
         ...keys.usageCounted(o.id, 'old-counted'),
         organization_id: o.id,
@@ -258,12 +263,7 @@ describe('tables written before copies', () => {
       // As on a table that existed before copies: no layout item, an old raw item.
       await other.db.delete(keys.usageLayout)
       const at = other.clock.now()
-      await other.db.put({
-        ...keys.usageEvent(o.id, 'before-upgrade'),
-        organization_id: o.id,
-        id: 'before-upgrade',
-        expires_at_epoch: Math.ceil((at.getTime() + 45 * DAY) / 1000),
-      })
+      await putOldRawEvent(other.db, o.id, 'before-upgrade', at)
       const res = await other.call('POST', '/v1/usage/events', {
         key,
         body: {

@@ -59,7 +59,7 @@ export function copyItem(
   return {
     ...keys.usageEventCopy(event.organization_id, eventBucket(event.id), event.id, slot),
     ...event,
-    slot,
+    // The slot is in the sort key only (`parseCopy`).
     received_at: receivedAt,
     expires_at_epoch: expiresAtEpoch,
   }

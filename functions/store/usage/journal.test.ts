@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { UsageEvent } from '../../model/index.js'
-import { journalSlotItems, storedEventsJson, USAGE_JOURNAL_SHARDS } from './journal.js'
+import { journalSlots, storedEventsJson, USAGE_JOURNAL_SHARDS } from './journal.js'
+
+const journalSlotItems = (...args: Parameters<typeof journalSlots>) =>
+  journalSlots(...args).map((slot) => slot.item)
 
 const event = (i: number, model = 'claude-sonnet-4'): UsageEvent => ({
   id: `evt_${i}`,
@@ -21,7 +24,7 @@ const now = new Date('2026-11-27T13:46:00.000Z')
 let ids = 0
 const newSlotId = () => `slot_${String(++ids).padStart(4, '0')}`
 
-describe('journalSlotItems', () => {
+describe('journalSlots', () => {
   it('puts at most 500 events in a slot, in order, each slot in one of the shards', () => {
     const events = Array.from({ length: 1_200 }, (_, i) => event(i))
     const items = journalSlotItems(events, now, newSlotId)

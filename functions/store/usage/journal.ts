@@ -103,16 +103,10 @@ export const usageJournal = {
   },
 }
 
-/** The slot items that journal `events` (also what the ingestion benchmark's baseline writes). */
-export function journalSlotItems(
-  events: readonly UsageEvent[],
-  now: Date,
-  newSlotId: () => string
-): Item[] {
-  return journalSlots(events, now, newSlotId).map((slot) => slot.item)
-}
-
-/** The slots that journal `events`: each with its ref, its events and its item. */
+/**
+ * The slots that journal `events`: each with its ref, its events and its item (also what the
+ * ingestion benchmark's baseline writes).
+ */
 export function journalSlots(
   events: readonly UsageEvent[],
   now: Date,
