@@ -124,6 +124,33 @@ describe('DELETE /v1/members/{id}', () => {
     expect(again.body.id).not.toBe(subject.member.id)
     await expectFullyRemoved(subject)
   })
+
+  it('a removal that fails at its last step frees the email at once when retried', async () => {
+    const subject = await equippedMember()
+    db.arm({ op: 'delete', sk: /^UNIQ#email#/ })
+    expect((await api.delete(`/v1/members/${subject.member.id}`)).status).toBe(500)
+    expect(db.pending()).toBe(0)
+    // The retry still finds a removal to finish (not a 404 that leaves the email held)...
+    expect((await api.delete(`/v1/members/${subject.member.id}`)).status).toBe(200)
+    await expectFullyRemoved(subject)
+    // ...so the address is free now, not only once a lease has run out.
+    const again = await api.post('/v1/members', { email: subject.address, name: 'Again' })
+    expect(again.status).toBe(201)
+  })
+})
+
+describe('DELETE /v1/groups/{id}', () => {
+  it('a deletion that fails at its last step frees the name at once when retried', async () => {
+    const name = `Short-lived ${Date.now()}`
+    const group = await api.create('/v1/groups', { name })
+    db.arm({ op: 'delete', sk: /^UNIQ#group/ })
+    expect((await api.delete(`/v1/groups/${group.id}`)).status).toBe(500)
+    expect(db.pending()).toBe(0)
+    expect((await api.delete(`/v1/groups/${group.id}`)).status).toBe(200)
+    expect((await api.get(`/v1/groups/${group.id}`)).status).toBe(404)
+    const again = await api.post('/v1/groups', { name })
+    expect(again.status).toBe(201)
+  })
 })
 
 describe('a half-finished creation', () => {

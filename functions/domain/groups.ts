@@ -261,8 +261,8 @@ export async function updateGroup(
 
 /**
  * Deletes a group: it is first marked `deleting` (from then on it grants nothing and is gone
- * for the API), then its memberships, nesting edges and grants are removed, then the group
- * and its name. A crash half-way is finished by retrying the DELETE (or by creating a group
+ * for the API), then its memberships, nesting edges and grants are removed, then its name and
+ * the group. A crash half-way is finished by retrying the DELETE (or by creating a group
  * with the same name).
  */
 export async function deleteGroup(
@@ -324,8 +324,9 @@ async function finishGroupDeletion(ctx: ServiceContext, organizationId: string, 
     await revisions.bump(ctx.db, organizationId)
   }
   await removeAllGrantsOf(ctx, organizationId, { type: 'group', id: groupId })
-  await groups.remove(ctx.db, organizationId, groupId)
+  // The claim before the item, as for members: a retry finds the item and finishes.
   await uniqueClaims.release(ctx.db, organizationId, NAME_CLAIM, groupNameKey(group.name), groupId)
+  await groups.remove(ctx.db, organizationId, groupId)
 }
 
 // ----- Members of a group ------------------------------------------------------------------

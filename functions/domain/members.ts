@@ -446,7 +446,7 @@ async function saveMemberPatch(
 /**
  * Removes a member. The member is first marked `removing` (from then on they exist for nobody
  * and decisions deny), then their API keys are revoked, seats released, group memberships and
- * grants removed, and last the member item and email claim deleted. Every step is idempotent,
+ * grants removed, and last the email claim and the member item deleted. Every step is idempotent,
  * so a removal that failed half-way is completed by retrying the DELETE.
  */
 export async function removeMember(
@@ -494,7 +494,8 @@ async function finishRemoval(ctx: ServiceContext, organizationId: string, member
     await endMembership(ctx, organizationId, groupId, memberId, 'member')
   }
   await removeAllGrantsOf(ctx, organizationId, { type: 'member', id: memberId })
-  await members.remove(ctx.db, organizationId, memberId)
+  // The claim goes before the item: while the item is there a retried DELETE still finds the
+  // removal to finish; once it is gone nothing would ever release the email.
   await uniqueClaims.release(
     ctx.db,
     organizationId,
@@ -502,4 +503,5 @@ async function finishRemoval(ctx: ServiceContext, organizationId: string, member
     emailKey(stored.member.email),
     memberId
   )
+  await members.remove(ctx.db, organizationId, memberId)
 }
