@@ -10,11 +10,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../functions/app/app.js'
 import { Db } from '../functions/store/db.js'
+import { keys } from '../functions/store/keys.js'
 import { LIVE_SPEND_SHARDS } from '../functions/store/usage/live-spend.js'
 import { CountingDb } from './helpers/crashing-db.js'
 import { FaultyDb } from './helpers/faults.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
-import { createServiceKey, usageEvent } from './helpers/usage.js'
+import { aggregate, createServiceKey, usageEvent } from './helpers/usage.js'
 
 let h: Harness
 let faulty: FaultyDb
@@ -98,6 +99,61 @@ describe('live spend', () => {
       expect(live.get(ws), ws).toBe((0.003 * (i + 1)).toFixed(6))
     })
     expect(live.get(null)).toBe((0.003 * 465).toFixed(6))
+  })
+
+  it("writes no live figure for an earlier month's late events, which are aggregated as usual", async () => {
+    const org = await createOrg(h, 'Late events')
+    const at = h.clock.now()
+    const month = at.toISOString().slice(0, 7)
+    // An hour before this month began: within the 35 days ingestion accepts.
+    const late = new Date(Date.parse(`${month}-01T00:00:00Z`) - 3_600_000)
+    const lastMonth = late.toISOString().slice(0, 7)
+    const event = (id: string, timestamp: string) =>
+      usageEvent({
+        id,
+        organization_id: org.id,
+        workspace_id: org.defaultWorkspaceId,
+        timestamp,
+        input_tokens: 1000,
+      })
+    const { ingest } = instance()
+    const result = await ingest([
+      event('now-1', at.toISOString()),
+      event('late-1', late.toISOString()),
+      event('late-2', late.toISOString()),
+    ])
+    expect(result).toMatchObject({ accepted: 3, rejected: [] })
+    const items = async (m: string) =>
+      (
+        await Promise.all(
+          Array.from({ length: LIVE_SPEND_SHARDS }, (_, shard) =>
+            h.db.get(keys.usageLiveSpend(org.id, m, shard))
+          )
+        )
+      ).filter(Boolean)
+    expect(await items(lastMonth)).toEqual([])
+    expect((await items(month)).length).toBeGreaterThan(0)
+    const budgets = await h.call('GET', '/v1/budgets', { key: org.adminKey })
+    const orgBudget = budgets.body.data.find(
+      (b: { workspace_id: string | null }) => !b.workspace_id
+    )
+    expect(orgBudget.live_spend).toBe('0.003000')
+
+    await aggregate(h)
+    const usage = await h.call(
+      'GET',
+      `/v1/usage?starting_at=${late.toISOString().slice(0, 10)}T00:00:00Z&bucket_width=1d&limit=31`,
+      { key: org.adminKey }
+    )
+    expect(usage.status, usage.text).toBe(200)
+    const byDay = new Map<string, number>(
+      usage.body.data.map((bucket: { starting_at: string; results: { requests: number }[] }) => [
+        bucket.starting_at.slice(0, 10),
+        bucket.results.reduce((sum, r) => sum + r.requests, 0),
+      ])
+    )
+    expect(byDay.get(late.toISOString().slice(0, 10))).toBe(2)
+    expect(byDay.get(at.toISOString().slice(0, 10))).toBe(1)
   })
 })
 

@@ -16,7 +16,7 @@ import { scopeName, type UsageScope } from '../store/usage/scope.js'
 import { usageTotals } from '../store/usage/totals.js'
 import { evaluateBudgets } from './budgets.js'
 import { rawEventExpiry } from './ingestion.js'
-import { costsByOrganizationMonth } from './live-spend.js'
+import { costsByOrganizationMonth, readsLiveSpend } from './live-spend.js'
 import { totalsDeltas } from './totals.js'
 
 export interface AggregationDeps {
@@ -259,7 +259,9 @@ class Run {
       await usageTotals.add(db, delta, round.id)
     })
     // What the dropped copies added to live spend when they were accepted is taken back.
-    const corrections = [...costsByOrganizationMonth(dropped).values()]
+    const corrections = [
+      ...costsByOrganizationMonth(dropped.filter((event) => readsLiveSpend(event, now))).values(),
+    ]
     await forEachConcurrently(corrections, TOTALS_CONCURRENCY, async (c) => {
       await liveSpend.correct(db, c.organizationId, c.month, c.costs, round.id)
     })

@@ -42,6 +42,16 @@ export function costsByOrganizationMonth(events: readonly UsageEvent[]) {
 }
 
 /**
+ * Whether the live spend of `event`'s month is still read at `now`: the current month's (budgets,
+ * live suspensions) and the next's (events stamped a little ahead), never an earlier month's. A
+ * late event of an earlier month adds to no live figure, nor is one taken back for it: its exact
+ * cost is aggregated as usual.
+ */
+export function readsLiveSpend(event: { timestamp: string }, now: Date): boolean {
+  return event.timestamp.slice(0, 7) >= monthKey(now)
+}
+
+/**
  * Advances the live spend of the accepted events' workspaces and organizations (one UpdateItem
  * per organization, month and live-spend shard, carrying every scope's ADD), and suspends at
  * once a scope of the current month whose live spend reached its hard limit: a live suspension
@@ -57,9 +67,10 @@ export async function advanceLiveSpend(
   /** The spend limits of the events' scopes, when the caller read them already (by scopeName). */
   knownLimits?: ReadonlyMap<string, StoredSpendLimit>
 ): Promise<void> {
-  const sums = costsByOrganizationMonth(accepted)
+  const now = ctx.clock.now()
+  const current = monthKey(now)
+  const sums = costsByOrganizationMonth(accepted.filter((event) => readsLiveSpend(event, now)))
   if (sums.size === 0) return
-  const current = monthKey(ctx.clock.now())
   const currentScopes = [...sums.values()]
     .filter((s) => s.month === current)
     .flatMap((s) =>
