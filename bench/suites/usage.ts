@@ -326,11 +326,13 @@ const suite: BenchSuite = {
             'validation and pricing, the duplicate check (one range Query of the copies per ' +
             "organization and bucket the batch's ids fall in — 16 for a batch of 1,000 — beside " +
             "one BatchGetItem of the organization's revision: its facts, spend and rate limits are " +
-            'cached at that revision) and live spend (one UpdateItem per organization, month and ' +
-            'shard). CPU columns: the processes during each path (Linux /proc), per batch of ' +
-            `${BATCH}. The store's CPU is what bounds both paths on an idle machine: the HTTP path ` +
-            'writes the same items as the baseline (the copies and the journal slots) and adds ' +
-            'those requests, nearly all of the difference being the 16 queries.',
+            'cached at that revision) and live spend (one UpdateItem per organization, shard and ' +
+            'month still read). CPU columns: the processes during each path (Linux /proc), per ' +
+            `batch of ${BATCH}. With as many batches in flight, each path's rate follows the time ` +
+            "a batch takes: the HTTP path's copies take about as long as the baseline's writes " +
+            "(the store's queue is as long), and the duplicate check, the journal slots and live " +
+            "spend are three more round trips, each waiting behind the other batches' writes in " +
+            'that queue; they also add about a fifth to the store CPU per batch.',
           `Groups of ${CONCURRENT_BATCHES * 2} batches alternate the three paths, against one ` +
             'embedded store (dynalite) in its own process, as `npm start` runs it, into separate ' +
             'tables. The API runs as `npm start` does (functions/entry/local-server.ts, its own ' +
