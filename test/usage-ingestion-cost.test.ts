@@ -2,7 +2,8 @@
  * What one ingestion request costs in store requests (issue 12: ingestion over HTTP close to a
  * bare BatchWriteItem of the same items), with every figure and check unchanged:
  * - live spend is one UpdateItem per organization, month and live-spend shard, however many
- *   workspaces the batch names, and every workspace's figure is still its own;
+ *   workspaces the batch names, and every workspace's figure is still its own; late events of an
+ *   earlier month (a figure no one reads any more) cost none;
  * - a warm batch reads its organizations' facts from the cache at their revision (read in the
  *   duplicate check's BatchGetItem), and a change committed through another instance is seen by
  *   the very next batch; a rejection a cached price would make is read again first.
