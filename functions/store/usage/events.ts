@@ -1,3 +1,4 @@
+import { fnv1a32 } from '../../lib/hash.js'
 import type { UsageEvent } from '../../model/index.js'
 import { type Db, forEachConcurrently, type Item } from '../db.js'
 import { keys } from '../keys.js'
@@ -39,14 +40,9 @@ export function eventIdentity(organizationId: string, eventId: string): string {
   return `${organizationId}\n${eventId}`
 }
 
-/** The bucket of an event id: FNV-1a (32 bits) of its characters, modulo the bucket count. */
+/** The bucket of an event id: FNV-1a of the id, modulo the bucket count. */
 export function eventBucket(eventId: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < eventId.length; i++) {
-    hash ^= eventId.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193) >>> 0
-  }
-  return hash % USAGE_EVENT_BUCKETS
+  return fnv1a32(eventId) % USAGE_EVENT_BUCKETS
 }
 
 /** The copy item of `event` held by `slot`; also what the ingestion benchmark writes. */

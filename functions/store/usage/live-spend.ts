@@ -1,3 +1,4 @@
+import { fnv1a32 } from '../../lib/hash.js'
 import { roundToMicros } from '../../lib/money.js'
 import { ConditionFailedError, type Db, type Item, type Key } from '../db.js'
 import { keys } from '../keys.js'
@@ -29,14 +30,9 @@ export const LIVE_SPEND_SHARDS = 4
 const MAX_WORKSPACES_PER_UPDATE = 120
 const ORGANIZATION = 'ORG'
 
-/** FNV-1a of the workspace id: stable across processes and deploys (readers depend on it). */
+/** The shard of a workspace: FNV-1a of its id (readers depend on it never changing). */
 export function liveSpendShard(workspaceId: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < workspaceId.length; i++) {
-    hash ^= workspaceId.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) % LIVE_SPEND_SHARDS
+  return fnv1a32(workspaceId) % LIVE_SPEND_SHARDS
 }
 
 function shardOf(scope: UsageScope): number {
