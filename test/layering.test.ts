@@ -292,6 +292,7 @@ describe('the scanner', () => {
       "   still comment */ const ratio = a / b / 'c'.length",
       "const re = /'[/]`/g.test(s) ? `t${ { k: 'inner' }.k }u${`nested${'deep'}`}` : 'after'",
       "const half = (x) / 2; const quote = 'it\\'s'",
+      "const share = pool[next++]! / 256; const path = 'x/y'; const not = !/'[/]'/.test(s) && x",
     ].join('\n')
     const scanned = scanSource(source)
     expect(scanned.literals.map((l) => [l.value, l.line])).toEqual([
@@ -305,9 +306,10 @@ describe('the scanner', () => {
       ['', 4],
       ['after', 4],
       ["it\\'s", 5],
+      ['x/y', 6],
     ])
     // The code keeps the source's line breaks, so code rules report the right line.
-    expect(scanned.code.split('\n')).toHaveLength(5)
+    expect(scanned.code.split('\n')).toHaveLength(6)
     expect(scanned.code).not.toContain('commented-out')
   })
 

@@ -172,6 +172,9 @@ function startsRegex(code: string): boolean {
   const last = trimmed.at(-1)
   if (last === undefined) return true
   if (last === ')' || last === ']' || last === '}') return false
+  // A TypeScript non-null assertion (`x[i]! / 2`) is postfix: a '/' after it is a division;
+  // a logical not (`!/re/.test(s)`) follows an operator, a bracket or a space.
+  if (last === '!' && /[)\]A-Za-z0-9_$]/.test(trimmed.at(-2) ?? '')) return false
   if (IDENTIFIER_CHAR.test(last)) {
     const word = /[A-Za-z0-9_$]+$/.exec(trimmed)?.[0] ?? ''
     return REGEX_AFTER_WORD.has(word)
