@@ -183,3 +183,50 @@ describe('413 and keep-alive', () => {
     }
   })
 })
+
+describe('JSON bodies read from the socket, with and without a declared length', () => {
+  const latin1 = Uint8Array.from([...Buffer.from('{"name":"caf'), 0xe9, ...Buffer.from('"}')])
+  const post = (body: Uint8Array | string, streamed: boolean) => {
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: 'POST',
+      headers: { authorization: `Bearer ${org.adminKey}`, 'content-type': 'application/json' },
+      ...(streamed ? { body: new Blob([body]).stream(), duplex: 'half' as const } : { body }),
+    }
+    return fetch(`${base}/v1/workspaces`, init)
+  }
+  const names = async () => {
+    const list = await fetch(`${base}/v1/workspaces?limit=100`, {
+      headers: { authorization: `Bearer ${org.adminKey}` },
+    })
+    return ((await list.json()) as { data: { name: string }[] }).data.map((w) => w.name)
+  }
+
+  it('a body that is not UTF-8 → 400 saying so, whether its length is declared or not', async () => {
+    for (const streamed of [false, true]) {
+      const res = await post(latin1, streamed)
+      expect(res.status).toBe(400)
+      const body = (await res.json()) as { error: { type: string; message: string } }
+      expect(body.error.type).toBe('invalid_request')
+      expect(body.error.message).toMatch(/UTF-8/)
+    }
+    expect((await names()).some((name) => name.startsWith('caf'))).toBe(false)
+  })
+
+  it('a UTF-8 body is read once and validated alike, whether its length is declared or not', async () => {
+    for (const streamed of [false, true]) {
+      const name = `Café ☕ ${streamed ? 'streamed' : 'declared'}`
+      const res = await post(JSON.stringify({ name }), streamed)
+      expect(res.status, await res.clone().text()).toBe(201)
+      expect(((await res.json()) as { name: string }).name).toBe(name)
+      // Malformed JSON and an empty body still reach the validators' 400.
+      for (const bad of ['{"name":', '']) {
+        const refused = await post(bad, streamed)
+        expect(refused.status).toBe(400)
+        expect(((await refused.json()) as { error: { type: string } }).error.type).toBe(
+          'invalid_request'
+        )
+      }
+    }
+    expect(await names()).toEqual(expect.arrayContaining(['Café ☕ streamed', 'Café ☕ declared']))
+  })
+})

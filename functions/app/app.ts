@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { DecisionRecorder } from '../domain/decision-log.js'
 import { AppError, invalid } from '../lib/errors.js'
@@ -9,6 +8,7 @@ import { CacheControlParameter } from './http/admin-reads.js'
 import { deriveCursorKey } from './http/cursors.js'
 import type { AppDeps, AppEnv } from './http/env.js'
 import { errorResponse, handleError, validationError } from './http/errors.js'
+import { limitBody } from './http/middleware/body-limit.js'
 import { requestContext } from './http/middleware/request-log.js'
 import { utf8JsonBody } from './http/middleware/utf8-body.js'
 import { documentUnsupportedMediaType } from './http/openapi.js'
@@ -71,14 +71,11 @@ export function createApp(deps: AppDeps) {
   app.use('*', requestContext({ ...deps, decisions, cursorKey, decisionLog }))
   app.use(
     '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => {
-        const error = new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
-        return c.req.path.startsWith('/scim/')
-          ? scimErrorResponse(c, toScimProblem(error)!)
-          : errorResponse(c, error)
-      },
+    limitBody(MAX_BODY_BYTES, (c) => {
+      const error = new AppError('payload_too_large', 'The request body is larger than 1 MiB.')
+      return c.req.path.startsWith('/scim/')
+        ? scimErrorResponse(c, toScimProblem(error)!)
+        : errorResponse(c, error)
     })
   )
 

@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto'
 import { monotonicFactory } from 'ulid'
 
 /** Prefixes of every id the API hands out (see the contract's "IDs" section). */
@@ -21,8 +22,26 @@ export const ID_PREFIXES = {
 
 export type IdKind = keyof typeof ID_PREFIXES
 
+/**
+ * The ulid package's own random source asks `crypto.getRandomValues` for one byte per
+ * character (16 calls per id: ≈ 4 % of a warm decision's CPU, which mints a decision id). This
+ * one hands out the same kind of value — a CSPRNG byte ÷ 256 — from a pool refilled 4 KiB at a
+ * time.
+ */
+function pooledRandomBytes(size = 4096): () => number {
+  const pool = Buffer.alloc(size)
+  let next = size
+  return () => {
+    if (next === size) {
+      randomFillSync(pool)
+      next = 0
+    }
+    return pool[next++]! / 256
+  }
+}
+
 // Monotonic so that ids minted in the same millisecond still sort in creation order.
-const nextUlid = monotonicFactory()
+const nextUlid = monotonicFactory(pooledRandomBytes())
 
 export function newId(kind: IdKind, now: Date = new Date()): string {
   return `${ID_PREFIXES[kind]}_${nextUlid(now.getTime())}`
