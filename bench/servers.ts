@@ -24,8 +24,15 @@ export function startApiServer(
   tableName: string
 ): Promise<ChildServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-api-'))
+  // BENCH_API_CPU_PROF=<dir>: the API writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_API_CPU_PROF
   return startChild(
-    ['--import', 'tsx', 'functions/entry/local-server.ts'],
+    [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      '--import',
+      'tsx',
+      'functions/entry/local-server.ts',
+    ],
     {
       PORT: '0',
       DATA_DIR: dataDir,

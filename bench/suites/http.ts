@@ -79,7 +79,10 @@ async function run(): Promise<BenchTable[]> {
       startHelloWorld(),
     ])
     servers.push(api, hello)
-    const throughput = await measure({ api, hello }, loads(seeded), () => cpuMsOf(store.pid))
+    // BENCH_HTTP_ONLY=<part of a row's name>: that row and the baseline only (for profiling).
+    const only = process.env.BENCH_HTTP_ONLY
+    const rows = loads(seeded).filter((load, i) => i === 0 || !only || load.name.includes(only))
+    const throughput = await measure({ api, hello }, rows, () => cpuMsOf(store.pid))
     progress('counting store requests of warm calls')
     const counted = await storeRequests(doc, operatorKey, seeded)
     throughput.notes!.push(
