@@ -288,28 +288,37 @@ function windowNameAt(at: Date, kind: 'minute' | 'month'): string {
 function admitFromLeases(leases: Leases, shape: PlanShape, consumption: Consumption): boolean {
   if (leases.held.size === 0) return false
   const tokens = consumption.estimatedTokens
-  const draw: { held: { requests: number; tokens: number }; window: WindowShape }[] = []
-  for (const [window, kind] of [
-    [shape.minute, 'minute'],
-    [shape.month, 'month'],
-  ] as const) {
-    if (!window) continue
-    const key = shapeKey(shape.plan, window, windowNameAt(consumption.now, kind))
-    const held = leases.held.get(key)
-    if (
-      !held ||
-      (window.needsRequests && held.requests < 1) ||
-      (window.needsTokens && held.tokens < tokens)
-    ) {
-      return false
-    }
-    draw.push({ held, window })
-  }
-  for (const { held, window } of draw) {
-    if (window.needsRequests) held.requests -= 1
-    if (window.needsTokens) held.tokens -= tokens
-  }
-  return draw.length > 0
+  // No arrays or closures here: this runs on every limited decision its leases cover.
+  const minute = shape.minute
+  const month = shape.month
+  const minuteHeld = minute && heldFor(leases, shape, minute, 'minute', consumption.now, tokens)
+  if (minuteHeld === undefined) return false
+  const monthHeld = month && heldFor(leases, shape, month, 'month', consumption.now, tokens)
+  if (monthHeld === undefined || (!minuteHeld && !monthHeld)) return false
+  if (minuteHeld) draw(minuteHeld, minute!, tokens)
+  if (monthHeld) draw(monthHeld, month!, tokens)
+  return true
+}
+
+/** The lease held for `window` if it covers the decision; undefined when it does not. */
+function heldFor(
+  leases: Leases,
+  shape: PlanShape,
+  window: WindowShape,
+  kind: 'minute' | 'month',
+  now: Date,
+  tokens: number
+): { requests: number; tokens: number } | undefined {
+  const held = leases.held.get(shapeKey(shape.plan, window, windowNameAt(now, kind)))
+  if (!held) return undefined
+  if (window.needsRequests && held.requests < 1) return undefined
+  if (window.needsTokens && held.tokens < tokens) return undefined
+  return held
+}
+
+function draw(held: { requests: number; tokens: number }, window: WindowShape, tokens: number) {
+  if (window.needsRequests) held.requests -= 1
+  if (window.needsTokens) held.tokens -= tokens
 }
 
 type Taken = { shard: number | null; counted: Counted[]; lease?: string } | { hit: RateLimitHit }
