@@ -11,6 +11,7 @@ import { defineConfig } from 'vitest/config'
 const UNIT = [
   'functions/**/*.test.ts',
   'test/layering.test.ts',
+  'test/bench-stats.test.ts',
   'test/layering-config.test.ts',
   'test/policies.test.ts',
   'test/lambda-bootstrap.test.ts',

@@ -25,3 +25,20 @@ export async function sampleMicros(
 export function fmt(value: number, digits = 1): string {
   return value.toFixed(digits)
 }
+
+/**
+ * Throughput of a closed queueing network by exact mean value analysis (Reiser & Lavenberg):
+ * `customers` jobs cycle forever through single-server queues, spending `demands[i]` ms of
+ * service at queue i per cycle. Returns cycles per second. Used to check that a measured rate
+ * is what the measured CPU per cycle of each process allows (bench/suites/usage.ts).
+ */
+export function closedNetworkRate(demands: readonly number[], customers: number): number {
+  let queued = demands.map(() => 0)
+  let perMs = 0
+  for (let n = 1; n <= customers; n++) {
+    const residence = demands.map((demand, i) => demand * (1 + queued[i]!))
+    perMs = n / residence.reduce((a, b) => a + b, 0)
+    queued = residence.map((r) => perMs * r)
+  }
+  return perMs * 1000
+}

@@ -30,7 +30,7 @@ import { rawEventExpiry } from '../../functions/usage/ingestion.js'
 import { CountingDb } from '../../test/helpers/crashing-db.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { cpuMsOf, startApiServer } from '../servers.js'
-import { fmt } from '../stats.js'
+import { closedNetworkRate, fmt } from '../stats.js'
 import { type LoggedRequest, startStoreRequestLog } from '../store-request-log.js'
 import { TARGET_COLUMNS, targetRow } from '../targets.js'
 
@@ -241,6 +241,7 @@ const suite: BenchSuite = {
     doc.destroy()
     await store.close()
     const ratio = httpRate / sameRate
+    const model = queueingModel(cpu, sameRate)
 
     const perEvent = (phase: { writeUnits: number; readUnits: number } | undefined) => ({
       write: (phase?.writeUnits ?? 0) / COUNTED_EVENTS,
@@ -333,6 +334,7 @@ const suite: BenchSuite = {
             "(the store's queue is as long), and the duplicate check, the journal slots and live " +
             "spend are three more round trips, each waiting behind the other batches' writes in " +
             'that queue; they also add about a fifth to the store CPU per batch.',
+          `Queueing model: the API and the store are each one thread, and ${CONCURRENT_BATCHES} requests cycle between them. Exact mean value analysis of that closed network (bench/stats.ts), fed only with the CPU per batch measured above — the baseline as ${CONCURRENT_BATCHES * CALLS_PER_BATCH} streams of a 1/${CALLS_PER_BATCH} batch through the store and the bench's client — predicts ${fmt(model.http, 0)} events/s over HTTP and ${fmt(model.same, 0)} for the baseline: a ratio of ${fmt(model.http / model.same, 2)}, against ${fmt(ratio, 2)} measured. Even with an API that took no time, the HTTP path could not go faster than one store thread serves its batches (1,000 ms of CPU a second ÷ the HTTP path's store CPU per batch): about ${fmt(model.storeBound, 2)} of the measured baseline. So ≥ ${INGESTION_RATIO_TARGET} needs the store's extra work per batch (the duplicate check, the slots' own requests, live spend) to shrink, not only the API's.`,
           `Groups of ${CONCURRENT_BATCHES * 2} batches alternate the three paths, against one ` +
             'embedded store (dynalite) in its own process, as `npm start` runs it, into separate ' +
             'tables. The API runs as `npm start` does (functions/entry/local-server.ts, its own ' +
@@ -382,6 +384,33 @@ const suite: BenchSuite = {
 function benchCpuMs(): number {
   const usage = process.cpuUsage()
   return (usage.user + usage.system) / 1000
+}
+
+/**
+ * What the measured CPU per batch of each process allows (events/s), by the closed-network
+ * model: the HTTP path's requests cycle through the API and the store, the baseline's
+ * BatchWriteItem streams through the store and the bench's client.
+ */
+function queueingModel(
+  cpu: Record<'http' | 'same', { store: number; api: number; bench: number }>,
+  measuredSameRate: number
+) {
+  const batches = EVENTS / BATCH
+  const perBatch = (ms: number) => ms / batches
+  const http =
+    closedNetworkRate([perBatch(cpu.http.api), perBatch(cpu.http.store)], CONCURRENT_BATCHES) *
+    BATCH
+  const streams = CONCURRENT_BATCHES * CALLS_PER_BATCH
+  const same =
+    (closedNetworkRate(
+      [perBatch(cpu.same.store) / CALLS_PER_BATCH, perBatch(cpu.same.bench) / CALLS_PER_BATCH],
+      streams
+    ) /
+      CALLS_PER_BATCH) *
+    BATCH
+  // The store's own rate for the HTTP path's batches (one thread: about 1,000 ms of CPU a second).
+  const storeBound = ((1000 / perBatch(cpu.http.store)) * BATCH) / measuredSameRate
+  return { http, same, storeBound }
 }
 
 function cpuPerBatch(cpu: { store: number; api: number; bench: number }): string[] {
