@@ -230,3 +230,29 @@ describe('JSON bodies read from the socket, with and without a declared length',
     expect(await names()).toEqual(expect.arrayContaining(['Café ☕ streamed', 'Café ☕ declared']))
   })
 })
+
+describe('the declared length, as another adapter may pass it on', () => {
+  const latin1 = Uint8Array.from([...Buffer.from('{"name":"caf'), 0xe9, ...Buffer.from('"}')])
+  const call = (body: Uint8Array | string, length: string) =>
+    h.app.request('/v1/workspaces', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${org.adminKey}`,
+        'content-type': 'application/json',
+        'content-length': length,
+      },
+      body,
+    })
+
+  it('a declared length over 1 MiB → 413 before the body is read', async () => {
+    const res = await call(JSON.stringify({ name: 'Declared big' }), String(2 * 1024 * 1024))
+    expect(res.status).toBe(413)
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('payload_too_large')
+  })
+
+  it('a length that is no number: the body is read and checked all the same', async () => {
+    const res = await call(latin1, 'abc')
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/UTF-8/)
+  })
+})

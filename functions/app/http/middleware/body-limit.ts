@@ -24,10 +24,13 @@ export function limitBody(maxSize: number, onError: (c: Context<AppEnv>) => Resp
 
 /**
  * The body's length as the request declares it (`Content-Length` without `Transfer-Encoding`,
- * parsed as Hono's bodyLimit does), or undefined when only reading the body can tell.
+ * parsed as Hono's bodyLimit does), or undefined when only reading the body can tell — also
+ * for a length that is no number (Node refuses those itself; behind another adapter the body
+ * is then read and counted).
  */
 export function declaredLength(c: Context): number | undefined {
   const length = c.req.header('content-length')
   if (length === undefined || c.req.header('transfer-encoding') !== undefined) return undefined
-  return Number.parseInt(length || '0', 10)
+  const declared = Number.parseInt(length || '0', 10)
+  return Number.isNaN(declared) ? undefined : declared
 }
