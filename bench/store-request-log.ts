@@ -8,7 +8,9 @@
  *   deletes the size of the item deleted, at least 1 unit each (a failed condition too);
  * - reads: 1 read unit per started 4 KB strongly consistent (half eventually consistent):
  *   per item for GetItem and BatchGetItem (an item that does not exist still costs the
- *   minimum), and per page of the total size read for Query and Scan;
+ *   minimum), and per page of the total size read for Query and Scan; a projection does not
+ *   make an item cheaper to read (DynamoDB charges the whole item), so a read counts the size
+ *   the log saw the item written with;
  * - item size: attribute names plus values (strings in UTF-8 bytes, numbers 1 byte per two
  *   significant digits plus 1, booleans and null 1, lists and maps 3 bytes plus 1 per element).
  * Sizes of items before a write come from the log itself (every item the bench touches was
@@ -125,6 +127,10 @@ export async function startStoreRequestLog(target: string): Promise<StoreRequest
     const table = input.TableName as string
     const consistent = input.ConsistentRead === true
     const old = (t: string, key: ItemJson) => sizes.get(keyOf(t, key)) ?? 0
+    // A read costs the whole item's size even when a projection returns less of it: the size
+    // the log saw written when it knows it, else what came back. (BatchGetItem and Query items
+    // are matched by their keys, so a projection that leaves the keys out counts what came back.)
+    const read = (t: string, item: ItemJson) => Math.max(itemSize(item), old(t, item))
     switch (operation) {
       case 'PutItem': {
         const item = input.Item as ItemJson
@@ -178,7 +184,8 @@ export async function startStoreRequestLog(target: string): Promise<StoreRequest
       }
       case 'GetItem': {
         const item = output.Item as ItemJson | undefined
-        return { writeUnits: 0, readUnits: readUnits(item ? itemSize(item) : 0, consistent) }
+        const size = item ? Math.max(itemSize(item), old(table, input.Key as ItemJson)) : 0
+        return { writeUnits: 0, readUnits: readUnits(size, consistent) }
       }
       case 'BatchGetItem': {
         let units = 0
@@ -186,7 +193,7 @@ export async function startStoreRequestLog(target: string): Promise<StoreRequest
         for (const [t, request] of Object.entries(
           input.RequestItems as Record<string, { Keys: ItemJson[]; ConsistentRead?: boolean }>
         )) {
-          const bySize = new Map((found[t] ?? []).map((item) => [keyOf(t, item), itemSize(item)]))
+          const bySize = new Map((found[t] ?? []).map((item) => [keyOf(t, item), read(t, item)]))
           for (const key of request.Keys) {
             units += readUnits(bySize.get(keyOf(t, key)) ?? 0, request.ConsistentRead === true)
           }
@@ -196,7 +203,7 @@ export async function startStoreRequestLog(target: string): Promise<StoreRequest
       case 'Query':
       case 'Scan': {
         const items = (output.Items ?? []) as ItemJson[]
-        const bytes = items.reduce((sum, item) => sum + itemSize(item), 0)
+        const bytes = items.reduce((sum, item) => sum + read(table, item), 0)
         const scanned = output.ScannedCount as number | undefined
         if (scanned !== undefined && scanned > items.length) {
           throw new Error(`${operation} filtered items: their sizes are unknown to the log`)
