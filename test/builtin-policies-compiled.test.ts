@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { ADMIN_ACTIONS } from '../functions/authz/admin.js'
 import {
   type Builtins,
   COMPILED_BUILTINS_FILE,
@@ -83,7 +84,17 @@ describe('compiled built-in policies', () => {
     expect(chat.policies).toContain('forbid-no-chat-seat')
     expect(chat.policies).not.toContain('forbid-no-code-seat')
     expect(chat.actionEntities).toBe(false)
-    expect(Object.keys(compiled.fastPath.pairs)).toHaveLength(2 * compiled.productActions.length)
+    // Every product action for members and API keys, every Admin action for admin keys.
+    const adminActions = Object.keys(ADMIN_ACTIONS)
+    expect(Object.keys(compiled.fastPath.pairs).sort()).toEqual(
+      [
+        ...compiled.productActions.flatMap((a) => [`Member/${a}`, `ApiKey/${a}`]),
+        ...adminActions.map((a) => `AdminKey/${a}`),
+      ].sort()
+    )
+    const listWorkspaces = compiled.fastPath.pairs['AdminKey/read_workspace']!
+    expect(listWorkspaces.policies.length).toBeGreaterThan(0)
+    expect(listWorkspaces.policies).not.toContain('forbid-no-chat-seat')
 
     const dir = mkdtempSync(join(work, 'older-'))
     cpSync(built, dir, { recursive: true })

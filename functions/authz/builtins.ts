@@ -39,7 +39,7 @@ export interface Builtins {
 }
 
 /** Raised whenever `Builtins` changes shape, so a file compiled by an older build is derived anew. */
-export const COMPILED_FORMAT = 2
+export const COMPILED_FORMAT = 3
 
 /** The compiled form's file name, in the policy directory beside the files it came from. */
 export const COMPILED_BUILTINS_FILE = 'builtins.compiled.json'
@@ -80,21 +80,33 @@ export function parsePolicyParts(cedar: Cedar, text: string, source: string): Bu
   })
 }
 
+type SchemaActions = Record<
+  string,
+  { memberOf?: { id: string }[]; appliesTo?: { principalTypes: string[] } }
+>
+
+function schemaActions(schemaJson: unknown): SchemaActions {
+  const namespace = Object.values(schemaJson as Record<string, { actions?: SchemaActions }>)[0]
+  return namespace?.actions ?? {}
+}
+
+/** The schema's concrete actions: those that apply to a principal type (not groups). */
+function concreteActions(schemaJson: unknown): string[] {
+  const actions = schemaActions(schemaJson)
+  return Object.keys(actions).filter(
+    (name) => (actions[name]?.appliesTo?.principalTypes.length ?? 0) > 0
+  )
+}
+
 /** The names of the schema's concrete actions that are (transitively) in `group`. */
 function actionsIn(schemaJson: unknown, group: string): string[] {
-  type Actions = Record<
-    string,
-    { memberOf?: { id: string }[]; appliesTo?: { principalTypes: string[] } }
-  >
-  const namespace = Object.values(schemaJson as Record<string, { actions?: Actions }>)[0]
-  const actions = namespace?.actions ?? {}
+  const actions = schemaActions(schemaJson)
   const parentsOf = (name: string) => (actions[name]?.memberOf ?? []).map((ref) => ref.id)
   const inGroup = (name: string, seen = new Set<string>()): boolean =>
     parentsOf(name).some(
       (parent) => parent === group || (!seen.has(parent) && inGroup(parent, seen.add(parent)))
     )
-  const concrete = (name: string) => (actions[name]?.appliesTo?.principalTypes.length ?? 0) > 0
-  return Object.keys(actions).filter((name) => concrete(name) && inGroup(name))
+  return concreteActions(schemaJson).filter((name) => inGroup(name))
 }
 
 /** Derives everything from the files with Cedar (the slow path: build time, or a checkout). */
@@ -117,7 +129,8 @@ export function deriveBuiltins(cedar: Cedar, files: PolicyFiles): Builtins {
     policies,
     schemaJson: json.json,
     productActions,
-    fastPath: fastPathOf(cedar, policies, json.json, productActions),
+    // Every concrete action: product decisions and Admin ones take the fast path alike.
+    fastPath: fastPathOf(cedar, policies, json.json, concreteActions(json.json)),
   }
 }
 
@@ -125,7 +138,7 @@ function fastPathOf(
   cedar: Cedar,
   policies: readonly BuiltinPolicy[],
   schemaJson: unknown,
-  productActions: readonly string[]
+  actions: readonly string[]
 ): FastPathPlan {
   const json = new Map<string, PolicyJson>()
   for (const policy of policies) {
@@ -133,7 +146,7 @@ function fastPathOf(
     if (answer.type === 'failure') throw new Error(`${policy.id}: ${answer.errors[0]?.message}`)
     json.set(policy.id, answer.json as unknown as PolicyJson)
   }
-  return planFastPath(json, schemaJson, productActions, (policy) => {
+  return planFastPath(json, schemaJson, actions, (policy) => {
     const answer = cedar.policyToText(policy as never)
     if (answer.type === 'failure') throw new Error(answer.errors[0]?.message)
     return answer.text

@@ -21,6 +21,7 @@ import {
   type Decision,
   type DecisionError,
   decide,
+  decideAdmin,
   decideProduct,
   denied,
   type PolicyInfo,
@@ -317,7 +318,7 @@ export class DecisionService {
     const hit = key ? state.decided.get(key, now) : undefined
     if (hit) return hit
     const request = adminRequest(principal, action, resource, { organization, workspaceSuspended })
-    const decision = decide(request, state.policySet)
+    const decision = decideAdmin(request, state.policySet)
     if (key) state.decided.set(key, decision, request, now)
     return decision
   }

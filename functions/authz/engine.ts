@@ -87,6 +87,12 @@ let generation = 1
 let broken = false
 /** The schema as pre-parsed (its JSON form: Cedar parses that faster than the text). */
 let preparsedSchema: Parameters<Cedar['preparseSchema']>[1] = ''
+/**
+ * The instance generation the schema was pre-parsed in. Only the plain path (`decide`) uses
+ * it, so it is pre-parsed on the first plain decision, not at cold start: the fast path
+ * (product and Admin decisions on the built-in set) decides without it.
+ */
+let schemaLoadedIn = 0
 
 /** Counts rebuilds since start (tests and logs read it). */
 export let engineRebuilds = 0
@@ -107,11 +113,25 @@ function rebuild(): void {
   if (answer.type === 'failure') throw new Error(answer.errors[0]?.message)
   cedar = fresh
   generation++
+  schemaLoadedIn = generation
   engineRebuilds++
   broken = false
 }
 
-/** Cedar refused a policy set (a `failure` answer): a bug or bad data, not a broken engine. */
+/** Pre-parses the schema in the current instance, once per instance. */
+function ensureSchema(): void {
+  if (schemaLoadedIn === generation) return
+  const answer = cedar.preparseSchema(SCHEMA_NAME, preparsedSchema)
+  if (answer.type === 'failure') {
+    throw new PolicySetRefused(answer.errors.map((e) => e.message).join('; '))
+  }
+  schemaLoadedIn = generation
+}
+
+/**
+ * Cedar refused a policy set or the schema (a `failure` answer): a bug or bad data, not a
+ * broken engine.
+ */
 class PolicySetRefused extends Error {}
 
 /** After anything thrown from inside cedar-wasm: replace the instance, then fail the request. */
@@ -132,6 +152,9 @@ function engineFailed(error: unknown): Error {
  * with the pre-parsed sets it holds). Replaced after a trap: ask again rather than keep it.
  */
 export function cedarInstance(): Cedar {
+  // With what the plain path uses pre-parsed in it (schema and built-in set), as decide() has it.
+  ensureSchema()
+  if (builtinPolicySet.loadedIn !== generation) load(builtinPolicySet)
   return cedar
 }
 
@@ -171,27 +194,25 @@ export function validatePolicies(schema: string, policies: PolicyInfo[]): string
 }
 
 /**
- * The built-in schema and policies (compiled at build time, builtins.ts), pre-parsed once per
- * process (cold start), never per request.
+ * The built-in schema and policies (compiled at build time, builtins.ts), read once per process
+ * (cold start). Cedar pre-parses them on first use, never per request: the whole built-in set
+ * and the schema on the first plain decision, each fast-path subset on its pair's first
+ * decision. A cold start that serves the fast path parses neither (docs/cold-start.md).
  */
-function preparseBuiltins() {
+function readBuiltins() {
   const { builtins } = loadBuiltins(policyDirectory(), () => cedar)
   // The JSON form Cedar derived from the text (builtins.ts): a third less CPU to pre-parse.
-  const schema = builtins.schemaJson as Parameters<Cedar['preparseSchema']>[1]
-  const schemaAnswer = cedar.preparseSchema(SCHEMA_NAME, schema)
-  if (schemaAnswer.type === 'failure') throw new Error(schemaAnswer.errors[0]?.message)
-  preparsedSchema = schema
+  preparsedSchema = builtins.schemaJson as Parameters<Cedar['preparseSchema']>[1]
   const set: PolicySetHandle = {
     id: BUILTIN_SET_ID,
     descriptions: new Map(builtins.policies.map((p) => [p.id, p.description])),
     policies: Object.fromEntries(builtins.policies.map((p) => [p.id, p.cedar])),
     loadedIn: 0,
   }
-  load(set)
   return { ...builtins, set }
 }
 
-const builtins = preparseBuiltins()
+const builtins = readBuiltins()
 
 export const schemaText = builtins.schema
 /** The schema in Cedar's JSON format (for clients that edit policies). */
@@ -240,6 +261,7 @@ export function decide(
   let answer: CedarTypes.AuthorizationAnswer
   try {
     if (broken) rebuild()
+    ensureSchema()
     if (set.loadedIn !== generation) load(set)
     answer = cedar.statefulIsAuthorized({
       principal: request.principal,
@@ -278,7 +300,7 @@ function decisionOf(answer: CedarTypes.AuthorizationAnswer, set: PolicySetHandle
 
 /**
  * A product decision by the fast path where it decides exactly as `decide` (the differential
- * test, fast-path.test.ts, holds it to that), else by `decide`. The request's entities were
+ * tests, fast-path.test.ts, hold it to that), else by `decide`. The request's entities were
  * built by the server from its own facts, so Cedar need not check them against the schema;
  * without the schema it parses them much faster (most of a decision's cost). Per (principal
  * type, action), from the plan computed with the built-ins (at build time, fast-path-plan.ts):
@@ -294,10 +316,26 @@ export function decideProduct(
   request: AuthorizationRequest,
   set: PolicySetHandle = builtinPolicySet
 ): Decision {
+  return decideFast(request, set)
+}
+
+/**
+ * An Admin route's decision, by the fast path as `decideProduct` (Admin requests carry no
+ * context) for the built-in set, else by `decide`. An organization's custom policies can only
+ * apply to product actions (`checkCustomPolicy`), but its set still goes the plain way.
+ */
+export function decideAdmin(
+  request: AuthorizationRequest,
+  set: PolicySetHandle = builtinPolicySet
+): Decision {
+  return decideFast(request, set)
+}
+
+function decideFast(request: AuthorizationRequest, set: PolicySetHandle): Decision {
   if (set !== builtinPolicySet || !fastContext(request.context)) return decide(request, set)
-  if (request.resource.type !== 'Workspace') return decide(request, set)
   const pair = fastPair(request.principal.type, request.action)
-  if (!pair) return decide(request, set)
+  // A resource type the action does not apply to: the plain path's request validation refuses it.
+  if (!pair?.resourceTypes.has(request.resource.type)) return decide(request, set)
   const trimmed = trimRequest(
     request.principal,
     request.resource,
@@ -342,6 +380,8 @@ interface FastPair {
   set: PolicySetHandle
   /** The action and its groups, when a policy of the subset needs them. */
   actionEntities: EntityJson[]
+  /** The resource types the schema says the action applies to. */
+  resourceTypes: ReadonlySet<string>
   reads: FastPathReads
 }
 
@@ -378,16 +418,27 @@ function fastPairOf(key: string, action: string, planned: FastPathPair): FastPai
       loadedIn: 0,
     },
     actionEntities: planned.actionEntities ? actionEntitiesOf(action) : [],
+    resourceTypes: new Set(schemaActions()[action]?.appliesTo?.resourceTypes ?? []),
     reads: readsOf(planned),
   }
 }
 
+interface SchemaAction {
+  memberOf?: { id: string }[]
+  appliesTo?: { resourceTypes?: string[] }
+}
+
+/** The schema's actions, as its JSON form declares them. */
+function schemaActions(): Record<string, SchemaAction> {
+  const namespaces = Object.values(
+    schemaJson as Record<string, { actions?: Record<string, SchemaAction> }>
+  )
+  return namespaces[0]?.actions ?? {}
+}
+
 /** The action and its action groups, with their parents, as the schema declares them. */
 function actionEntitiesOf(action: string): EntityJson[] {
-  const actions =
-    Object.values(
-      schemaJson as Record<string, { actions?: Record<string, { memberOf?: { id: string }[] }> }>
-    )[0]?.actions ?? {}
+  const actions = schemaActions()
   return actionAndGroups(actions, action).map(
     (name) =>
       ({

@@ -1,7 +1,8 @@
 /**
  * The fast path's plan (docs/hot-path.md), computed from the built-in policies' JSON form when
  * the built-ins are derived — at build time for the Lambda asset (infra/compile-policies.ts),
- * so a cold start only reads it. For each product (principal type, action) pair: which
+ * so a cold start only reads it. For each (principal type, action) pair of the planned actions
+ * (every concrete action of the schema: product and Admin ones): which
  * built-in policies' scope can match it, and what those policies can read (attribute names,
  * entity literals, the action, the context as a whole). Whatever the analysis cannot decide
  * for certain counts as a match or a read, so the subset decides exactly as the whole set.
@@ -51,7 +52,7 @@ export interface FastPathPlan {
    * action entities it would check it with).
    */
   unscoped: Record<string, string>
-  /** By `<principal type>/<action>`, for every product action and principal type it applies to. */
+  /** By `<principal type>/<action>`, for every planned action and principal type it applies to. */
   pairs: Record<string, FastPathPair>
 }
 
@@ -177,7 +178,7 @@ function readsOf(policy: PolicyJson): Reads {
 export function planFastPath(
   json: ReadonlyMap<string, PolicyJson>,
   schemaJson: unknown,
-  productActions: readonly string[],
+  planned: readonly string[],
   toText: (policy: PolicyJson) => string
 ): FastPathPlan {
   const namespaces = Object.values(schemaJson as Record<string, { actions?: SchemaActions }>)
@@ -190,7 +191,7 @@ export function planFastPath(
     unscoped[id] = toText({ ...rest, action: { op: 'All' } })
   }
   const pairs: Record<string, FastPathPair> = {}
-  for (const action of productActions) {
+  for (const action of planned) {
     const groups = actionAndGroups(actions, action)
     const resourceTypes = actions[action]?.appliesTo?.resourceTypes ?? []
     for (const principalType of actions[action]?.appliesTo?.principalTypes ?? []) {

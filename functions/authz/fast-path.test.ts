@@ -3,13 +3,26 @@ import { describe, expect, it } from 'vitest'
 import {
   type CustomPolicy,
   ORG_ROLES,
+  type OrgRole,
   PRODUCT_ACTIONS,
   type Product,
   WORKSPACE_ROLES,
 } from '../model/index.js'
-import type { AdminAction, AdminResource } from './admin.js'
+import {
+  type AdminAction,
+  type AdminResource,
+  ADMIN_ACTIONS as ALL_ADMIN_ACTIONS,
+  adminRequest,
+} from './admin.js'
 import { DecisionService, type ProductRequest } from './decisions.js'
-import { cedarInstance, type Decision, fastPathDecisions } from './engine.js'
+import {
+  type AuthorizationRequest,
+  builtinPolicySet,
+  cedarInstance,
+  type Decision,
+  decideAdmin,
+  fastPathDecisions,
+} from './engine.js'
 import { MemoryDecisionFacts } from './memory-facts.js'
 
 /**
@@ -449,5 +462,108 @@ describe('the fast path per (principal type, action) pair', () => {
       const canAllow = pair.startsWith('Member/') || pair === 'ApiKey/invoke_model'
       expect(outcomes.get(pair), pair).toEqual(new Set(canAllow ? ['allow', 'deny'] : ['deny']))
     }
+  })
+})
+
+describe('the fast path for Admin decisions', () => {
+  /** The plain path for an Admin request: the full set and schema, with request validation. */
+  function plainAdmin(request: AuthorizationRequest) {
+    const answer = cedarInstance().statefulIsAuthorized({
+      principal: request.principal,
+      action: { type: 'Action', id: request.action },
+      resource: request.resource,
+      context: request.context ?? {},
+      entities: request.entities,
+      preparsedPolicySetId: builtinPolicySet.id,
+      preparsedSchemaName: 'admin-engine',
+      validateRequest: true,
+    })
+    if (answer.type === 'failure') {
+      return {
+        decision: 'deny',
+        policies: [],
+        errors: answer.errors.map((e) => `invalid_request:${e.message}`),
+      }
+    }
+    return {
+      decision: answer.response.decision,
+      policies: [...answer.response.diagnostics.reason].sort(),
+      errors: answer.response.diagnostics.errors.map(
+        (e) => `policy_evaluation:${e.policyId}:${e.error.message}`
+      ),
+    }
+  }
+
+  it('decides every Admin action for every role set and resource exactly as the plain path', () => {
+    const roleSets: OrgRole[][] = [
+      [],
+      ...ORG_ROLES.map((role) => [role]),
+      ['organization_admin', 'billing_manager'],
+      ['member', 'billing_manager'],
+    ]
+    const workspace = (isDefault: boolean, status: 'active' | 'archived') =>
+      ({
+        type: 'Workspace',
+        workspace: { id: 'ws_1', organization_id: ORG, status, is_default: isDefault } as never,
+      }) as AdminResource
+    // Every resource each action can be asked about, and one it cannot (the plain path's
+    // request validation refuses that; the fast path must leave it to the plain path).
+    const resources: AdminResource[] = [
+      { type: 'Organization', organizationId: ORG },
+      workspace(true, 'active'),
+      workspace(false, 'active'),
+      workspace(false, 'archived'),
+    ]
+    const actions = Object.keys(ALL_ADMIN_ACTIONS) as AdminAction[]
+    const before = new Map(fastPathDecisions)
+    const outcomes = new Map<string, Set<string>>()
+    let compared = 0
+    for (const action of actions) {
+      for (const orgRoles of roleSets) {
+        for (const resource of resources) {
+          for (const suspended of [false, true]) {
+            for (const workspaceSuspended of resource.type === 'Workspace'
+              ? [false, true]
+              : [false]) {
+              const request = adminRequest(
+                { id: 'adk_1', organizationId: ORG, orgRoles },
+                action,
+                resource,
+                {
+                  organization: { id: ORG, suspended, sellsChatSeats: true },
+                  workspaceSuspended,
+                }
+              )
+              const got = summary(decideAdmin(request))
+              expect(got, `${action} ${orgRoles} ${resource.type}`).toEqual(plainAdmin(request))
+              compared++
+              if (!outcomes.has(action)) outcomes.set(action, new Set())
+              outcomes.get(action)!.add(got.decision)
+            }
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(1_000)
+    for (const action of actions) {
+      // Not vacuous: every action went through its pair, and some role may do it, some not.
+      const pair = `AdminKey/${action}`
+      expect((fastPathDecisions.get(pair) ?? 0) - (before.get(pair) ?? 0), pair).toBeGreaterThan(0)
+      expect(outcomes.get(action), action).toEqual(new Set(['allow', 'deny']))
+    }
+  })
+
+  it('leaves an organization with custom policies to the plain path', async () => {
+    const facts = seed()
+    facts.setPolicies(ORG, Object.keys(CUSTOM).map(customPolicy))
+    const service = new DecisionService(facts, { maxCachedDecisions: 0 })
+    const before = fastPathDecisions.get('AdminKey/read_organization') ?? 0
+    const decision = await service.authorizeAdmin(
+      { id: 'adk_1', organizationId: ORG, orgRoles: ['organization_admin'] },
+      'read_organization',
+      { type: 'Organization', organizationId: ORG }
+    )
+    expect(decision.decision).toBe('allow')
+    expect(fastPathDecisions.get('AdminKey/read_organization') ?? 0).toBe(before)
   })
 })
