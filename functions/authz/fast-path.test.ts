@@ -259,13 +259,18 @@ async function plain(service: DecisionService, request: ProductRequest, now: Dat
   const built = await service.cedarRequest(ORG, request, now)
   if ('errors' in built)
     return summary({ decision: 'deny', determining_policies: [], errors: built.errors })
+  return plainDecision(built.request, built.policySet.id)
+}
+
+/** `request` given to cedar-wasm's `statefulIsAuthorized` with the schema and validation. */
+function plainDecision(request: AuthorizationRequest, policySetId: string) {
   const answer = cedarInstance().statefulIsAuthorized({
-    principal: built.request.principal,
-    action: { type: 'Action', id: built.request.action },
-    resource: built.request.resource,
-    context: built.request.context ?? {},
-    entities: built.request.entities,
-    preparsedPolicySetId: built.policySet.id,
+    principal: request.principal,
+    action: { type: 'Action', id: request.action },
+    resource: request.resource,
+    context: request.context ?? {},
+    entities: request.entities,
+    preparsedPolicySetId: policySetId,
     preparsedSchemaName: 'admin-engine',
     validateRequest: true,
   })
@@ -466,34 +471,6 @@ describe('the fast path per (principal type, action) pair', () => {
 })
 
 describe('the fast path for Admin decisions', () => {
-  /** The plain path for an Admin request: the full set and schema, with request validation. */
-  function plainAdmin(request: AuthorizationRequest) {
-    const answer = cedarInstance().statefulIsAuthorized({
-      principal: request.principal,
-      action: { type: 'Action', id: request.action },
-      resource: request.resource,
-      context: request.context ?? {},
-      entities: request.entities,
-      preparsedPolicySetId: builtinPolicySet.id,
-      preparsedSchemaName: 'admin-engine',
-      validateRequest: true,
-    })
-    if (answer.type === 'failure') {
-      return {
-        decision: 'deny',
-        policies: [],
-        errors: answer.errors.map((e) => `invalid_request:${e.message}`),
-      }
-    }
-    return {
-      decision: answer.response.decision,
-      policies: [...answer.response.diagnostics.reason].sort(),
-      errors: answer.response.diagnostics.errors.map(
-        (e) => `policy_evaluation:${e.policyId}:${e.error.message}`
-      ),
-    }
-  }
-
   it('decides every Admin action for every role set and resource exactly as the plain path', () => {
     const roleSets: OrgRole[][] = [
       [],
@@ -535,7 +512,9 @@ describe('the fast path for Admin decisions', () => {
                 }
               )
               const got = summary(decideAdmin(request))
-              expect(got, `${action} ${orgRoles} ${resource.type}`).toEqual(plainAdmin(request))
+              expect(got, `${action} ${orgRoles} ${resource.type}`).toEqual(
+                plainDecision(request, builtinPolicySet.id)
+              )
               compared++
               if (!outcomes.has(action)) outcomes.set(action, new Set())
               outcomes.get(action)!.add(got.decision)
