@@ -12,7 +12,13 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Cedar } from './cedar.js'
-import { type FastPathPlan, type PolicyJson, planFastPath } from './fast-path-plan.js'
+import {
+  concreteActions,
+  type FastPathPlan,
+  type PolicyJson,
+  planFastPath,
+  schemaActionsOf,
+} from './fast-path-plan.js'
 import { type PolicyFiles, readPolicyFiles } from './policy-files.js'
 
 export interface BuiltinPolicy {
@@ -80,33 +86,15 @@ export function parsePolicyParts(cedar: Cedar, text: string, source: string): Bu
   })
 }
 
-type SchemaActions = Record<
-  string,
-  { memberOf?: { id: string }[]; appliesTo?: { principalTypes: string[] } }
->
-
-function schemaActions(schemaJson: unknown): SchemaActions {
-  const namespace = Object.values(schemaJson as Record<string, { actions?: SchemaActions }>)[0]
-  return namespace?.actions ?? {}
-}
-
-/** The schema's concrete actions: those that apply to a principal type (not groups). */
-function concreteActions(schemaJson: unknown): string[] {
-  const actions = schemaActions(schemaJson)
-  return Object.keys(actions).filter(
-    (name) => (actions[name]?.appliesTo?.principalTypes.length ?? 0) > 0
-  )
-}
-
 /** The names of the schema's concrete actions that are (transitively) in `group`. */
 function actionsIn(schemaJson: unknown, group: string): string[] {
-  const actions = schemaActions(schemaJson)
+  const actions = schemaActionsOf(schemaJson)
   const parentsOf = (name: string) => (actions[name]?.memberOf ?? []).map((ref) => ref.id)
   const inGroup = (name: string, seen = new Set<string>()): boolean =>
     parentsOf(name).some(
       (parent) => parent === group || (!seen.has(parent) && inGroup(parent, seen.add(parent)))
     )
-  return concreteActions(schemaJson).filter((name) => inGroup(name))
+  return concreteActions(actions).filter((name) => inGroup(name))
 }
 
 /** Derives everything from the files with Cedar (the slow path: build time, or a checkout). */
@@ -130,7 +118,7 @@ export function deriveBuiltins(cedar: Cedar, files: PolicyFiles): Builtins {
     schemaJson: json.json,
     productActions,
     // Every concrete action: product decisions and Admin ones take the fast path alike.
-    fastPath: fastPathOf(cedar, policies, json.json, concreteActions(json.json)),
+    fastPath: fastPathOf(cedar, policies, json.json, concreteActions(schemaActionsOf(json.json))),
   }
 }
 

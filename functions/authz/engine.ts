@@ -5,7 +5,7 @@ import type * as CedarTypes from './cedar.js'
 import { type Cedar, loadCedar } from './cedar.js'
 import { policyTooDeep } from './cedar-limits.js'
 import { type FastPathReads, readsOf, trimRequest } from './fast-path.js'
-import { actionAndGroups, type FastPathPair, pairKey } from './fast-path-plan.js'
+import { actionAndGroups, type FastPathPair, pairKey, schemaActionsOf } from './fast-path-plan.js'
 import { policyDirectory } from './policy-files.js'
 
 export type EntityJson = CedarTypes.EntityJson
@@ -260,6 +260,8 @@ function primeEntityParsing(): void {
 export const schemaText = builtins.schema
 /** The schema in Cedar's JSON format (for clients that edit policies). */
 export const schemaJson: unknown = builtins.schemaJson
+/** The schema's actions (their groups and what they apply to), for the fast path's pairs. */
+const builtinActions = schemaActionsOf(builtins.schemaJson)
 export const builtinPolicies: readonly PolicyInfo[] = builtins.policies
 export const builtinPolicySet: PolicySetHandle = builtins.set
 /** The schema's product actions (members of the `product_action` group). */
@@ -461,33 +463,22 @@ function fastPairOf(key: string, action: string, planned: FastPathPair): FastPai
       loadedIn: 0,
     },
     actionEntities: planned.actionEntities ? actionEntitiesOf(action) : [],
-    resourceTypes: new Set(schemaActions()[action]?.appliesTo?.resourceTypes ?? []),
+    resourceTypes: new Set(builtinActions[action]?.appliesTo?.resourceTypes ?? []),
     reads: readsOf(planned),
   }
 }
 
-interface SchemaAction {
-  memberOf?: { id: string }[]
-  appliesTo?: { resourceTypes?: string[] }
-}
-
-/** The schema's actions, as its JSON form declares them. */
-function schemaActions(): Record<string, SchemaAction> {
-  const namespaces = Object.values(
-    schemaJson as Record<string, { actions?: Record<string, SchemaAction> }>
-  )
-  return namespaces[0]?.actions ?? {}
-}
-
 /** The action and its action groups, with their parents, as the schema declares them. */
 function actionEntitiesOf(action: string): EntityJson[] {
-  const actions = schemaActions()
-  return actionAndGroups(actions, action).map(
+  return actionAndGroups(builtinActions, action).map(
     (name) =>
       ({
         uid: { type: 'Action', id: name },
         attrs: {},
-        parents: (actions[name]?.memberOf ?? []).map((ref) => ({ type: 'Action', id: ref.id })),
+        parents: (builtinActions[name]?.memberOf ?? []).map((ref) => ({
+          type: 'Action',
+          id: ref.id,
+        })),
       }) as EntityJson
   )
 }

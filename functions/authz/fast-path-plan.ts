@@ -61,11 +61,25 @@ export function pairKey(principalType: string, action: string): string {
   return `${principalType}/${action}`
 }
 
-interface SchemaActions {
+/** A schema's actions, as its JSON form declares them. */
+export interface SchemaActions {
   [name: string]: {
     memberOf?: { id: string; type?: string }[]
     appliesTo?: { principalTypes?: string[]; resourceTypes?: string[] }
   }
+}
+
+/** The actions of a schema in Cedar's JSON form, of every namespace. */
+export function schemaActionsOf(schemaJson: unknown): SchemaActions {
+  const namespaces = Object.values(schemaJson as Record<string, { actions?: SchemaActions }>)
+  return Object.assign({}, ...namespaces.map((ns) => ns.actions ?? {}))
+}
+
+/** The schema's concrete actions: those that apply to a principal type (not groups). */
+export function concreteActions(actions: SchemaActions): string[] {
+  return Object.keys(actions).filter(
+    (name) => (actions[name]?.appliesTo?.principalTypes?.length ?? 0) > 0
+  )
 }
 
 /** The action and every group it is (transitively) in, as the schema declares them. */
@@ -181,8 +195,7 @@ export function planFastPath(
   planned: readonly string[],
   toText: (policy: PolicyJson) => string
 ): FastPathPlan {
-  const namespaces = Object.values(schemaJson as Record<string, { actions?: SchemaActions }>)
-  const actions: SchemaActions = Object.assign({}, ...namespaces.map((ns) => ns.actions ?? {}))
+  const actions = schemaActionsOf(schemaJson)
   const reads = new Map([...json].map(([id, policy]) => [id, readsOf(policy)]))
   const unscoped: Record<string, string> = {}
   for (const [id, policy] of json) {
