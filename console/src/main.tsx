@@ -13,6 +13,9 @@ function useHash(): string {
   useEffect(() => {
     const onChange = () => setHash(location.hash)
     addEventListener('hashchange', onChange)
+    // The hash may have changed between the first render and this effect (a link followed, or a
+    // URL typed, right after signing in): that hashchange fired before anyone listened.
+    onChange()
     return () => removeEventListener('hashchange', onChange)
   }, [])
   return hash.replace(/^#\/?/, '')

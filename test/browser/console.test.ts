@@ -34,7 +34,7 @@ declare const document: DomElement & {
   activeElement: DomElement | null
   documentElement: { scrollWidth: number }
 }
-declare const location: { href: string }
+declare const location: { href: string; hash: string }
 declare const sessionStorage: Record<string, string>
 declare const localStorage: Record<string, string>
 
@@ -428,6 +428,24 @@ describe('the console, signed in as organization_admin', () => {
     expect(overflow).toBeLessThanOrEqual(390)
     await checkPage(phone.page, 'phone-usage')
     await phone.context.close()
+  })
+
+  it('follows a route changed before its first effects ran, as right after signing in', async () => {
+    // Effects run after paint; with the page's timers held, the Shell renders but has not yet
+    // listened for hashchange when the URL changes. It must still show the route in the URL.
+    const early = await newPage()
+    await early.page.clock.install()
+    await early.page.goto('/console')
+    await early.page.getByLabel('Admin key').fill(server.demoAdminKey)
+    await early.page.clock.pauseAt(Date.now() + 60_000)
+    await early.page.getByRole('button', { name: 'Sign in' }).click()
+    await early.page.getByRole('button', { name: 'Sign out' }).waitFor()
+    await early.page.evaluate(() => {
+      location.hash = '#/usage'
+    })
+    await early.page.clock.resume()
+    await early.page.getByRole('heading', { level: 1, name: 'Usage & costs' }).waitFor()
+    await early.context.close()
   })
 
   describe('as billing_manager', () => {
