@@ -19,14 +19,15 @@ import { createWorkspace } from '../../functions/domain/workspaces.js'
 import { systemClock } from '../../functions/lib/clock.js'
 import { newUlid } from '../../functions/lib/ids.js'
 import { generateSecret } from '../../functions/lib/secrets.js'
-import type { UsageEvent } from '../../functions/model/index.js'
+import type { PriceEntry, UsageEvent } from '../../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
 import { Db } from '../../functions/store/db.js'
 import { startEmbeddedStoreProcess } from '../../functions/store/embedded.js'
-import { copyItem } from '../../functions/store/usage/events.js'
+import { copyItem, usageEvents } from '../../functions/store/usage/events.js'
 import { journalSlots, slotName } from '../../functions/store/usage/journal.js'
 import { runAggregation } from '../../functions/usage/aggregation.js'
 import { rawEventExpiry } from '../../functions/usage/ingestion.js'
+import { exactCost, organizationPriceEntries, priceAt } from '../../functions/usage/prices.js'
 import { CountingDb } from '../../test/helpers/crashing-db.js'
 import type { BenchSuite, BenchTable } from '../run.js'
 import { cpuMsOf, startApiServer } from '../servers.js'
@@ -90,6 +91,36 @@ function events(
     batches.push(batch)
   }
   return batches
+}
+
+/** The events with the cost ingestion fixes for them (the price at their timestamp), as stored. */
+function priced(batches: UsageEvent[][], entries: PriceEntry[]): UsageEvent[][] {
+  return batches.map((batch) =>
+    batch.map((event) => {
+      const price = priceAt(entries, event.model, new Date(event.timestamp))
+      if (!price) throw new Error(`no price for ${event.model}`)
+      const cost = exactCost(price, event)
+      return { ...event, cost_micros: Number(cost.micros), cost_sub_micros: Number(cost.subMicros) }
+    })
+  )
+}
+
+/**
+ * The baseline must write what the path writes: the copy of `event` in each table, apart from
+ * its slot and the time it was received, holds the same attributes with the same values.
+ */
+async function sameItemsAsThePath(pathDb: Db, baselineDb: Db, event: UsageEvent): Promise<void> {
+  const copy = async (db: Db) => {
+    const [item] = (await usageEvents.stored(db, event.organization_id, event.id, new Date())).map(
+      ({ SK, received_at, ...rest }) => rest
+    )
+    if (!item) throw new Error(`no copy of ${event.id}`)
+    return JSON.stringify(Object.entries(item).sort(([a], [b]) => a.localeCompare(b)))
+  }
+  const [written, baseline] = await Promise.all([copy(pathDb), copy(baselineDb)])
+  if (written !== baseline) {
+    throw new Error(`the baseline writes other items than the path:\n${written}\n${baseline}`)
+  }
 }
 
 async function inGroups<T>(items: T[], size: number, run: (item: T) => Promise<void>) {
@@ -158,9 +189,14 @@ const suite: BenchSuite = {
     const api = await startApiServer(store.endpoint, generateSecret('operator'), 'bench-usage')
     const url = `${api.url}/v1/usage/events`
 
-    const batches = events(org.organization.id, workspaceIds, subjects, new Date())
+    const batches = priced(
+      events(org.organization.id, workspaceIds, subjects, new Date()),
+      await organizationPriceEntries(ctx, org.organization.id)
+    )
     const bodies = batches.map((batch) =>
-      JSON.stringify({ events: batch.map(({ cost_micros, ...event }) => event) })
+      JSON.stringify({
+        events: batch.map(({ cost_micros, cost_sub_micros, ...event }) => event),
+      })
     )
     const now = new Date()
     // What the path persists per batch: the journal slot(s) and a copy of each event naming its
@@ -215,6 +251,7 @@ const suite: BenchSuite = {
       }
     }
     await api.stop()
+    await sameItemsAsThePath(db, sameDb, batches[0]![0]!)
     const rate = (ms: number) => EVENTS / (ms / 1000)
     const httpRate = rate(elapsed.http)
     const sameRate = rate(elapsed.same)
