@@ -21,9 +21,9 @@ import { newUlid } from '../../functions/lib/ids.js'
 import { generateSecret } from '../../functions/lib/secrets.js'
 import type { PriceEntry, UsageEvent } from '../../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
-import { Db } from '../../functions/store/db.js'
+import { Db, type Item } from '../../functions/store/db.js'
 import { startEmbeddedStoreProcess } from '../../functions/store/embedded.js'
-import { copyItem, usageEvents } from '../../functions/store/usage/events.js'
+import { copyItem, USAGE_EVENT_BUCKETS, usageEvents } from '../../functions/store/usage/events.js'
 import { journalSlots, slotName } from '../../functions/store/usage/journal.js'
 import { runAggregation } from '../../functions/usage/aggregation.js'
 import { rawEventExpiry } from '../../functions/usage/ingestion.js'
@@ -91,6 +91,45 @@ function events(
     batches.push(batch)
   }
   return batches
+}
+
+/** Requests timed per kind by storeCpuPerRequest. */
+const REQUEST_SAMPLES = 2000
+
+/**
+ * Store CPU (ms) per request of two kinds: the duplicate check's range Query over ids not
+ * written yet (the common case: new events), and a BatchWriteItem of 25 copies.
+ */
+async function storeCpuPerRequest(storePid: number, db: Db, copies: Item[]) {
+  const inFlight = CONCURRENT_BATCHES * CALLS_PER_BATCH
+  const timed = async (request: (i: number) => Promise<unknown>) => {
+    let next = 0
+    const before = cpuMsOf(storePid)
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < REQUEST_SAMPLES) await request(next++)
+      })
+    )
+    return (cpuMsOf(storePid) - before) / REQUEST_SAMPLES
+  }
+  const [first] = copies
+  const partition = first!.PK as string
+  const query = await timed((i) =>
+    db.query({
+      partition,
+      sort: { between: [`unwritten-${i} `, `unwritten-${i}9 \x7f`] },
+      limit: 2 * Math.ceil(BATCH / USAGE_EVENT_BUCKETS) + 16,
+      consistent: true,
+    })
+  )
+  const batchWrite = await timed((i) =>
+    db.batchWrite(
+      copies.slice(0, 25).map((copy) => ({ ...copy, SK: `${copy.SK}#${i}` })),
+      [],
+      1
+    )
+  )
+  return { query, batchWrite }
 }
 
 /** The events with the cost ingestion fixes for them (the price at their timestamp), as stored. */
@@ -252,6 +291,7 @@ const suite: BenchSuite = {
     }
     await api.stop()
     await sameItemsAsThePath(db, sameDb, batches[0]![0]!)
+    const perRequest = await storeCpuPerRequest(store.pid, rawDb, rawItems[0]!)
     const rate = (ms: number) => EVENTS / (ms / 1000)
     const httpRate = rate(elapsed.http)
     const sameRate = rate(elapsed.same)
@@ -372,6 +412,7 @@ const suite: BenchSuite = {
             "spend are three more round trips, each waiting behind the other batches' writes in " +
             'that queue; they also add about a fifth to the store CPU per batch.',
           `Queueing model: the API and the store are each one thread, and ${CONCURRENT_BATCHES} requests cycle between them. Exact mean value analysis of that closed network (bench/stats.ts), fed only with the CPU per batch measured above — the baseline as ${CONCURRENT_BATCHES * CALLS_PER_BATCH} streams of a 1/${CALLS_PER_BATCH} batch through the store and the bench's client — predicts ${fmt(model.http, 0)} events/s over HTTP and ${fmt(model.same, 0)} for the baseline: a ratio of ${fmt(model.http / model.same, 2)}, against ${fmt(ratio, 2)} measured. Even with an API that took no time, the HTTP path could not go faster than one store thread serves its batches (1,000 ms of CPU a second ÷ the HTTP path's store CPU per batch): about ${fmt(model.storeBound, 2)} of the measured baseline. So ≥ ${INGESTION_RATIO_TARGET} needs the store's extra work per batch (the duplicate check, the slots' own requests, live spend) to shrink, not only the API's.`,
+          `What one store request costs the store itself, measured after the run on the same store (${REQUEST_SAMPLES.toLocaleString('en')} each, ${CONCURRENT_BATCHES * CALLS_PER_BATCH} in flight): a duplicate check's range Query of new ids ${fmt(perRequest.query, 2)} ms of store CPU, a BatchWriteItem of 25 event copies ${fmt(perRequest.batchWrite, 2)} ms. Most of a small request's cost is the store's per-request work (HTTP, validation, expression parsing), not its items: the ${USAGE_EVENT_BUCKETS} Queries of one batch's duplicate check alone are ${fmt(USAGE_EVENT_BUCKETS * perRequest.query, 1)} ms, ${fmt((100 * USAGE_EVENT_BUCKETS * perRequest.query) / (cpu.same.store / (EVENTS / BATCH)), 0)} % of the baseline's store CPU per batch.`,
           `Groups of ${CONCURRENT_BATCHES * 2} batches alternate the three paths, against one ` +
             'embedded store (dynalite) in its own process, as `npm start` runs it, into separate ' +
             'tables. The API runs as `npm start` does (functions/entry/local-server.ts, its own ' +
