@@ -1,8 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../functions/app/app.js'
-import { Db } from '../functions/store/db.js'
+import { Db, type Item, type Key } from '../functions/store/db.js'
 import { decisionLog } from '../functions/store/decision-log.js'
+import { keys } from '../functions/store/keys.js'
 import { as, type Caller, email, listAll } from './helpers/admin-model.js'
 import { FaultyDb } from './helpers/faults.js'
 import { createOrg, type Harness, startHarness } from './helpers/harness.js'
@@ -336,5 +337,68 @@ describe('when records are written', () => {
     expect(await decisionLog.get(h.db, org.id, lost.decision_id, h.clock.now())).toBeUndefined()
     const kept = await ask()
     expect(await decisionLog.get(h.db, org.id, kept.decision_id, h.clock.now())).toBeDefined()
+  })
+
+  it('a store slower than the decisions holds decisions back, within the buffer bound', async () => {
+    // The decision log's writes wait until the test lets them go.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let written = 0
+    class HeldDb extends Db {
+      override async batchWrite(puts: Item[], deletes: Key[] = [], concurrency = 1) {
+        if (!puts.some((item) => String(item.SK).startsWith(keys.decisionRecordPrefix))) {
+          return super.batchWrite(puts, deletes, concurrency)
+        }
+        await held
+        await super.batchWrite(puts, deletes, concurrency)
+        written += puts.length
+      }
+    }
+    const maxBuffered = 50
+    const server = createApp({
+      db: new HeldDb(h.db.doc, h.db.tableName),
+      clock: h.clock,
+      operatorKey: h.operatorKey,
+      decisionLogOptions: { maxBuffered },
+    })
+    // Denies are always kept: 8 requests of 25 decisions each, 200 records.
+    const stranger = (await api.create('/v1/members', { email: email(), name: 'No roles' }))
+      .id as string
+    const requests = Array.from({ length: 25 }, () => ({
+      principal: { type: 'Member', id: stranger },
+      action: 'use_chat',
+      resource: { type: 'Workspace', id: ws },
+    }))
+    let answered = 0
+    const sent = Array.from({ length: 8 }, async () => {
+      const res = await server.request('/v1/authorize/batch', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${svc}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ organization_id: org.id, requests }),
+      })
+      answered++
+      expect(res.status).toBe(200)
+      const body = (await res.json()) as { results: { decision: string; decision_id: string }[] }
+      expect(body.results.every((result) => result.decision === 'deny')).toBe(true)
+      return body.results.map((result) => result.decision_id)
+    })
+    // Without backpressure every request is answered at once, its records piling up in memory.
+    for (let waited = 0; waited < 1_500 && answered < 8; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(written).toBe(0)
+    // Answered: only while at most `maxBuffered` records wait (25 and 50 of them).
+    expect(answered).toBeLessThanOrEqual(maxBuffered / 25)
+    release()
+    const ids = (await Promise.all(sent)).flat()
+    expect(answered).toBe(8)
+    const read = await server.request(`/v1/decisions/${ids.at(-1)}`, {
+      headers: { authorization: `Bearer ${org.adminKey}` },
+    })
+    expect(read.status).toBe(200)
+    expect(written).toBe(200)
+    expect(new Set(ids).size).toBe(200)
   })
 })

@@ -12,6 +12,8 @@ import type { Page, PageRequest } from '../store/pagination.js'
 export const DECISION_RETENTION_DAYS = 30
 /** DynamoDB's BatchWriteItem limit: the recorder writes in batches of this many. */
 const BATCH = 25
+/** Batches one background write step takes (written 4 at a time by `decisionLog.putMany`). */
+const BATCHES_PER_WRITE = 4
 
 /** One decision as the route hands it over: the request as decided and its result. */
 export interface DecidedEntry {
@@ -29,7 +31,11 @@ export interface DecisionLogOptions {
   mode: 'background' | 'before-response'
   /** Longest wait before a partly filled batch is written (background). */
   flushMs: number
-  /** Records buffered at most; past it a decision waits for the write in flight (backpressure). */
+  /**
+   * Records waiting to be written at most (background); past it a decision waits for the
+   * writes to catch up (backpressure), so a store slower than the decisions costs latency, not
+   * unbounded memory.
+   */
   maxBuffered: number
   /** [0, 1) uniform: decides which allowed decisions a sample rate below 1 keeps. */
   random: () => number
@@ -50,8 +56,16 @@ export const DEFAULT_DECISION_LOG_OPTIONS: DecisionLogOptions = {
  */
 export class DecisionRecorder {
   private readonly options: DecisionLogOptions
+  /** Records not taken by a write yet, oldest first. */
   private buffer: DecisionRecord[] = []
-  private inFlight: Promise<void> = Promise.resolve()
+  /** Records kept so far, and written (or dropped by a failed write) so far. */
+  private pushed = 0
+  private done = 0
+  /** The writer (one at a time, in order) while it runs, and its write in progress. */
+  private writing: Promise<void> | undefined
+  private step: Promise<void> | undefined
+  /** Flushes waiting: the writer then takes partial batches too. */
+  private flushes = 0
   private timer: NodeJS.Timeout | undefined
 
   constructor(
@@ -60,6 +74,11 @@ export class DecisionRecorder {
     options: Partial<DecisionLogOptions> = {}
   ) {
     this.options = { ...DEFAULT_DECISION_LOG_OPTIONS, ...options }
+  }
+
+  /** Records kept and not written yet: buffered, or in the write in progress. */
+  get unwritten(): number {
+    return this.pushed - this.done
   }
 
   /** Records the decisions of one request; returns their ids, in order. */
@@ -100,36 +119,68 @@ export class DecisionRecorder {
       return ids
     }
     this.buffer.push(...kept)
-    if (this.buffer.length >= BATCH) {
-      const written = this.writeFullBatches()
-      if (this.buffer.length + BATCH > this.options.maxBuffered) await written
-    }
+    this.pushed += kept.length
+    if (this.buffer.length >= BATCH) void this.run()
+    // Backpressure: while more records wait than the bound allows, wait for the writer's steps
+    // (each takes up to BATCHES_PER_WRITE batches off the buffer).
+    while (this.unwritten > this.options.maxBuffered && this.step) await this.step
     this.scheduleFlush()
     return ids
   }
 
-  /** Writes everything buffered and waits for every write in flight (read-your-writes). */
+  /**
+   * Writes everything recorded before the call, waiting for it (read-your-writes); what is
+   * recorded meanwhile is not waited for.
+   */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    const all = this.buffer
-    this.buffer = []
-    await this.enqueue(all)
+    const target = this.pushed
+    this.flushes++
+    try {
+      while (this.done < target) {
+        void this.run()
+        // Nothing written while records wait cannot happen (they are buffered or in a step);
+        // stop rather than spin if it ever did.
+        if (!this.step) break
+        await this.step
+      }
+    } finally {
+      this.flushes--
+    }
   }
 
-  /** Starts writing every full batch now; a partial batch waits for the timer. */
-  private writeFullBatches(): Promise<void> {
-    const full = this.buffer.length - (this.buffer.length % BATCH)
-    const batches = this.buffer.slice(0, full)
-    this.buffer = this.buffer.slice(full)
-    return this.enqueue(batches)
+  /** Starts the writer unless it runs or nothing is ready for it. */
+  private run(): Promise<void> {
+    if (!this.writing) {
+      const records = this.take()
+      if (records.length > 0) this.writing = this.writeFrom(records)
+    }
+    return this.writing ?? Promise.resolve()
   }
 
-  /** One write at a time, in order; a failed write is logged (the responses are already sent). */
-  private enqueue(records: DecisionRecord[]): Promise<void> {
-    if (records.length === 0) return this.inFlight
-    this.inFlight = this.inFlight.then(() => this.write(records))
-    return this.inFlight
+  /** The next write step's records: full batches only, unless a flush waits. */
+  private take(): DecisionRecord[] {
+    const ready =
+      this.flushes > 0 ? this.buffer.length : this.buffer.length - (this.buffer.length % BATCH)
+    return this.buffer.splice(0, Math.min(ready, BATCH * BATCHES_PER_WRITE))
+  }
+
+  /**
+   * The writer: one step at a time, in order, until nothing is ready. It stops in the same
+   * turn as it finds nothing to take, so `run()` never hands out a writer that has finished.
+   */
+  private async writeFrom(first: DecisionRecord[]): Promise<void> {
+    try {
+      for (let records = first; records.length > 0; records = this.take()) {
+        this.step = this.write(records)
+        await this.step
+        this.done += records.length
+      }
+    } finally {
+      this.step = undefined
+      this.writing = undefined
+    }
   }
 
   /** Writes records; a failure (after the store client's retries) is logged, not thrown. */
