@@ -26,7 +26,7 @@ import { startEmbeddedStoreProcess } from '../../functions/store/embedded.js'
 import { copyItem, USAGE_EVENT_BUCKETS, usageEvents } from '../../functions/store/usage/events.js'
 import { journalSlots, slotName } from '../../functions/store/usage/journal.js'
 import { runAggregation } from '../../functions/usage/aggregation.js'
-import { rawEventExpiry } from '../../functions/usage/ingestion.js'
+import { exactCostFields, rawEventExpiry } from '../../functions/usage/ingestion.js'
 import { exactCost, organizationPriceEntries, priceAt } from '../../functions/usage/prices.js'
 import { CountingDb } from '../../test/helpers/crashing-db.js'
 import type { BenchSuite, BenchTable } from '../run.js'
@@ -138,8 +138,7 @@ function priced(batches: UsageEvent[][], entries: PriceEntry[]): UsageEvent[][] 
     batch.map((event) => {
       const price = priceAt(entries, event.model, new Date(event.timestamp))
       if (!price) throw new Error(`no price for ${event.model}`)
-      const cost = exactCost(price, event)
-      return { ...event, cost_micros: Number(cost.micros), cost_sub_micros: Number(cost.subMicros) }
+      return { ...event, ...exactCostFields(exactCost(price, event)) }
     })
   )
 }

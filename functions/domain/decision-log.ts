@@ -61,8 +61,8 @@ export class DecisionRecorder {
   /** Records kept so far, and written (or dropped by a failed write) so far. */
   private pushed = 0
   private done = 0
-  /** The writer (one at a time, in order) while it runs, and its write in progress. */
-  private writing: Promise<void> | undefined
+  /** Whether the writer (one at a time, in order) runs, and its write in progress. */
+  private writing = false
   private step: Promise<void> | undefined
   /** Flushes waiting: the writer then takes partial batches too. */
   private flushes = 0
@@ -120,7 +120,7 @@ export class DecisionRecorder {
     }
     this.buffer.push(...kept)
     this.pushed += kept.length
-    if (this.buffer.length >= BATCH) void this.run()
+    if (this.buffer.length >= BATCH) this.run()
     // Backpressure: while more records wait than the bound allows, wait for the writer's steps
     // (each takes up to BATCHES_PER_WRITE batches off the buffer).
     while (this.unwritten > this.options.maxBuffered && this.step) await this.step
@@ -139,7 +139,7 @@ export class DecisionRecorder {
     this.flushes++
     try {
       while (this.done < target) {
-        void this.run()
+        this.run()
         // Nothing written while records wait cannot happen (they are buffered or in a step);
         // stop rather than spin if it ever did.
         if (!this.step) break
@@ -151,12 +151,12 @@ export class DecisionRecorder {
   }
 
   /** Starts the writer unless it runs or nothing is ready for it. */
-  private run(): Promise<void> {
-    if (!this.writing) {
-      const records = this.take()
-      if (records.length > 0) this.writing = this.writeFrom(records)
-    }
-    return this.writing ?? Promise.resolve()
+  private run(): void {
+    if (this.writing) return
+    const records = this.take()
+    if (records.length === 0) return
+    this.writing = true
+    void this.writeFrom(records)
   }
 
   /** The next write step's records: full batches only, unless a flush waits. */
@@ -168,7 +168,7 @@ export class DecisionRecorder {
 
   /**
    * The writer: one step at a time, in order, until nothing is ready. It stops in the same
-   * turn as it finds nothing to take, so `run()` never hands out a writer that has finished.
+   * turn as it finds nothing to take, so `run()` never counts on a writer that has finished.
    */
   private async writeFrom(first: DecisionRecord[]): Promise<void> {
     try {
@@ -179,7 +179,7 @@ export class DecisionRecorder {
       }
     } finally {
       this.step = undefined
-      this.writing = undefined
+      this.writing = false
     }
   }
 

@@ -262,7 +262,8 @@ function judge(
   return { at, price }
 }
 
-function exactCostFields(cost: { micros: bigint; subMicros: bigint }) {
+/** An exact cost as the event's stored fields (what ingestion fixes on each accepted event). */
+export function exactCostFields(cost: { micros: bigint; subMicros: bigint }) {
   return { cost_micros: Number(cost.micros), cost_sub_micros: Number(cost.subMicros) }
 }
 
