@@ -32,7 +32,7 @@ function counting(doc: DynamoDBDocumentClient, tableName: string): Db {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver)
       return (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
-        if (command.constructor.name === 'BatchWriteCommand') batchWrites++
+        if (command.constructor.name === 'BatchWriteItemCommand') batchWrites++
         return target.send(command)
       }
     },

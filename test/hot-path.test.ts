@@ -33,7 +33,7 @@ function counting(doc: DynamoDBDocumentClient): DynamoDBDocumentClient {
 async function commandsOf(run: () => Promise<unknown>): Promise<string[]> {
   const from = sent.length
   await run()
-  return sent.slice(from).filter((name) => name !== 'BatchWriteCommand')
+  return sent.slice(from).filter((name) => name !== 'BatchWriteItemCommand')
 }
 
 let h: Harness

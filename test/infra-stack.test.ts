@@ -394,6 +394,8 @@ describe('least privilege across the stack', () => {
       Query: 'Query',
       BatchGet: 'BatchGetItem',
       BatchWrite: 'BatchWriteItem',
+      // The low-level client's command (batchWrite marshals its items itself).
+      BatchWriteItem: 'BatchWriteItem',
     }
     for (const command of commands)
       expect(names, `unmapped ${command}Command`).toHaveProperty(command)

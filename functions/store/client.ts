@@ -5,6 +5,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb'
+import { MARSHALL_OPTIONS } from './attribute-values.js'
 import { TABLE_DEFINITION } from './table-definition.js'
 import { usageLayout } from './usage/layout.js'
 
@@ -33,9 +34,7 @@ export function createDocumentClient(connection: StoreConnection = {}): DynamoDB
     ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: 5,
   })
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
-  })
+  return DynamoDBDocumentClient.from(client, { marshallOptions: MARSHALL_OPTIONS })
 }
 
 /** Creates the table from TABLE_DEFINITION unless it exists (local and test bootstrap only). */

@@ -1,7 +1,10 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb'
+import {
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb'
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -9,6 +12,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb'
+import { toAttributeMap } from './attribute-values.js'
 import type { IndexName } from './table-definition.js'
 
 export type Item = Record<string, unknown>
@@ -233,9 +237,11 @@ export class Db {
    * retrying unprocessed items. Unconditional: only for items whose last write may win.
    */
   async batchWrite(puts: Item[], deletes: Key[] = [], concurrency = 1): Promise<void> {
-    const requests = [
-      ...puts.map((Item) => ({ PutRequest: { Item } })),
-      ...deletes.map((Key) => ({ DeleteRequest: { Key } })),
+    // Marshalled here, not by the document client: the same attribute values for less CPU
+    // (attribute-values.ts); what the store leaves unprocessed comes back marshalled.
+    const requests: WriteRequest[] = [
+      ...puts.map((item) => ({ PutRequest: { Item: toAttributeMap(item) } })),
+      ...deletes.map((key) => ({ DeleteRequest: { Key: toAttributeMap({ ...key }) } })),
     ]
     const chunks: (typeof requests)[] = []
     for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25))
@@ -247,9 +253,9 @@ export class Db {
         }
         if (attempt > 0) await sleep(2 ** attempt * 10)
         const out = await this.guard(() =>
-          this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }))
+          this.doc.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }))
         )
-        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending
+        pending = out.UnprocessedItems?.[this.tableName] ?? []
       }
     })
   }

@@ -1,10 +1,10 @@
 import {
+  BatchWriteItemCommand,
   InternalServerError,
   ProvisionedThroughputExceededException,
   RequestLimitExceeded,
 } from '@aws-sdk/client-dynamodb'
 import {
-  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
@@ -55,7 +55,7 @@ const isWrite = (command: unknown) =>
   command instanceof PutCommand ||
   command instanceof UpdateCommand ||
   command instanceof DeleteCommand ||
-  command instanceof BatchWriteCommand
+  command instanceof BatchWriteItemCommand
 
 /**
  * Fails a share of the DynamoDB calls made through the document clients it wraps, below the
