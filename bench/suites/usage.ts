@@ -23,7 +23,12 @@ import type { PriceEntry, UsageEvent } from '../../functions/model/index.js'
 import { createDocumentClient, ensureTable } from '../../functions/store/client.js'
 import { Db, type Item } from '../../functions/store/db.js'
 import { startEmbeddedStoreProcess } from '../../functions/store/embedded.js'
-import { copyItem, USAGE_EVENT_BUCKETS, usageEvents } from '../../functions/store/usage/events.js'
+import {
+  COPY_WRITE_CONCURRENCY,
+  copyItem,
+  USAGE_EVENT_BUCKETS,
+  usageEvents,
+} from '../../functions/store/usage/events.js'
 import { journalSlots, slotName } from '../../functions/store/usage/journal.js'
 import { runAggregation } from '../../functions/usage/aggregation.js'
 import { exactCostFields, rawEventExpiry } from '../../functions/usage/ingestion.js'
@@ -41,7 +46,7 @@ const BATCH = 1000
 /** Batches in flight at once, for the HTTP path and the baseline alike. */
 const CONCURRENT_BATCHES = 4
 /** BatchWriteItem calls in flight per batch, as the ingestion path uses. */
-const CALLS_PER_BATCH = 4
+const CALLS_PER_BATCH = COPY_WRITE_CONCURRENCY
 /** Events ingested and aggregated through the request log (units per event). */
 const COUNTED_EVENTS = 20_000
 /** The same with random ids, after as many others ingested and aggregated uncounted. */

@@ -20,10 +20,16 @@ import { keys } from '../keys.js'
  * item. Ids that do not sort together are read one prefix query each (`copiesOf`).
  */
 
-/** Parallel BatchWrite calls per request. */
+/** Parallel BatchGet calls per request (the old layout's reads). */
 const BATCH_CONCURRENCY = 4
-/** Parallel range queries of one duplicate check (one per organization and bucket). */
-const QUERY_CONCURRENCY = 8
+/**
+ * Parallel BatchWrite calls for one request's copies: all of them for a full request (1,000
+ * events, 25 a call). With every copy write in flight at once the store has the request's writes
+ * queued while the API works on the other requests; 4 at a time left the embedded store idle
+ * about a sixth of the time (issue 12, README "Usage"). The SDK's connection pool (50 sockets)
+ * bounds what several requests of one process send at once.
+ */
+export const COPY_WRITE_CONCURRENCY = 40
 /**
  * Parallel prefix queries for ids that do not sort together (one per id): as many as the SDK's
  * default connection pool keeps open (50), less some for the request's other calls.
@@ -34,6 +40,8 @@ const SINGLE_QUERY_CONCURRENCY = 32
  * for one organization. Fixed: a copy must be found where every other copy of its id went.
  */
 export const USAGE_EVENT_BUCKETS = 16
+/** Parallel range queries of one duplicate check: one per bucket of an organization, at once. */
+const QUERY_CONCURRENCY = USAGE_EVENT_BUCKETS
 
 /** Key of an (organization, event id) pair in maps and sets. */
 export function eventIdentity(organizationId: string, eventId: string): string {
@@ -155,7 +163,7 @@ export const usageEvents = {
     await db.batchWrite(
       copies.map(({ event, slot }) => copyItem(event, slot, received, expiresAtEpoch(event))),
       [],
-      BATCH_CONCURRENCY
+      COPY_WRITE_CONCURRENCY
     )
   },
 
