@@ -393,8 +393,7 @@ describe('least privilege across the stack', () => {
       Delete: 'DeleteItem',
       Query: 'Query',
       BatchGet: 'BatchGetItem',
-      BatchWrite: 'BatchWriteItem',
-      // The low-level client's command (batchWrite marshals its items itself).
+      // The low-level client's command: batchWrite marshals its items itself.
       BatchWriteItem: 'BatchWriteItem',
     }
     for (const command of commands)
