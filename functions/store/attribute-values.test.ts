@@ -32,6 +32,7 @@ const value = fc.letrec((tie) => ({
     fc.boolean(),
     fc.constant(null),
     fc.constant(undefined),
+    fc.constant(() => 1),
     fc.bigInt(),
     fc.uint8Array({ maxLength: 8 }),
     fc.array(tie('any'), { maxLength: 4 }),

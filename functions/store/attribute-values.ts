@@ -20,7 +20,8 @@ export function toAttributeMap(item: Record<string, unknown>): Record<string, At
   const out: Record<string, AttributeValue> = {}
   for (const name in item) {
     const value = item[name]
-    if (value !== undefined) out[name] = toAttributeValue(value)
+    // As the library: undefined values (removeUndefinedValues) and functions are left out.
+    if (value !== undefined && typeof value !== 'function') out[name] = toAttributeValue(value)
   }
   return out
 }
