@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../functions/app/app.js'
 import { Db, type Item, type Key } from '../functions/store/db.js'
-import { decisionLog } from '../functions/store/decision-log.js'
+import { decisionLog, MAX_PACK_BYTES } from '../functions/store/decision-log.js'
 import { keys } from '../functions/store/keys.js'
 import { as, type Caller, email, listAll } from './helpers/admin-model.js'
 import { FaultyDb } from './helpers/faults.js'
@@ -143,7 +143,7 @@ describe('recording', () => {
     expect(records[1]!.body.errors[0].code).toBe('invalid_request')
   })
 
-  it('writes at most one store call per decision, and 25 decisions per call in a batch', async () => {
+  it('writes at most one store call per request: a batch of 100 is one item', async () => {
     const requests = Array.from({ length: 100 }, (_, i) => ({
       principal: { type: 'Member', id: user },
       action: i % 2 ? 'use_chat' : 'use_code',
@@ -157,7 +157,14 @@ describe('recording', () => {
     })
     expect(res.status).toBe(200)
     await api.get('/v1/decisions?limit=1')
-    expect(batchWrites - before).toBe(4)
+    expect(batchWrites - before).toBe(1)
+    // Each of the 100 is found by its id, and listed newest first (pages cut inside the item).
+    const ids = res.body.results.map((r: { decision_id: string }) => r.decision_id) as string[]
+    const fetched = await Promise.all(ids.map((id) => api.get(`/v1/decisions/${id}`)))
+    expect(fetched.map((r) => r.body.id)).toEqual(ids)
+    expect(fetched.map((r) => r.body.request.action)).toEqual(requests.map((r) => r.action))
+    const listed = await listAll<{ id: string }>(api, `/v1/decisions?principal_id=${user}`, 7)
+    expect(listed.slice(0, 100).map((d) => d.id)).toEqual([...ids].reverse())
     // Ten single decisions: never more than one write each (buffered together when close).
     const afterBatch = batchWrites
     for (let i = 0; i < 10; i++) {
@@ -166,6 +173,36 @@ describe('recording', () => {
     await api.get('/v1/decisions?limit=1')
     expect(batchWrites - afterBatch).toBeGreaterThanOrEqual(1)
     expect(batchWrites - afterBatch).toBeLessThanOrEqual(10)
+  })
+})
+
+describe('a request whose records pass one item', () => {
+  it('spans several items of one write, each record found and listed in order', async () => {
+    // 100 decisions with 4 KB of context each: more than MAX_PACK_BYTES of records.
+    const note = 'x'.repeat(4096)
+    const requests = Array.from({ length: 100 }, (_, i) => ({
+      principal: { type: 'Member', id: user },
+      action: 'use_chat',
+      resource: { type: 'Workspace', id: ws },
+      context: { note, i },
+    }))
+    expect(100 * note.length).toBeGreaterThan(MAX_PACK_BYTES)
+    await api.get('/v1/decisions?limit=1')
+    const before = batchWrites
+    const res = await h.call('POST', '/v1/authorize/batch', {
+      key: svc,
+      body: { organization_id: org.id, requests },
+    })
+    expect(res.status).toBe(200)
+    const ids = res.body.results.map((r: { decision_id: string }) => r.decision_id) as string[]
+    const newest = await api.get('/v1/decisions?limit=100')
+    expect(batchWrites - before).toBe(1)
+    expect(newest.body.data.map((d: { id: string }) => d.id)).toEqual([...ids].reverse())
+    for (const i of [0, 49, 50, 99]) {
+      const one = await api.get(`/v1/decisions/${ids[i]}`)
+      expect(one.status).toBe(200)
+      expect(one.body.request.context).toEqual({ note, i })
+    }
   })
 })
 
@@ -353,7 +390,10 @@ describe('when records are written', () => {
         }
         await held
         await super.batchWrite(puts, deletes, concurrency)
-        written += puts.length
+        written += puts.reduce(
+          (sum, item) => sum + (JSON.parse(item.body as string) as []).length,
+          0
+        )
       }
     }
     const maxBuffered = 50

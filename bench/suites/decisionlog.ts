@@ -226,7 +226,11 @@ async function simulation(
       expires_at: new Date(at.getTime() + DECISION_RETENTION_DAYS * 86_400_000).toISOString(),
     })
   }
-  await decisionLog.putMany(db, records)
+  // Each at its own time, so each is one item (one request of one decision).
+  await decisionLog.putRequests(
+    db,
+    records.map((record) => [record])
+  )
 
   // The raw baseline: the proposed set pre-parsed, and the identical Cedar calls captured.
   const replay = await service.openReplay(org.id, [

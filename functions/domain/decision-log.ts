@@ -5,14 +5,14 @@ import { ID_PREFIXES, newId } from '../lib/ids.js'
 import { logger } from '../lib/logger.js'
 import type { DecisionRecord } from '../model/index.js'
 import type { Db } from '../store/db.js'
-import { decisionLog } from '../store/decision-log.js'
+import { type DecisionPack, decisionLog } from '../store/decision-log.js'
 import type { Page, PageRequest } from '../store/pagination.js'
 
 /** How long a decision is kept (contract v1.1: 30 days). */
 export const DECISION_RETENTION_DAYS = 30
-/** DynamoDB's BatchWriteItem limit: the recorder writes in batches of this many. */
+/** DynamoDB's BatchWriteItem limit: the recorder writes items in batches of this many. */
 const BATCH = 25
-/** Batches one background write step takes (written 4 at a time by `decisionLog.putMany`). */
+/** Batches one background write step takes (written 4 at a time by `decisionLog.putPacks`). */
 const BATCHES_PER_WRITE = 4
 
 /** One decision as the route hands it over: the request as decided and its result. */
@@ -23,10 +23,11 @@ export interface DecidedEntry {
 
 export interface DecisionLogOptions {
   /**
-   * `background` (a long-lived server): records are buffered and written by BatchWriteItem
-   * after the response, 25 per call, at the latest `flushMs` after they were made.
+   * `background` (a long-lived server): each request's records are one item (see
+   * `decisionLog.pack`); items are buffered and written by BatchWriteItem after the response,
+   * 25 per call, at the latest `flushMs` after they were made.
    * `before-response` (Lambda, which freezes the instance once the response is returned): the
-   * decisions of a request are written, in batches of 25, before its response is returned.
+   * item of a request is written before its response is returned.
    */
   mode: 'background' | 'before-response'
   /** Longest wait before a partly filled batch is written (background). */
@@ -51,13 +52,16 @@ export const DEFAULT_DECISION_LOG_OPTIONS: DecisionLogOptions = {
 /**
  * The decision log's writer (docs/decision-log.md). `record` mints every decision's id and
  * returns the ids; which records are kept follows the organization's sampling setting (denies
- * always), and they are written in batches of 25 — at most one store call per decision, and
+ * always). The kept records of a request are one item (a batch of 100 decisions is one item,
+ * not 100), and items are written in batches of 25 — at most one store call per request, and
  * 1/25 of one under load.
  */
 export class DecisionRecorder {
   private readonly options: DecisionLogOptions
-  /** Records not taken by a write yet, oldest first. */
-  private buffer: DecisionRecord[] = []
+  /** Items not taken by a write yet, oldest first. */
+  private buffer: DecisionPack[] = []
+  /** Records in `buffer`. */
+  private buffered = 0
   /** Records kept so far, and written (or dropped by a failed write) so far. */
   private pushed = 0
   private done = 0
@@ -93,6 +97,8 @@ export class DecisionRecorder {
     const expiresAt = new Date(at.getTime() + DECISION_RETENTION_DAYS * 86_400_000).toISOString()
     const ids: string[] = []
     const kept: DecisionRecord[] = []
+    // One synchronous run of the monotonic generator: consecutive ids of one millisecond, as
+    // `decisionLog.get` relies on to find the item that holds an id.
     for (const { request, result } of entries) {
       const id = newId('decision', at)
       ids.push(id)
@@ -112,15 +118,18 @@ export class DecisionRecorder {
       })
     }
     if (kept.length === 0) return ids
+    const packs = decisionLog.pack(kept)
     if (this.options.mode === 'before-response') {
       // A store that fails this write does not fail the decision: authorization stays
       // available, and the loss is logged (as a failed background write is).
-      await this.write(kept)
+      await this.write(packs)
       return ids
     }
-    this.buffer.push(...kept)
+    this.buffer.push(...packs)
     this.pushed += kept.length
-    if (this.buffer.length >= BATCH) this.run()
+    this.buffered += kept.length
+    // A store call's worth of decisions waits (25 single ones, or one batch of 25 or more).
+    if (this.buffered >= BATCH) this.run()
     // Backpressure: while more records wait than the bound allows, wait for the writer's steps
     // (each takes up to BATCHES_PER_WRITE batches off the buffer).
     while (this.unwritten > this.options.maxBuffered && this.step) await this.step
@@ -153,29 +162,33 @@ export class DecisionRecorder {
   /** Starts the writer unless it runs or nothing is ready for it. */
   private run(): void {
     if (this.writing) return
-    const records = this.take()
-    if (records.length === 0) return
+    const packs = this.take()
+    if (packs.length === 0) return
     this.writing = true
-    void this.writeFrom(records)
+    void this.writeFrom(packs)
   }
 
-  /** The next write step's records: full batches only, unless a flush waits. */
-  private take(): DecisionRecord[] {
-    const ready =
-      this.flushes > 0 ? this.buffer.length : this.buffer.length - (this.buffer.length % BATCH)
-    return this.buffer.splice(0, Math.min(ready, BATCH * BATCHES_PER_WRITE))
+  /**
+   * The next write step's items: none until a flush waits or a store call's worth of
+   * decisions (BATCH) is buffered, then up to BATCHES_PER_WRITE batches of items.
+   */
+  private take(): DecisionPack[] {
+    if (this.flushes === 0 && this.buffered < BATCH) return []
+    const packs = this.buffer.splice(0, BATCH * BATCHES_PER_WRITE)
+    this.buffered -= count(packs)
+    return packs
   }
 
   /**
    * The writer: one step at a time, in order, until nothing is ready. It stops in the same
    * turn as it finds nothing to take, so `run()` never counts on a writer that has finished.
    */
-  private async writeFrom(first: DecisionRecord[]): Promise<void> {
+  private async writeFrom(first: DecisionPack[]): Promise<void> {
     try {
-      for (let records = first; records.length > 0; records = this.take()) {
-        this.step = this.write(records)
+      for (let packs = first; packs.length > 0; packs = this.take()) {
+        this.step = this.write(packs)
         await this.step
-        this.done += records.length
+        this.done += count(packs)
       }
     } finally {
       this.step = undefined
@@ -183,14 +196,14 @@ export class DecisionRecorder {
     }
   }
 
-  /** Writes records; a failure (after the store client's retries) is logged, not thrown. */
-  private async write(records: DecisionRecord[]): Promise<void> {
+  /** Writes items; a failure (after the store client's retries) is logged, not thrown. */
+  private async write(packs: DecisionPack[]): Promise<void> {
     try {
-      await decisionLog.putMany(this.db, records)
+      await decisionLog.putPacks(this.db, packs)
     } catch (error) {
       logger.error('decision log write failed; records dropped', {
         error,
-        records: records.length,
+        records: count(packs),
       })
     }
   }
@@ -205,6 +218,8 @@ export class DecisionRecorder {
     this.timer.unref()
   }
 }
+
+const count = (packs: readonly DecisionPack[]) => packs.reduce((sum, pack) => sum + pack.records, 0)
 
 export interface DecisionFilter {
   principal_id?: string | undefined

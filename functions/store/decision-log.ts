@@ -1,7 +1,13 @@
 import type { DecisionRecord } from '../model/index.js'
-import type { Db, Expression, Item } from './db.js'
+import type { Db, Item, QueryInput } from './db.js'
 import { keys } from './keys.js'
-import { type Page, type PageRequest, paginate } from './pagination.js'
+import {
+  decodeCursor,
+  encodeCursor,
+  MAX_QUERY_PAGES,
+  type Page,
+  type PageRequest,
+} from './pagination.js'
 
 export interface DecisionLogQuery {
   principal_id?: string | undefined
@@ -14,83 +20,173 @@ export interface DecisionLogQuery {
 }
 
 /**
- * The decision log: `DLOG#o` / `DEC#<ulid>`, one partition per organization, newest first.
- * The record is kept as one JSON string (`body`): replaying 100,000 of them is dominated by
- * unmarshalling, and a string is the cheapest attribute to unmarshal. The fields the list
- * filters on are copied beside it as top-level scalars. Items expire through the table's TTL
- * attribute; DynamoDB deletes late and dynalite never does, so every read also checks it.
+ * Records of one request as one item hold at most this many bytes of JSON (DynamoDB's item
+ * limit is 400 KB, names and keys included); a request whose records are larger spans several
+ * items.
  */
-function toItem(record: DecisionRecord): Item {
+export const MAX_PACK_BYTES = 300_000
+
+/** One item of the log as the writer hands it over, with the number of records it holds. */
+export interface DecisionPack {
+  item: Item
+  records: number
+}
+
+/**
+ * The decision log: `DLOG#o` / `DEC#<first id>`, one partition per organization, newest first
+ * (docs/decision-log.md, "Storage"). One item holds the records of one request — a batch of
+ * 100 decisions is one write, not 100 — as one JSON array (`body`), oldest first; their ids
+ * are consecutive ULIDs of one millisecond (`DecisionRecorder` mints them in one synchronous
+ * run of the process's monotonic generator), so the item that holds an id is the one with the
+ * greatest first id at or below it. Items expire through the table's TTL attribute; DynamoDB
+ * deletes late and dynalite never does, so every read also checks it.
+ */
+function packItem(orgId: string, firstId: string, bodies: string[], expiresAt: string): Item {
   return {
-    ...keys.decisionRecord(record.organization_id, record.id),
-    principal_id: record.request.principal?.id ?? null,
-    action: record.request.action,
-    decision: record.decision,
-    workspace_id: record.request.resource?.id ?? null,
-    expires_at_epoch: Math.floor(Date.parse(record.expires_at) / 1000),
-    body: JSON.stringify(record),
+    ...keys.decisionRecord(orgId, firstId),
+    expires_at_epoch: Math.floor(Date.parse(expiresAt) / 1000),
+    records: bodies.length,
+    body: `[${bodies.join(',')}]`,
   }
 }
 
-function live(item: Item, nowEpoch: number): DecisionRecord | undefined {
-  if (typeof item.expires_at_epoch === 'number' && item.expires_at_epoch <= nowEpoch) {
-    return undefined
-  }
-  return JSON.parse(item.body as string) as DecisionRecord
+/** The unexpired records of an item, newest first. */
+function unpack(item: Item, nowEpoch: number): DecisionRecord[] {
+  if (typeof item.expires_at_epoch === 'number' && item.expires_at_epoch <= nowEpoch) return []
+  const records = JSON.parse(item.body as string) as DecisionRecord[]
+  return records.reverse()
 }
 
 const epoch = (now: Date) => Math.floor(now.getTime() / 1000)
 
+function matches(record: DecisionRecord, query: DecisionLogQuery): boolean {
+  const { request } = record
+  return (
+    (query.principal_id === undefined || request.principal?.id === query.principal_id) &&
+    (query.action === undefined || request.action === query.action) &&
+    (query.decision === undefined || record.decision === query.decision) &&
+    (query.workspace_id === undefined || request.resource?.id === query.workspace_id)
+  )
+}
+
 export const decisionLog = {
-  /** Writes records with BatchWriteItem, 25 per call (ids are unique: last write may win). */
-  async putMany(db: Db, records: readonly DecisionRecord[]): Promise<void> {
-    if (records.length > 0) await db.batchWrite(records.map(toItem), [], 4)
+  /**
+   * The items of one request's kept records (ascending consecutive ids, one organization and
+   * expiry): one item, or several when their JSON passes `MAX_PACK_BYTES`.
+   */
+  pack(records: readonly DecisionRecord[]): DecisionPack[] {
+    const packs: DecisionPack[] = []
+    let bodies: string[] = []
+    let firstId = ''
+    let bytes = 0
+    const close = () => {
+      if (bodies.length === 0) return
+      const { organization_id, expires_at } = records[0]!
+      packs.push({
+        item: packItem(organization_id, firstId, bodies, expires_at),
+        records: bodies.length,
+      })
+      bodies = []
+      bytes = 0
+    }
+    for (const record of records) {
+      const body = JSON.stringify(record)
+      const size = Buffer.byteLength(body) + 1
+      if (bodies.length > 0 && bytes + size > MAX_PACK_BYTES) close()
+      if (bodies.length === 0) firstId = record.id
+      bodies.push(body)
+      bytes += size
+    }
+    close()
+    return packs
+  },
+
+  /** Writes items with BatchWriteItem, 25 per call, 4 calls at a time. */
+  async putPacks(db: Db, packs: readonly DecisionPack[]): Promise<void> {
+    if (packs.length > 0) {
+      await db.batchWrite(
+        packs.map((pack) => pack.item),
+        [],
+        4
+      )
+    }
+  },
+
+  /** Writes each request's records (see `pack`). */
+  async putRequests(db: Db, requests: readonly (readonly DecisionRecord[])[]): Promise<void> {
+    await decisionLog.putPacks(
+      db,
+      requests.flatMap((records) => decisionLog.pack(records))
+    )
   },
 
   async get(db: Db, orgId: string, id: string, now: Date): Promise<DecisionRecord | undefined> {
-    const item = await db.get(keys.decisionRecord(orgId, id))
-    return item ? live(item, epoch(now)) : undefined
+    // The item with the greatest first id at or below `id`, within the id's millisecond (the
+    // prefix `dec_` + the ULID's 10 time characters): the one that holds `id` if any does.
+    const page = await db.query({
+      partition: keys.decisionLogPartition(orgId),
+      sort: {
+        between: [
+          `${keys.decisionRecordPrefix}${id.slice(0, 14)}`,
+          `${keys.decisionRecordPrefix}${id}`,
+        ],
+      },
+      forward: false,
+      limit: 1,
+    })
+    const item = page.items[0]
+    return item ? unpack(item, epoch(now)).find((record) => record.id === id) : undefined
   },
 
-  list(
+  /**
+   * A page of records, newest first. The cursor is `DEC#<id>` of the last record returned (or
+   * the first id of the last item examined, when the read budget ran out): the next page
+   * starts after it, inside the item that holds it.
+   */
+  async list(
     db: Db,
     orgId: string,
     query: DecisionLogQuery,
     page: PageRequest,
     now: Date
   ): Promise<Page<DecisionRecord>> {
-    const filters: string[] = []
-    const names: Record<string, string> = {}
-    const values: Record<string, unknown> = {}
-    for (const field of ['principal_id', 'action', 'decision', 'workspace_id'] as const) {
-      const value = query[field]
-      if (value === undefined) continue
-      filters.push(`#${field} = :${field}`)
-      names[`#${field}`] = field
-      values[`:${field}`] = value
-    }
-    const filter: Expression | undefined = filters.length
-      ? { expression: filters.join(' AND '), names, values }
-      : undefined
+    const listing = `decisions:${JSON.stringify(query)}`
+    const partition = keys.decisionLogPartition(orgId)
+    const filtered =
+      query.principal_id !== undefined ||
+      query.action !== undefined ||
+      query.decision !== undefined ||
+      query.workspace_id !== undefined
+    let startKey = page.after ? decodeCursor(page.after, listing, 'PK', partition) : undefined
+    // Ids at or above the cursor's were returned already (those of the item that holds it).
+    const below = startKey ? String(startKey.SK).slice(keys.decisionRecordPrefix.length) : undefined
     const nowEpoch = epoch(now)
-    return paginate(
-      db,
-      `decisions:${JSON.stringify(query)}`,
-      {
-        partition: keys.decisionLogPartition(orgId),
-        sort: {
-          between: [
-            `${keys.decisionRecordPrefix}${query.fromId ?? ''}`,
-            // '~' sorts after every id character, so it closes an open upper bound.
-            `${keys.decisionRecordPrefix}${query.toId ?? '~'}`,
-          ],
-        },
-        forward: false,
-        ...(filter ? { filter } : {}),
-      },
-      page,
-      (item) => live(item, nowEpoch)
-    )
+    const data: DecisionRecord[] = []
+    const cursor = (id: string) =>
+      encodeCursor(listing, { PK: partition, SK: `${keys.decisionRecordPrefix}${id}` })
+    for (let pages = 0; pages < MAX_QUERY_PAGES; pages++) {
+      const need = page.limit + 1 - data.length
+      const result = await db.query({
+        ...logRange(orgId, query.fromId, query.toId),
+        limit: filtered ? Math.max(need, 100) : need,
+        ...(startKey ? { startKey } : {}),
+      })
+      for (const item of result.items) {
+        for (const record of unpack(item, nowEpoch)) {
+          if (below !== undefined && record.id >= below) continue
+          if (!matches(record, query)) continue
+          if (data.length === page.limit) {
+            return { data, has_more: true, next_cursor: cursor(data.at(-1)!.id) }
+          }
+          data.push(record)
+        }
+      }
+      if (!result.lastKey) return { data, has_more: false, next_cursor: null }
+      startKey = result.lastKey
+    }
+    // Read budget spent before the page filled: hand back what we have and where to resume.
+    const resume = String(startKey!.SK).slice(keys.decisionRecordPrefix.length)
+    return { data, has_more: true, next_cursor: cursor(resume) }
   },
 
   /**
@@ -107,14 +203,7 @@ export const decisionLog = {
   ): Promise<void> {
     const nowEpoch = epoch(now)
     const read = (startKey?: Item) =>
-      db.query({
-        partition: keys.decisionLogPartition(orgId),
-        sort: {
-          between: [`${keys.decisionRecordPrefix}${fromId ?? ''}`, `${keys.decisionRecordPrefix}~`],
-        },
-        forward: false,
-        ...(startKey ? { startKey } : {}),
-      })
+      db.query({ ...logRange(orgId, fromId, undefined), ...(startKey ? { startKey } : {}) })
     let seen = 0
     let pending = read()
     while (seen < max) {
@@ -126,8 +215,8 @@ export const decisionLog = {
       }
       const records: DecisionRecord[] = []
       for (const item of page.items) {
-        const record = live(item, nowEpoch)
-        if (record && seen < max) {
+        for (const record of unpack(item, nowEpoch)) {
+          if (seen === max) break
           records.push(record)
           seen++
         }
@@ -136,4 +225,23 @@ export const decisionLog = {
       if (!page.lastKey) return
     }
   },
+}
+
+/** The log's items whose first id is in [fromId, toId], newest first. */
+function logRange(
+  orgId: string,
+  fromId: string | undefined,
+  toId: string | undefined
+): Omit<QueryInput, 'startKey' | 'limit'> {
+  return {
+    partition: keys.decisionLogPartition(orgId),
+    sort: {
+      between: [
+        `${keys.decisionRecordPrefix}${fromId ?? ''}`,
+        // '~' sorts after every id character, so it closes an open upper bound.
+        `${keys.decisionRecordPrefix}${toId ?? '~'}`,
+      ],
+    },
+    forward: false,
+  }
 }

@@ -13,7 +13,7 @@ export interface Page<T> {
 }
 
 /** At most this many DynamoDB pages are read to fill one API page (bounds cost with filters). */
-const MAX_QUERY_PAGES = 10
+export const MAX_QUERY_PAGES = 10
 
 /**
  * One page of a listing. The cursor is the table key of the last returned item, bound to the
@@ -64,11 +64,11 @@ function pick(item: Item, names: string[]): Item {
   return key
 }
 
-function encodeCursor(listing: string, key: Item): string {
+export function encodeCursor(listing: string, key: Item): string {
   return Buffer.from(JSON.stringify({ l: listing, k: key })).toString('base64url')
 }
 
-function decodeCursor(
+export function decodeCursor(
   cursor: string,
   listing: string,
   partitionName: string,
