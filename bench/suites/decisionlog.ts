@@ -186,7 +186,7 @@ async function loggingOverhead(
     '',
   ])
   notes.push(
-    `Logging: ${org.requests.length} different warm requests × ${ROUNDS} rounds after a warm-up; "http" = POST /v1/authorize through the app in process with a service key, recorded as shipped (background mode: ids, sampling, a buffer written by BatchWriteItem of 25 after the responses, to the embedded store in its own process); "hook" = DecisionRecorder.record (the route's decision-log hook) timed alone on the same requests and results; ratio = http ÷ (http − hook). The service row: DecisionService.authorize (a warm repeat, from the decision cache) alone and with record; the absolute difference is what logging adds to every decision.`
+    `Logging: ${org.requests.length} different warm requests × ${ROUNDS} rounds after a warm-up; "http" = POST /v1/authorize through the app in process with a service key, recorded as shipped (background mode: ids, sampling, each request's records one item, written by BatchWriteItem, 25 items per call, after the responses, to the embedded store in its own process); "hook" = DecisionRecorder.record (the route's decision-log hook) timed alone on the same requests and results; ratio = http ÷ (http − hook). The service row: DecisionService.authorize (a warm repeat, from the decision cache) alone and with record; the absolute difference is what logging adds to every decision.`
   )
 }
 
@@ -279,7 +279,7 @@ async function simulation(
     `${verdict(simSeconds <= 60)}; ${verdict(simSeconds / rawSeconds <= 1.5)}`,
   ])
   notes.push(
-    `Simulation: POST /v1/policies/simulate's function over ${REPLAYED.toLocaleString('en')} records of ${decided.length} different requests, made at the organization's current revision (so each record's own result is "before"), with a proposed forbid — a restricting change, so only the allowed records are decided again (a deny cannot become an allow); ${report.changed.length} flip (${report.summary.allow_to_deny} allow→deny). It includes reading every record from the store (${Math.ceil(REPLAYED / 25).toLocaleString('en')} were written by BatchWriteItem beforehand). Baseline: ${REPLAYED.toLocaleString('en')} raw statefulIsAuthorized calls on the captured entities of the same requests.`
+    `Simulation: POST /v1/policies/simulate's function over ${REPLAYED.toLocaleString('en')} records of ${decided.length} different requests, made at the organization's current revision (so each record's own result is "before"), with a proposed forbid — a restricting change, so only the allowed records are decided again (a deny cannot become an allow); ${report.changed.length} flip (${report.summary.allow_to_deny} allow→deny). It includes reading every record from the store (written beforehand as ${REPLAYED.toLocaleString('en')} items, one per record as if each were its own request, by ${Math.ceil(REPLAYED / 25).toLocaleString('en')} BatchWriteItem calls). Baseline: ${REPLAYED.toLocaleString('en')} raw statefulIsAuthorized calls on the captured entities of the same requests.`
   )
 }
 
