@@ -227,9 +227,9 @@ async function simulation(
     })
   }
   // Each at its own time, so each is one item (one request of one decision).
-  await decisionLog.putRequests(
+  await decisionLog.putPacks(
     db,
-    records.map((record) => [record])
+    records.flatMap((record) => decisionLog.pack([record]))
   )
 
   // The raw baseline: the proposed set pre-parsed, and the identical Cedar calls captured.

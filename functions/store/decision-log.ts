@@ -1,3 +1,4 @@
+import { ID_PREFIXES } from '../lib/ids.js'
 import type { DecisionRecord } from '../model/index.js'
 import type { Db, Item, QueryInput } from './db.js'
 import { keys } from './keys.js'
@@ -45,7 +46,6 @@ function packItem(orgId: string, firstId: string, bodies: string[], expiresAt: s
   return {
     ...keys.decisionRecord(orgId, firstId),
     expires_at_epoch: Math.floor(Date.parse(expiresAt) / 1000),
-    records: bodies.length,
     body: `[${bodies.join(',')}]`,
   }
 }
@@ -56,6 +56,9 @@ function unpack(item: Item, nowEpoch: number): DecisionRecord[] {
   const records = JSON.parse(item.body as string) as DecisionRecord[]
   return records.reverse()
 }
+
+/** `dec_` and a ULID's 10 time characters: the part of an id that names its millisecond. */
+const MILLISECOND_PREFIX = ID_PREFIXES.decision.length + 1 + 10
 
 const epoch = (now: Date) => Math.floor(now.getTime() / 1000)
 
@@ -112,22 +115,14 @@ export const decisionLog = {
     }
   },
 
-  /** Writes each request's records (see `pack`). */
-  async putRequests(db: Db, requests: readonly (readonly DecisionRecord[])[]): Promise<void> {
-    await decisionLog.putPacks(
-      db,
-      requests.flatMap((records) => decisionLog.pack(records))
-    )
-  },
-
   async get(db: Db, orgId: string, id: string, now: Date): Promise<DecisionRecord | undefined> {
-    // The item with the greatest first id at or below `id`, within the id's millisecond (the
-    // prefix `dec_` + the ULID's 10 time characters): the one that holds `id` if any does.
+    // The item with the greatest first id at or below `id`, within the id's millisecond: the
+    // one that holds `id` if any does.
     const page = await db.query({
       partition: keys.decisionLogPartition(orgId),
       sort: {
         between: [
-          `${keys.decisionRecordPrefix}${id.slice(0, 14)}`,
+          `${keys.decisionRecordPrefix}${id.slice(0, MILLISECOND_PREFIX)}`,
           `${keys.decisionRecordPrefix}${id}`,
         ],
       },
