@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Duration, RemovalPolicy } from 'aws-cdk-lib'
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda'
@@ -41,6 +44,56 @@ export const ESM_BANNER = [
   'const __filename=__cjsPath(import.meta.url)',
   'const __dirname=__cjsDirname(__filename);',
 ].join(';')
+
+/**
+ * zod's entry without its locales, for the bundles (esbuild `alias` of `zod`). @hono/zod-openapi
+ * hands the whole `z` namespace to a function, so esbuild keeps every export of it and of
+ * `z.core`, and with them zod's ~40 locales: 255 KiB of the API bundle's 1,235, ≈ 40 ms of CPU
+ * at each cold start (`npm run bench -- bundles` rebuilds the API with them). English, the only
+ * locale the API uses, is registered by `ZodType` itself. Written from the installed zod at synth
+ * time (its classic `external.js` and `core/index.js`, each less its `locales` line, paths made
+ * absolute), so it cannot drift from the version the tests ran; test/bundling.test.ts compares
+ * its exports with zod's.
+ */
+export function zodWithoutLocales(): string {
+  const v4 = join(dirname(require.resolve('zod/package.json')), 'v4')
+  const LOCALES = 'export * as locales from "../locales/index.js";\n'
+  const without = (file: string, relink: Record<string, string> = {}) => {
+    const source = readFileSync(join(v4, file), 'utf8')
+    if (source.split(LOCALES).length !== 2) {
+      throw new Error(`zod's v4/${file} no longer exports its locales as expected`)
+    }
+    return source.replace(LOCALES, '').replace(/from "(\.\.?\/[^"]+)"/g, (_, path: string) => {
+      const target = relink[path] ?? resolve(v4, dirname(file), path)
+      return `from ${JSON.stringify(target)}`
+    })
+  }
+  const files = {
+    'core.js': without('core/index.js'),
+    'external.js': without('classic/external.js', { '../core/index.js': './core.js' }),
+    'index.js':
+      'import * as z from "./external.js";\nexport * from "./external.js";\nexport { z, z as default };\n',
+  }
+  const hash = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16)
+  const dir = join(tmpdir(), `admin-engine-zod-${hash}`)
+  if (!existsSync(dir)) {
+    // Written beside, then renamed: builds running at once each see whole files.
+    const scratch = `${dir}.${process.pid}`
+    mkdirSync(scratch, { recursive: true })
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(scratch, name), text)
+    try {
+      renameSync(scratch, dir)
+    } catch (error) {
+      if (!existsSync(dir)) throw error
+    }
+  }
+  return join(dir, 'index.js')
+}
+
+/** Packages the bundles take from elsewhere (esbuild `alias`): see zodWithoutLocales. */
+export function bundleAliases(): Record<string, string> {
+  return { zod: zodWithoutLocales() }
+}
 
 const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`
 
@@ -146,6 +199,9 @@ export function createNodeFunction(
       sourceMap: true,
       sourcesContent: false,
       banner: ESM_BANNER,
+      esbuildArgs: Object.fromEntries(
+        Object.entries(bundleAliases()).map(([name, path]) => [`--alias:${name}`, path])
+      ),
       // Measured (`npm run bench -- bundles`, README "Bundle figures"): bundling the SDK is not
       // slower to start than loading the runtime's copy, costs ~0.25 MiB zipped, and the
       // artifact then runs exactly the SDK version the tests ran.

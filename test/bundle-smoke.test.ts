@@ -276,6 +276,20 @@ describe('the API function, from its built asset', () => {
     })
     expect(created.status).toBe(201)
     expect(created.body.name).toBe('Research')
+
+    // The bundle carries zod without its other locales (infra/bundling.ts): still English.
+    const invalid = await send({
+      method: 'POST',
+      path: '/v1/workspaces',
+      key: adminKey,
+      json: { name: 42 },
+    })
+    expect(invalid.status).toBe(400)
+    expect(invalid.body.error).toMatchObject({
+      type: 'invalid_request',
+      param: 'name',
+      message: "Invalid 'name': Invalid input: expected string, received number",
+    })
     expect(secrets.requests).toHaveLength(1)
   })
 

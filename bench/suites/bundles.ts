@@ -35,7 +35,13 @@ import { startEmbeddedStore } from '../../functions/store/embedded.js'
 import { runAggregation } from '../../functions/usage/aggregation.js'
 import { ingestUsageEvents } from '../../functions/usage/ingestion.js'
 import { API_ENTRY } from '../../infra/api.js'
-import { assetExtras, ESBUILD_TARGET, ESM_BANNER, MAIN_FIELDS } from '../../infra/bundling.js'
+import {
+  assetExtras,
+  bundleAliases,
+  ESBUILD_TARGET,
+  ESM_BANNER,
+  MAIN_FIELDS,
+} from '../../infra/bundling.js'
 import { startFakeEventBridge } from '../../test/helpers/lambda-local/fake-eventbridge.js'
 import { startFakeSecretsManager } from '../../test/helpers/lambda-local/fake-secrets-manager.js'
 import { httpApiEvent } from '../../test/helpers/lambda-local/http-api-event.js'
@@ -587,7 +593,7 @@ export default {
           ],
           rows: variantRows,
           notes: [
-            "Rebuilt from the same entry with the stack's esbuild settings. SDK external: `@aws-sdk/*` left out of the bundle and loaded from node_modules, as from the Lambda runtime's own copy. CJS: the same app with its setup (secret read) awaited on the first request, since CommonJS has no top-level await.",
+            "Rebuilt from the same entry with the stack's esbuild settings. Every zod locale: without the stack's alias of `zod` (infra/bundling.ts, zodWithoutLocales), as deployed before it. SDK external: `@aws-sdk/*` left out of the bundle and loaded from node_modules, as from the Lambda runtime's own copy. CJS: the same app with its setup (secret read) awaited on the first request, since CommonJS has no top-level await.",
           ],
         },
       ]
@@ -662,7 +668,7 @@ async function buildVariants(
   )
   const variant = async (
     name: string,
-    options: { format: 'esm' | 'cjs'; external?: string[]; entry?: string },
+    options: { format: 'esm' | 'cjs'; external?: string[]; entry?: string; aliases?: boolean },
     extra: Partial<Subject> = {}
   ): Promise<Subject> => {
     const dir = mkdtempSync(join(work, 'variant-'))
@@ -673,6 +679,7 @@ async function buildVariants(
       outfile: join(dir, file),
       format: options.format,
       external: options.external ?? [],
+      alias: options.aliases === false ? {} : bundleAliases(),
       ...(options.format === 'esm' ? { banner: { js: ESM_BANNER } } : {}),
     })
     const extras = spawnSync('bash', ['-c', assetExtras(dir).join(' && ')], { encoding: 'utf8' })
@@ -688,6 +695,8 @@ async function buildVariants(
     }
   }
   return [
+    // What the stack bundled before infra/bundling.ts took zod without its locales.
+    await variant('ESM, SDK bundled, every zod locale', { format: 'esm', aliases: false }),
     await variant(
       'ESM, SDK bundled, without --enable-source-maps',
       { format: 'esm' },
@@ -721,6 +730,7 @@ async function buildCedarEngine(
     entryPoints: [entry],
     outfile: join(dir, file),
     format: 'esm',
+    alias: bundleAliases(),
     banner: { js: ESM_BANNER },
   })
   const extras = spawnSync('bash', ['-c', assetExtras(dir).join(' && ')], { encoding: 'utf8' })
