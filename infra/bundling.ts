@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -56,6 +56,14 @@ export const ESM_BANNER = [
  * its exports with zod's.
  */
 export function zodWithoutLocales(): string {
+  zodEntry ??= writeZodWithoutLocales()
+  return zodEntry
+}
+
+/** Once per process: every function of a synth, and every bench rebuild, shares the entry. */
+let zodEntry: string | undefined
+
+function writeZodWithoutLocales(): string {
   const v4 = join(dirname(require.resolve('zod/package.json')), 'v4')
   const LOCALES = 'export * as locales from "../locales/index.js";\n'
   const without = (file: string, relink: Record<string, string> = {}) => {
@@ -84,6 +92,8 @@ export function zodWithoutLocales(): string {
     try {
       renameSync(scratch, dir)
     } catch (error) {
+      // Another build wrote the same files first: use them.
+      rmSync(scratch, { recursive: true, force: true })
       if (!existsSync(dir)) throw error
     }
   }
